@@ -1,0 +1,183 @@
+//! The server side: a [`Server`] answers requests; [`serve`] runs the frame loop.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+
+use crate::error::Error;
+use crate::frame::{read_frame, Frame, HEADER_SIZE};
+use crate::messages::*;
+
+/// Linux errno values the loop answers with itself (same on every Linux architecture).
+const EINVAL: u32 = 22;
+const EMSGSIZE: u32 = 90;
+const EOPNOTSUPP: u32 = 95;
+
+/// The `msize` assumed until Tversion negotiates one: enough for any Tversion.
+const PRE_VERSION_MSIZE: u32 = 8192;
+
+/// The result of one request: the reply, or a Linux errno sent back as Rlerror.
+pub type Reply<R> = Result<R, u32>;
+
+/// Answers 9P2000.L requests, one method per T message. The defaults answer `EOPNOTSUPP`, so
+/// a server implements only what it supports.
+pub trait Server {
+    /// Negotiates the version. The loop bounds later frames by the returned `msize`, so it
+    /// must not exceed the client's.
+    fn version(&mut self, request: &Tversion) -> Reply<Rversion>;
+    fn auth(&mut self, _: &Tauth) -> Reply<Rauth> {
+        Err(EOPNOTSUPP)
+    }
+    fn attach(&mut self, _: &Tattach) -> Reply<Rattach> {
+        Err(EOPNOTSUPP)
+    }
+    /// Every request is answered before the next is read, so by default there is nothing
+    /// left to abort.
+    fn flush(&mut self, _: &Tflush) -> Reply<Rflush> {
+        Ok(Rflush {})
+    }
+    fn walk(&mut self, _: &Twalk) -> Reply<Rwalk> {
+        Err(EOPNOTSUPP)
+    }
+    fn lopen(&mut self, _: &Tlopen) -> Reply<Rlopen> {
+        Err(EOPNOTSUPP)
+    }
+    fn lcreate(&mut self, _: &Tlcreate) -> Reply<Rlcreate> {
+        Err(EOPNOTSUPP)
+    }
+    fn read(&mut self, _: &Tread) -> Reply<Rread> {
+        Err(EOPNOTSUPP)
+    }
+    fn write(&mut self, _: &Twrite) -> Reply<Rwrite> {
+        Err(EOPNOTSUPP)
+    }
+    fn clunk(&mut self, _: &Tclunk) -> Reply<Rclunk> {
+        Err(EOPNOTSUPP)
+    }
+    fn remove(&mut self, _: &Tremove) -> Reply<Rremove> {
+        Err(EOPNOTSUPP)
+    }
+    fn getattr(&mut self, _: &Tgetattr) -> Reply<Rgetattr> {
+        Err(EOPNOTSUPP)
+    }
+    fn setattr(&mut self, _: &Tsetattr) -> Reply<Rsetattr> {
+        Err(EOPNOTSUPP)
+    }
+    fn readdir(&mut self, _: &Treaddir) -> Reply<Rreaddir> {
+        Err(EOPNOTSUPP)
+    }
+    fn fsync(&mut self, _: &Tfsync) -> Reply<Rfsync> {
+        Err(EOPNOTSUPP)
+    }
+    fn statfs(&mut self, _: &Tstatfs) -> Reply<Rstatfs> {
+        Err(EOPNOTSUPP)
+    }
+    fn symlink(&mut self, _: &Tsymlink) -> Reply<Rsymlink> {
+        Err(EOPNOTSUPP)
+    }
+    fn mknod(&mut self, _: &Tmknod) -> Reply<Rmknod> {
+        Err(EOPNOTSUPP)
+    }
+    fn mkdir(&mut self, _: &Tmkdir) -> Reply<Rmkdir> {
+        Err(EOPNOTSUPP)
+    }
+    fn link(&mut self, _: &Tlink) -> Reply<Rlink> {
+        Err(EOPNOTSUPP)
+    }
+    fn rename(&mut self, _: &Trename) -> Reply<Rrename> {
+        Err(EOPNOTSUPP)
+    }
+    fn renameat(&mut self, _: &Trenameat) -> Reply<Rrenameat> {
+        Err(EOPNOTSUPP)
+    }
+    fn unlinkat(&mut self, _: &Tunlinkat) -> Reply<Runlinkat> {
+        Err(EOPNOTSUPP)
+    }
+    fn readlink(&mut self, _: &Treadlink) -> Reply<Rreadlink> {
+        Err(EOPNOTSUPP)
+    }
+    fn xattrwalk(&mut self, _: &Txattrwalk) -> Reply<Rxattrwalk> {
+        Err(EOPNOTSUPP)
+    }
+    fn xattrcreate(&mut self, _: &Txattrcreate) -> Reply<Rxattrcreate> {
+        Err(EOPNOTSUPP)
+    }
+    fn lock(&mut self, _: &Tlock) -> Reply<Rlock> {
+        Err(EOPNOTSUPP)
+    }
+    fn getlock(&mut self, _: &Tgetlock) -> Reply<Rgetlock> {
+        Err(EOPNOTSUPP)
+    }
+}
+
+/// Answers each frame on `stream` with a reply of the same tag until the client closes it.
+/// Failed requests and undecodable bodies are answered with Rlerror; a frame whose header is
+/// unreadable or larger than `msize` ends the loop with an error, since the stream cannot be
+/// resynchronized after it.
+pub fn serve(mut stream: UnixStream, server: &mut impl Server) -> Result<(), Error> {
+    let mut msize = PRE_VERSION_MSIZE;
+    while let Some(bytes) = read_frame(&mut stream, msize)? {
+        let (tag, reply) = match Frame::decode(&bytes, msize) {
+            Ok(frame) => {
+                let reply = dispatch(server, &frame.message);
+                if let Ok(Message::Rversion(version)) = &reply {
+                    msize = version.msize.max(HEADER_SIZE);
+                }
+                (frame.tag, reply)
+            }
+            Err(error) => match error.tag {
+                Some(tag) => (tag, Err(EINVAL)),
+                None => return Err(error.source.into()),
+            },
+        };
+        let reply = reply.unwrap_or_else(|ecode| Rlerror { ecode }.into());
+        let encoded = Frame {
+            tag,
+            message: reply,
+        }
+        .encode(msize)
+        .or_else(|_| {
+            Frame {
+                tag,
+                message: Rlerror { ecode: EMSGSIZE }.into(),
+            }
+            .encode(msize)
+        })?;
+        stream.write_all(&encoded)?;
+    }
+    Ok(())
+}
+
+fn dispatch(server: &mut impl Server, request: &Message) -> Reply<Message> {
+    Ok(match request {
+        Message::Tversion(t) => server.version(t)?.into(),
+        Message::Tauth(t) => server.auth(t)?.into(),
+        Message::Tattach(t) => server.attach(t)?.into(),
+        Message::Tflush(t) => server.flush(t)?.into(),
+        Message::Twalk(t) => server.walk(t)?.into(),
+        Message::Tlopen(t) => server.lopen(t)?.into(),
+        Message::Tlcreate(t) => server.lcreate(t)?.into(),
+        Message::Tread(t) => server.read(t)?.into(),
+        Message::Twrite(t) => server.write(t)?.into(),
+        Message::Tclunk(t) => server.clunk(t)?.into(),
+        Message::Tremove(t) => server.remove(t)?.into(),
+        Message::Tgetattr(t) => server.getattr(t)?.into(),
+        Message::Tsetattr(t) => server.setattr(t)?.into(),
+        Message::Treaddir(t) => server.readdir(t)?.into(),
+        Message::Tfsync(t) => server.fsync(t)?.into(),
+        Message::Tstatfs(t) => server.statfs(t)?.into(),
+        Message::Tsymlink(t) => server.symlink(t)?.into(),
+        Message::Tmknod(t) => server.mknod(t)?.into(),
+        Message::Tmkdir(t) => server.mkdir(t)?.into(),
+        Message::Tlink(t) => server.link(t)?.into(),
+        Message::Trename(t) => server.rename(t)?.into(),
+        Message::Trenameat(t) => server.renameat(t)?.into(),
+        Message::Tunlinkat(t) => server.unlinkat(t)?.into(),
+        Message::Treadlink(t) => server.readlink(t)?.into(),
+        Message::Txattrwalk(t) => server.xattrwalk(t)?.into(),
+        Message::Txattrcreate(t) => server.xattrcreate(t)?.into(),
+        Message::Tlock(t) => server.lock(t)?.into(),
+        Message::Tgetlock(t) => server.getlock(t)?.into(),
+        // A reply sent as a request.
+        _ => return Err(EOPNOTSUPP),
+    })
+}
