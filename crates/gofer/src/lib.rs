@@ -1,14 +1,32 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The Gofer: serves one host directory over 9P2000.L to the Sentry, confined to that
+//! directory.
+//!
+//! Confinement here is by construction: every fid holds an `O_PATH|O_NOFOLLOW` descriptor, walks
+//! go one component at a time with `openat` relative to the parent's descriptor, symlinks are
+//! never followed (the Sentry resolves them from `readlink`), and `..` is resolved by
+//! re-walking the fid's own path from the root, so it never leaves the root. Process-level
+//! confinement (namespaces, pivot_root, seccomp) is applied by the caller before [`serve`].
+#![forbid(unsafe_code)]
+
+mod errno;
+mod gofer;
+mod host;
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+
+/// Why the Gofer stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum GoferError {
+    #[error("serving 9p: {0}")]
+    Protocol(#[from] p9::Error),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+/// Serves the directory `root` (an `O_PATH|O_DIRECTORY` descriptor) over 9P2000.L on `stream`
+/// until the client closes it. With `read_only`, every request that would change the tree
+/// fails with `EROFS`.
+pub fn serve(root: OwnedFd, stream: UnixStream, read_only: bool) -> Result<(), GoferError> {
+    let mut gofer = gofer::Gofer::new(root, read_only);
+    p9::serve(stream, &mut gofer)?;
+    Ok(())
 }

@@ -1,0 +1,392 @@
+//! The Gofer's 9P server: a fid table of `O_PATH` descriptors and the requests on them.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use nix::fcntl::{renameat, OFlag};
+use nix::sys::stat::{mkdirat, Mode};
+use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
+use p9::*;
+
+use crate::errno::*;
+use crate::host;
+
+/// The largest frame the Gofer accepts: a megabyte of data per read or write is plenty for one
+/// round trip over a socketpair.
+const MAX_MSIZE: u32 = 1 << 20;
+
+/// Bytes of an Rread/Rreaddir before its data.
+const READ_OVERHEAD: u32 = HEADER_SIZE + 4;
+
+/// The open flags a client may pass to Tlopen/Tlcreate. Others (`O_NOFOLLOW`, `O_CREAT`,
+/// `O_PATH`, `O_NOCTTY`, ...) either make no sense on a reopened descriptor or are the
+/// Gofer's to decide.
+const ALLOWED_OPEN_FLAGS: OFlag = OFlag::O_ACCMODE
+    .union(OFlag::O_TRUNC)
+    .union(OFlag::O_APPEND)
+    .union(OFlag::O_NONBLOCK)
+    .union(OFlag::O_DSYNC)
+    .union(OFlag::O_SYNC)
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_LARGEFILE);
+
+/// What a fid refers to.
+struct FidState {
+    /// `O_PATH|O_NOFOLLOW` descriptor of the file.
+    path_fd: OwnedFd,
+    /// Names walked from the root to reach it, so `..` can be re-walked from the root.
+    components: Vec<Vec<u8>>,
+    qid: Qid,
+    open: Option<Opened>,
+}
+
+enum Opened {
+    File(File),
+    /// A snapshot of the listing, taken at open and at each read from offset 0.
+    Dir(Vec<DirEntry>),
+}
+
+pub struct Gofer {
+    root: OwnedFd,
+    read_only: bool,
+    msize: u32,
+    fids: HashMap<Fid, FidState>,
+}
+
+impl Gofer {
+    pub fn new(root: OwnedFd, read_only: bool) -> Gofer {
+        Gofer {
+            root,
+            read_only,
+            msize: MAX_MSIZE,
+            fids: HashMap::new(),
+        }
+    }
+
+    fn fid(&self, fid: Fid) -> Reply<&FidState> {
+        self.fids.get(&fid).ok_or(EBADF)
+    }
+
+    fn fid_mut(&mut self, fid: Fid) -> Reply<&mut FidState> {
+        self.fids.get_mut(&fid).ok_or(EBADF)
+    }
+
+    /// Fails with `EROFS` when serving read-only.
+    fn writable(&self) -> Reply<()> {
+        if self.read_only {
+            Err(EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Registers `newfid`, which must be unused (or be the fid being walked, which it replaces).
+    fn insert_fid(&mut self, newfid: Fid, replaces: Option<Fid>, state: FidState) -> Reply<()> {
+        if replaces != Some(newfid) && self.fids.contains_key(&newfid) {
+            return Err(EBADF);
+        }
+        self.fids.insert(newfid, state);
+        Ok(())
+    }
+
+    /// Walks `components` from the root, one `openat` per name.
+    fn walk_from_root(&self, components: &[Vec<u8>]) -> Reply<OwnedFd> {
+        let mut fd = host::dup(&self.root)?;
+        for name in components {
+            fd = host::open_child(fd.as_fd(), name)?;
+        }
+        Ok(fd)
+    }
+
+    /// One walk step from (`fd`, `components`) through `name`.
+    fn step(&self, fd: &OwnedFd, components: &mut Vec<Vec<u8>>, name: &[u8]) -> Reply<OwnedFd> {
+        if name == b".." {
+            // The parent is found by name from the root, never by the host's "..", so a walk
+            // cannot leave the root (at the root, ".." is the root).
+            components.pop();
+            return self.walk_from_root(components);
+        }
+        let child = host::open_child(fd.as_fd(), name)?;
+        components.push(name.to_vec());
+        Ok(child)
+    }
+
+    /// The descriptor of directory `dfid`, in which entry `name` is to be created or removed,
+    /// once the tree is known to be writable and `name` to be one plain component.
+    fn dir_to_change(&self, dfid: Fid, name: &[u8]) -> Reply<&OwnedFd> {
+        self.writable()?;
+        if !host::is_plain_name(name) {
+            return Err(EINVAL);
+        }
+        let dir = self.fid(dfid)?;
+        if dir.qid.ty != QID_TYPE_DIR {
+            return Err(ENOTDIR);
+        }
+        Ok(&dir.path_fd)
+    }
+
+    fn child_qid(dir: &OwnedFd, name: &[u8]) -> Reply<Qid> {
+        let child = host::open_child(dir.as_fd(), name)?;
+        Ok(host::qid(&host::stat(child.as_fd())?))
+    }
+}
+
+fn open_flags(flags: u32) -> OFlag {
+    OFlag::from_bits_truncate(i32::from_ne_bytes(flags.to_ne_bytes())) & ALLOWED_OPEN_FLAGS
+}
+
+fn writes(flags: OFlag) -> bool {
+    (flags & OFlag::O_ACCMODE) != OFlag::O_RDONLY || flags.contains(OFlag::O_TRUNC)
+}
+
+fn name_of(bytes: &[u8]) -> &OsStr {
+    OsStr::from_bytes(bytes)
+}
+
+impl Server for Gofer {
+    fn version(&mut self, request: &Tversion) -> Reply<Rversion> {
+        // A new session: the protocol says Tversion clunks every fid.
+        self.fids.clear();
+        self.msize = request.msize.min(MAX_MSIZE);
+        let version = if request.version == VERSION {
+            VERSION
+        } else {
+            b"unknown"
+        };
+        Ok(Rversion {
+            msize: self.msize,
+            version: version.to_vec(),
+        })
+    }
+
+    fn attach(&mut self, request: &Tattach) -> Reply<Rattach> {
+        let path_fd = host::dup(&self.root)?;
+        let qid = host::qid(&host::stat(path_fd.as_fd())?);
+        let state = FidState {
+            path_fd,
+            components: Vec::new(),
+            qid,
+            open: None,
+        };
+        self.insert_fid(request.fid, None, state)?;
+        Ok(Rattach { qid })
+    }
+
+    fn walk(&mut self, request: &Twalk) -> Reply<Rwalk> {
+        let start = self.fid(request.fid)?;
+        let mut components = start.components.clone();
+        let mut fd = host::dup(&start.path_fd)?;
+        let mut qid = start.qid;
+        let mut wqids = Vec::with_capacity(request.wnames.len());
+        for name in &request.wnames {
+            let stepped = self
+                .step(&fd, &mut components, name)
+                .and_then(|next| Ok((host::qid(&host::stat(next.as_fd())?), next)));
+            match stepped {
+                Ok((next_qid, next)) => {
+                    fd = next;
+                    qid = next_qid;
+                    wqids.push(qid);
+                }
+                // The first name failing is an error; a later one is a partial walk, which
+                // the protocol reports as fewer qids and no new fid.
+                Err(errno) if wqids.is_empty() => return Err(errno),
+                Err(_) => return Ok(Rwalk { wqids }),
+            }
+        }
+        let state = FidState {
+            path_fd: fd,
+            components,
+            qid,
+            open: None,
+        };
+        self.insert_fid(request.newfid, Some(request.fid), state)?;
+        Ok(Rwalk { wqids })
+    }
+
+    fn getattr(&mut self, request: &Tgetattr) -> Reply<Rgetattr> {
+        Ok(host::getattr(&host::stat(
+            self.fid(request.fid)?.path_fd.as_fd(),
+        )?))
+    }
+
+    fn lopen(&mut self, request: &Tlopen) -> Reply<Rlopen> {
+        let flags = open_flags(request.flags);
+        if writes(flags) {
+            self.writable()?;
+        }
+        let state = self.fid_mut(request.fid)?;
+        if state.open.is_some() {
+            return Err(EINVAL);
+        }
+        let stat = host::stat(state.path_fd.as_fd())?;
+        let opened = if host::is_dir(&stat) {
+            if writes(flags) {
+                return Err(EISDIR);
+            }
+            Opened::Dir(host::list_dir(state.path_fd.as_fd())?)
+        } else if host::is_regular(&stat) {
+            Opened::File(host::open_file(state.path_fd.as_fd(), flags)?)
+        } else if state.qid.ty == QID_TYPE_SYMLINK {
+            // Opening would follow the link; the Sentry resolves links itself.
+            return Err(ELOOP);
+        } else {
+            // Host FIFOs and devices are not the sandbox's to open: a FIFO open could block
+            // the Gofer and a device would reach host hardware.
+            return Err(EPERM);
+        };
+        state.open = Some(opened);
+        Ok(Rlopen {
+            qid: state.qid,
+            iounit: 0,
+        })
+    }
+
+    fn read(&mut self, request: &Tread) -> Reply<Rread> {
+        let count = request.count.min(self.msize.saturating_sub(READ_OVERHEAD));
+        match &self.fid(request.fid)?.open {
+            Some(Opened::File(file)) => Ok(Rread {
+                data: Data(host::read_at(file, request.offset, count as usize)?),
+            }),
+            Some(Opened::Dir(_)) => Err(EISDIR),
+            None => Err(EBADF),
+        }
+    }
+
+    fn readdir(&mut self, request: &Treaddir) -> Reply<Rreaddir> {
+        let count = request.count.min(self.msize.saturating_sub(READ_OVERHEAD));
+        let state = self.fid_mut(request.fid)?;
+        let Some(Opened::Dir(listing)) = &mut state.open else {
+            return Err(EBADF);
+        };
+        if request.offset == 0 {
+            *listing = host::list_dir(state.path_fd.as_fd())?;
+        }
+        let start = usize::try_from(request.offset)
+            .unwrap_or(usize::MAX)
+            .min(listing.len());
+        let packed = DirEntry::pack(&listing[start..], count).map_err(|_| EIO)?;
+        Ok(Rreaddir { data: Data(packed) })
+    }
+
+    fn readlink(&mut self, request: &Treadlink) -> Reply<Rreadlink> {
+        let state = self.fid(request.fid)?;
+        if state.qid.ty != QID_TYPE_SYMLINK {
+            return Err(EINVAL);
+        }
+        Ok(Rreadlink {
+            target: host::readlink(state.path_fd.as_fd())?,
+        })
+    }
+
+    fn statfs(&mut self, request: &Tstatfs) -> Reply<Rstatfs> {
+        host::statfs(self.fid(request.fid)?.path_fd.as_fd())
+    }
+
+    fn clunk(&mut self, request: &Tclunk) -> Reply<Rclunk> {
+        self.fids
+            .remove(&request.fid)
+            .map(|_| Rclunk {})
+            .ok_or(EBADF)
+    }
+
+    fn write(&mut self, request: &Twrite) -> Reply<Rwrite> {
+        self.writable()?;
+        match &self.fid(request.fid)?.open {
+            Some(Opened::File(file)) => {
+                let written = host::write_at(file, request.offset, &request.data.0)?;
+                Ok(Rwrite {
+                    count: u32::try_from(written).map_err(|_| EIO)?,
+                })
+            }
+            Some(Opened::Dir(_)) => Err(EISDIR),
+            None => Err(EBADF),
+        }
+    }
+
+    fn lcreate(&mut self, request: &Tlcreate) -> Reply<Rlcreate> {
+        let dir = self.dir_to_change(request.fid, &request.name)?;
+        let flags = open_flags(request.flags) | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
+        let mode = Mode::from_bits_truncate(request.mode & 0o7777);
+        let file = nix::fcntl::openat(dir.as_fd(), name_of(&request.name), flags, mode)
+            .map_err(from_nix)?;
+        let path_fd = host::open_child(dir.as_fd(), &request.name)?;
+        let qid = host::qid(&host::stat(file.as_fd())?);
+        let state = self.fid_mut(request.fid)?;
+        state.components.push(request.name.clone());
+        state.path_fd = path_fd;
+        state.qid = qid;
+        state.open = Some(Opened::File(File::from(file)));
+        Ok(Rlcreate { qid, iounit: 0 })
+    }
+
+    fn mkdir(&mut self, request: &Tmkdir) -> Reply<Rmkdir> {
+        let dir = self.dir_to_change(request.dfid, &request.name)?;
+        let mode = Mode::from_bits_truncate(request.mode & 0o7777);
+        mkdirat(dir.as_fd(), name_of(&request.name), mode).map_err(from_nix)?;
+        Ok(Rmkdir {
+            qid: Self::child_qid(dir, &request.name)?,
+        })
+    }
+
+    fn symlink(&mut self, request: &Tsymlink) -> Reply<Rsymlink> {
+        let dir = self.dir_to_change(request.fid, &request.name)?;
+        symlinkat(
+            name_of(&request.symtgt),
+            dir.as_fd(),
+            name_of(&request.name),
+        )
+        .map_err(from_nix)?;
+        Ok(Rsymlink {
+            qid: Self::child_qid(dir, &request.name)?,
+        })
+    }
+
+    fn unlinkat(&mut self, request: &Tunlinkat) -> Reply<Runlinkat> {
+        let dir = self.dir_to_change(request.dirfd, &request.name)?;
+        let flags = if request.flags & u32::from_ne_bytes(libc::AT_REMOVEDIR.to_ne_bytes()) != 0 {
+            UnlinkatFlags::RemoveDir
+        } else {
+            UnlinkatFlags::NoRemoveDir
+        };
+        unlinkat(dir.as_fd(), name_of(&request.name), flags).map_err(from_nix)?;
+        Ok(Runlinkat {})
+    }
+
+    fn renameat(&mut self, request: &Trenameat) -> Reply<Rrenameat> {
+        let old_dir = self.dir_to_change(request.olddirfid, &request.oldname)?;
+        let new_dir = self.dir_to_change(request.newdirfid, &request.newname)?;
+        renameat(
+            old_dir.as_fd(),
+            name_of(&request.oldname),
+            new_dir.as_fd(),
+            name_of(&request.newname),
+        )
+        .map_err(from_nix)?;
+        Ok(Rrenameat {})
+    }
+
+    fn fsync(&mut self, request: &Tfsync) -> Reply<Rfsync> {
+        match &self.fid(request.fid)?.open {
+            Some(Opened::File(file)) => {
+                let synced = if request.datasync != 0 {
+                    file.sync_data()
+                } else {
+                    file.sync_all()
+                };
+                synced.map_err(|e| from_io(&e))?;
+                Ok(Rfsync {})
+            }
+            Some(Opened::Dir(_)) => Ok(Rfsync {}),
+            None => Err(EBADF),
+        }
+    }
+
+    fn setattr(&mut self, _: &Tsetattr) -> Reply<Rsetattr> {
+        self.writable()?;
+        Err(EOPNOTSUPP)
+    }
+}

@@ -1,0 +1,178 @@
+//! Host file operations on descriptors, never on paths from the root of the host.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use nix::dir::{Dir, Type};
+use nix::fcntl::{openat, readlinkat, OFlag};
+use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
+use p9::QID_TYPE_SYMLINK;
+use p9::{DirEntry, Qid, Rgetattr, Rstatfs, GETATTR_BASIC, QID_TYPE_DIR, QID_TYPE_FILE};
+
+use crate::errno::{from_io, from_nix, EINVAL};
+
+/// Whether `name` is one ordinary path component: not empty, not `.` or `..`, no `/` or NUL.
+pub fn is_plain_name(name: &[u8]) -> bool {
+    !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)
+}
+
+/// Opens child `name` of directory `dir` as an `O_PATH` descriptor without following a
+/// symlink: a symlink yields a descriptor of the link itself.
+pub fn open_child(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, u32> {
+    if !is_plain_name(name) {
+        return Err(EINVAL);
+    }
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    openat(dir, OsStr::from_bytes(name), flags, Mode::empty()).map_err(from_nix)
+}
+
+/// Opens the file behind `path_fd` (an `O_PATH` descriptor) for I/O with `flags`. Going through
+/// the descriptor's `/proc/self/fd` link reaches exactly the inode the fid holds, even if its
+/// name has since changed.
+pub fn reopen(path_fd: BorrowedFd<'_>, flags: OFlag) -> Result<OwnedFd, u32> {
+    let proc_path = format!("/proc/self/fd/{}", path_fd.as_raw_fd());
+    nix::fcntl::open(proc_path.as_str(), flags | OFlag::O_CLOEXEC, Mode::empty()).map_err(from_nix)
+}
+
+pub fn stat(fd: BorrowedFd<'_>) -> Result<FileStat, u32> {
+    fstat(fd).map_err(from_nix)
+}
+
+fn file_type(stat: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT
+}
+
+pub fn is_dir(stat: &FileStat) -> bool {
+    file_type(stat) == SFlag::S_IFDIR
+}
+
+pub fn is_regular(stat: &FileStat) -> bool {
+    file_type(stat) == SFlag::S_IFREG
+}
+
+pub fn qid(stat: &FileStat) -> Qid {
+    let ty = match file_type(stat) {
+        SFlag::S_IFDIR => QID_TYPE_DIR,
+        SFlag::S_IFLNK => QID_TYPE_SYMLINK,
+        _ => QID_TYPE_FILE,
+    };
+    Qid {
+        ty,
+        version: 0,
+        path: stat.st_ino,
+    }
+}
+
+/// A signed stat field as 9P carries it: the same 64 bits, which the client reads back as
+/// signed where that matters (times before 1970).
+fn wire_bits(field: i64) -> u64 {
+    u64::from_ne_bytes(field.to_ne_bytes())
+}
+
+/// The `GETATTR_BASIC` attributes (what `stat(2)` reports).
+pub fn getattr(stat: &FileStat) -> Rgetattr {
+    Rgetattr {
+        valid: GETATTR_BASIC,
+        qid: qid(stat),
+        mode: stat.st_mode,
+        uid: stat.st_uid,
+        gid: stat.st_gid,
+        nlink: stat.st_nlink,
+        rdev: stat.st_rdev,
+        size: wire_bits(stat.st_size),
+        blksize: wire_bits(stat.st_blksize),
+        blocks: wire_bits(stat.st_blocks),
+        atime_sec: wire_bits(stat.st_atime),
+        atime_nsec: wire_bits(stat.st_atime_nsec),
+        mtime_sec: wire_bits(stat.st_mtime),
+        mtime_nsec: wire_bits(stat.st_mtime_nsec),
+        ctime_sec: wire_bits(stat.st_ctime),
+        ctime_nsec: wire_bits(stat.st_ctime_nsec),
+        ..Rgetattr::default()
+    }
+}
+
+pub fn statfs(fd: BorrowedFd<'_>) -> Result<Rstatfs, u32> {
+    let statfs = nix::sys::statfs::fstatfs(fd).map_err(from_nix)?;
+    let statvfs = nix::sys::statvfs::fstatvfs(fd).map_err(from_nix)?;
+    Ok(Rstatfs {
+        // File system magic numbers are 32-bit values stored in a wider field.
+        ty: u32::try_from(statfs.filesystem_type().0).unwrap_or_default(),
+        bsize: u32::try_from(statvfs.block_size()).unwrap_or(u32::MAX),
+        blocks: statvfs.blocks(),
+        bfree: statvfs.blocks_free(),
+        bavail: statvfs.blocks_available(),
+        files: statvfs.files(),
+        ffree: statvfs.files_free(),
+        fsid: statvfs.filesystem_id(),
+        namelen: u32::try_from(statvfs.name_max()).unwrap_or(u32::MAX),
+    })
+}
+
+pub fn readlink(fd: BorrowedFd<'_>) -> Result<Vec<u8>, u32> {
+    // An empty path reads the link the O_PATH descriptor itself refers to.
+    let target = readlinkat(fd, "").map_err(from_nix)?;
+    Ok(target.into_vec())
+}
+
+/// Lists directory `path_fd`, without `.` and `..` (the Sentry makes those itself and `..` of
+/// the root would name a host directory outside it). Entry `i` gets offset `i + 1`, the offset
+/// at which a listing resumes after it.
+pub fn list_dir(path_fd: BorrowedFd<'_>) -> Result<Vec<DirEntry>, u32> {
+    let dir_fd = reopen(path_fd, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+    let mut dir = Dir::from_fd(dir_fd).map_err(from_nix)?;
+    let mut entries = Vec::new();
+    for entry in dir.iter() {
+        let entry = entry.map_err(from_nix)?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let (ty, dt) = match entry.file_type() {
+            Some(Type::Directory) => (QID_TYPE_DIR, libc::DT_DIR),
+            Some(Type::Symlink) => (QID_TYPE_SYMLINK, libc::DT_LNK),
+            Some(Type::File) => (QID_TYPE_FILE, libc::DT_REG),
+            Some(Type::Fifo) => (QID_TYPE_FILE, libc::DT_FIFO),
+            Some(Type::CharacterDevice) => (QID_TYPE_FILE, libc::DT_CHR),
+            Some(Type::BlockDevice) => (QID_TYPE_FILE, libc::DT_BLK),
+            Some(Type::Socket) => (QID_TYPE_FILE, libc::DT_SOCK),
+            None => (QID_TYPE_FILE, libc::DT_UNKNOWN),
+        };
+        entries.push(DirEntry {
+            qid: Qid {
+                ty,
+                version: 0,
+                path: entry.ino(),
+            },
+            offset: entries.len() as u64 + 1,
+            ty: dt,
+            name: name.to_vec(),
+        });
+    }
+    Ok(entries)
+}
+
+/// An open regular file: positioned I/O only, as 9P gives an offset with every request.
+pub fn open_file(path_fd: BorrowedFd<'_>, flags: OFlag) -> Result<File, u32> {
+    reopen(path_fd, flags).map(File::from)
+}
+
+pub fn read_at(file: &File, offset: u64, count: usize) -> Result<Vec<u8>, u32> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0; count];
+    let read = file.read_at(&mut buf, offset).map_err(|e| from_io(&e))?;
+    buf.truncate(read);
+    Ok(buf)
+}
+
+pub fn write_at(file: &File, offset: u64, data: &[u8]) -> Result<usize, u32> {
+    use std::os::unix::fs::FileExt;
+    file.write_at(data, offset).map_err(|e| from_io(&e))
+}
+
+/// Duplicates a descriptor (for cloned fids and walks that stay in place).
+pub fn dup(fd: &impl AsFd) -> Result<OwnedFd, u32> {
+    fd.as_fd().try_clone_to_owned().map_err(|e| from_io(&e))
+}
