@@ -8,10 +8,12 @@
 mod errno;
 mod regs;
 mod stat;
+mod statfs;
 
 pub use errno::Errno;
 pub use regs::{FpState, UserRegs};
 pub use stat::{Stat, Timespec, Timeval};
+pub use statfs::Statfs;
 
 /// The guest page size.
 pub const PAGE_SIZE: u64 = 4096;

@@ -1,0 +1,134 @@
+//! Dentries: the names the VFS has looked up, linked to their parents.
+//!
+//! A dentry holds its parent strongly and its children weakly, so the tree of cached names lives
+//! exactly as long as something (an open file, a cwd, a mount) refers into it; dropping a Gofer
+//! dentry drops its inode, which clunks the fid.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use abi::Errno;
+use parking_lot::Mutex;
+
+use crate::fs::Inode;
+
+pub struct Dentry {
+    inode: Arc<dyn Inode>,
+    links: Mutex<Links>,
+    children: Mutex<HashMap<Vec<u8>, Weak<Dentry>>>,
+    deleted: AtomicBool,
+}
+
+struct Links {
+    parent: Option<Arc<Dentry>>,
+    name: Vec<u8>,
+}
+
+impl Dentry {
+    /// The root dentry of a filesystem's tree.
+    pub(crate) fn new_root(inode: Arc<dyn Inode>) -> Arc<Dentry> {
+        Arc::new(Dentry {
+            inode,
+            links: Mutex::new(Links {
+                parent: None,
+                name: b"/".to_vec(),
+            }),
+            children: Mutex::new(HashMap::new()),
+            deleted: AtomicBool::new(false),
+        })
+    }
+
+    pub fn inode(&self) -> &Arc<dyn Inode> {
+        &self.inode
+    }
+
+    /// The parent within the same filesystem; `None` at the filesystem's root.
+    pub fn parent(&self) -> Option<Arc<Dentry>> {
+        self.links.lock().parent.clone()
+    }
+
+    /// The name in the parent directory.
+    pub fn name(&self) -> Vec<u8> {
+        self.links.lock().name.clone()
+    }
+
+    /// Whether the name was unlinked (or replaced by a rename).
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Relaxed)
+    }
+
+    /// The child `name` (never "." or ".."), from the cache or looked up in the inode.
+    pub(crate) fn child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>, Errno> {
+        // The lock is held across the inode lookup so one name never gets two dentries.
+        let mut children = self.children.lock();
+        if let Some(child) = children.get(name).and_then(Weak::upgrade) {
+            return Ok(child);
+        }
+        let inode = self.inode.lookup(name)?;
+        let child = Arc::new(Dentry {
+            inode,
+            links: Mutex::new(Links {
+                parent: Some(self.clone()),
+                name: name.to_vec(),
+            }),
+            children: Mutex::new(HashMap::new()),
+            deleted: AtomicBool::new(false),
+        });
+        children.retain(|_, weak| weak.strong_count() > 0);
+        children.insert(name.to_vec(), Arc::downgrade(&child));
+        Ok(child)
+    }
+
+    /// Drops `name` from the cache after it was removed from the directory.
+    pub(crate) fn forget_child(&self, name: &[u8]) {
+        if let Some(child) = self
+            .children
+            .lock()
+            .remove(name)
+            .and_then(|weak| weak.upgrade())
+        {
+            child.deleted.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves the cached child `old_name` to `new_name` of `new_parent` after a rename; whatever
+    /// `new_name` named before is forgotten.
+    pub(crate) fn move_child(
+        self: &Arc<Self>,
+        old_name: &[u8],
+        new_parent: &Arc<Dentry>,
+        new_name: &[u8],
+    ) {
+        new_parent.forget_child(new_name);
+        let Some(moved) = self
+            .children
+            .lock()
+            .remove(old_name)
+            .and_then(|weak| weak.upgrade())
+        else {
+            return;
+        };
+        {
+            let mut links = moved.links.lock();
+            links.parent = Some(new_parent.clone());
+            links.name = new_name.to_vec();
+        }
+        new_parent
+            .children
+            .lock()
+            .insert(new_name.to_vec(), Arc::downgrade(&moved));
+    }
+
+    /// Whether `self` is `other` or lies below it in the same filesystem.
+    pub(crate) fn is_descendant_of(self: &Arc<Self>, other: &Arc<Dentry>) -> bool {
+        let mut cur = Some(self.clone());
+        while let Some(dentry) = cur {
+            if Arc::ptr_eq(&dentry, other) {
+                return true;
+            }
+            cur = dentry.parent();
+        }
+        false
+    }
+}

@@ -1,0 +1,41 @@
+//! The `linux_dirent64` records of getdents64.
+
+use abi::Errno;
+
+use crate::fs::DirEntry;
+
+/// `d_ino`, `d_off`, `d_reclen`, `d_type`: the fixed part before the name.
+const HEADER_LEN: usize = 8 + 8 + 2 + 1;
+
+/// Encodes entries (the first having index `first_index`) while they fit in `max_bytes`.
+/// Returns the records and how many entries they hold; EINVAL if the first one doesn't fit.
+pub(super) fn encode<'a>(
+    entries: impl Iterator<Item = &'a DirEntry>,
+    first_index: usize,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, usize), Errno> {
+    let mut out = Vec::new();
+    let mut count = 0;
+    for entry in entries {
+        let reclen = (HEADER_LEN + entry.name.len() + 1).next_multiple_of(8);
+        if out.len() + reclen > max_bytes {
+            if count == 0 {
+                return Err(Errno::EINVAL);
+            }
+            break;
+        }
+        let reclen_field = u16::try_from(reclen).map_err(|_| Errno::ENAMETOOLONG)?;
+        // d_off is the offset of the next entry: its index.
+        let next_index = (first_index + count + 1) as u64;
+        let record_start = out.len();
+        out.extend_from_slice(&entry.ino.to_ne_bytes());
+        out.extend_from_slice(&next_index.to_ne_bytes());
+        out.extend_from_slice(&reclen_field.to_ne_bytes());
+        out.push(entry.file_type.dirent_type());
+        out.extend_from_slice(&entry.name);
+        // The NUL and the padding to 8 bytes.
+        out.resize(record_start + reclen, 0);
+        count += 1;
+    }
+    Ok((out, count))
+}

@@ -1,0 +1,271 @@
+//! Open file descriptions: an offset, status flags and the file behind them.
+
+mod dirent;
+mod host;
+mod inode_file;
+
+use std::sync::Arc;
+
+use abi::{Errno, Stat, Statfs};
+use parking_lot::Mutex;
+
+use crate::fs::{generic_seek, DirEntry};
+use crate::mount::VfsPath;
+pub use host::ioctl_arg_len;
+pub(crate) use inode_file::InodeFile;
+
+/// The file behind an open file description. Reads and writes that use the file offset get it
+/// locked from the description; the defaults go through `pread`/`pwrite`.
+pub trait FileOps: Send + Sync {
+    fn stat(&self) -> Result<Stat, Errno>;
+
+    fn pread(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    fn pwrite(&self, _offset: u64, _buf: &[u8]) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// read(2) at the file offset `pos`, advancing it.
+    fn read(&self, pos: &mut u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let n = self.pread(*pos, buf)?;
+        *pos += n as u64;
+        Ok(n)
+    }
+    /// write(2) at the file offset `pos` (at the end first if `append`), advancing it.
+    fn write(&self, pos: &mut u64, buf: &[u8], append: bool) -> Result<usize, Errno> {
+        if append {
+            *pos = u64::try_from(self.stat()?.st_size).unwrap_or(0);
+        }
+        let n = self.pwrite(*pos, buf)?;
+        *pos += n as u64;
+        Ok(n)
+    }
+    fn seek(&self, pos: &mut u64, offset: i64, whence: i32) -> Result<u64, Errno> {
+        let size = u64::try_from(self.stat()?.st_size).unwrap_or(0);
+        generic_seek(pos, offset, whence, size)
+    }
+    /// The entries of a directory, without "." and "..".
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+    fn ioctl(&self, _cmd: u32, _arg: &mut [u8]) -> Result<u64, Errno> {
+        Err(Errno::ENOTTY)
+    }
+    fn truncate(&self, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    fn fsync(&self) -> Result<(), Errno> {
+        Ok(())
+    }
+    /// statfs of a file outside the VFS (host fds); VFS files answer from their mount.
+    fn statfs(&self) -> Result<Statfs, Errno> {
+        Err(Errno::ENOSYS)
+    }
+}
+
+/// The status flags fcntl(F_SETFL) may change.
+const SETTABLE_STATUS_FLAGS: i32 =
+    libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+
+/// An open file description, shared by every fd dup'ed from it.
+pub struct OpenFile {
+    ops: Box<dyn FileOps>,
+    path: Option<VfsPath>,
+    /// The file offset; for directories, the index of the next entry.
+    offset: Mutex<u64>,
+    /// The O_* flags given at open, minus the creation flags, with F_SETFL changes.
+    flags: Mutex<i32>,
+}
+
+impl OpenFile {
+    pub(crate) fn new(ops: Box<dyn FileOps>, path: Option<VfsPath>, flags: i32) -> Arc<OpenFile> {
+        let creation = libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC;
+        Arc::new(OpenFile {
+            ops,
+            path,
+            offset: Mutex::new(0),
+            flags: Mutex::new(flags & !creation),
+        })
+    }
+
+    /// A file over a host fd the Sentry was handed (the sandbox's stdio), with the access mode
+    /// of the fd; never a file opened by name.
+    pub fn host(fd: std::os::fd::OwnedFd) -> Result<Arc<OpenFile>, Errno> {
+        let (ops, flags) = host::HostFile::new(fd)?;
+        Ok(OpenFile::new(Box::new(ops), None, flags))
+    }
+
+    /// Where the file was opened; `None` for host files.
+    pub fn path(&self) -> Option<&VfsPath> {
+        self.path.as_ref()
+    }
+
+    /// The status flags and access mode, as F_GETFL returns them.
+    pub fn status_flags(&self) -> i32 {
+        *self.flags.lock()
+    }
+
+    /// F_SETFL: only O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT and O_NOATIME change.
+    pub fn set_status_flags(&self, flags: i32) {
+        let mut current = self.flags.lock();
+        *current = (*current & !SETTABLE_STATUS_FLAGS) | (flags & SETTABLE_STATUS_FLAGS);
+    }
+
+    fn is_path_only(&self) -> bool {
+        self.status_flags() & libc::O_PATH != 0
+    }
+
+    pub fn readable(&self) -> bool {
+        let flags = self.status_flags();
+        flags & libc::O_PATH == 0
+            && matches!(flags & libc::O_ACCMODE, libc::O_RDONLY | libc::O_RDWR)
+    }
+
+    pub fn writable(&self) -> bool {
+        let flags = self.status_flags();
+        flags & libc::O_PATH == 0
+            && matches!(flags & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR)
+    }
+
+    fn is_dir(&self) -> bool {
+        self.path.as_ref().is_some_and(VfsPath::is_dir)
+    }
+
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        if self.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        let mut offset = self.offset.lock();
+        self.ops.read(&mut offset, buf)
+    }
+
+    pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        let append = self.status_flags() & libc::O_APPEND != 0;
+        let mut offset = self.offset.lock();
+        self.ops.write(&mut offset, buf, append)
+    }
+
+    pub fn pread(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        if self.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        check_offset(offset)?;
+        self.ops.pread(offset, buf)
+    }
+
+    /// pwrite; with O_APPEND the data goes to the end, as on Linux.
+    pub fn pwrite(&self, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        check_offset(offset)?;
+        if self.status_flags() & libc::O_APPEND != 0 {
+            let mut end = offset;
+            return self.ops.write(&mut end, buf, true);
+        }
+        self.ops.pwrite(offset, buf)
+    }
+
+    /// lseek: SEEK_SET/SEEK_CUR/SEEK_END; ESPIPE where the file has no offset.
+    pub fn seek(&self, offset: i64, whence: i32) -> Result<u64, Errno> {
+        if self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
+        let mut pos = self.offset.lock();
+        if self.is_dir() {
+            // A directory offset is an entry index: rewinding and telling are what callers do.
+            return match whence {
+                libc::SEEK_SET | libc::SEEK_CUR => generic_seek(&mut pos, offset, whence, 0),
+                _ => Err(Errno::EINVAL),
+            };
+        }
+        self.ops.seek(&mut pos, offset, whence)
+    }
+
+    /// getdents64: as many `linux_dirent64` records as fit in `max_bytes`, starting with "."
+    /// and ".."; EINVAL if not even the next one fits, empty at the end.
+    pub fn getdents64(&self, max_bytes: usize) -> Result<Vec<u8>, Errno> {
+        if self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
+        let path = self.path.as_ref().ok_or(Errno::ENOTDIR)?;
+        if !path.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut entries = self.ops.readdir()?;
+        let dotdot_ino = path
+            .parent()
+            .map_or(path.inode().ino(), |parent| parent.inode().ino());
+        let dots =
+            [(path.inode().ino(), &b"."[..]), (dotdot_ino, &b".."[..])].map(|(ino, name)| {
+                DirEntry {
+                    ino,
+                    file_type: crate::fs::FileType::Directory,
+                    name: name.to_vec(),
+                }
+            });
+        entries.splice(0..0, dots);
+        let mut index = self.offset.lock();
+        let start = usize::try_from(*index).unwrap_or(usize::MAX);
+        let (records, consumed) = dirent::encode(entries.iter().skip(start), start, max_bytes)?;
+        *index += consumed as u64;
+        Ok(records)
+    }
+
+    pub fn stat(&self) -> Result<Stat, Errno> {
+        self.ops.stat()
+    }
+
+    /// ioctl: `arg` is the argument buffer the kernel copied in (and copies back out).
+    pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<u64, Errno> {
+        if self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
+        self.ops.ioctl(cmd, arg)
+    }
+
+    /// ftruncate: EINVAL unless open for writing.
+    pub fn truncate(&self, len: u64) -> Result<(), Errno> {
+        if !self.writable() {
+            return Err(Errno::EINVAL);
+        }
+        check_offset(len)?;
+        if let Some(path) = &self.path {
+            if path.mount().fs().read_only() {
+                return Err(Errno::EROFS);
+            }
+        }
+        self.ops.truncate(len)
+    }
+
+    pub fn fsync(&self) -> Result<(), Errno> {
+        if self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
+        self.ops.fsync()
+    }
+
+    pub fn statfs(&self) -> Result<Statfs, Errno> {
+        match &self.path {
+            Some(path) => path.mount().fs().statfs(),
+            None => self.ops.statfs(),
+        }
+    }
+}
+
+/// Offsets are `loff_t`: they must fit in an i64.
+fn check_offset(offset: u64) -> Result<(), Errno> {
+    if i64::try_from(offset).is_err() {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}

@@ -1,0 +1,420 @@
+//! tmpfs inodes: regular files, directories, symlinks and device nodes.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use abi::{Errno, Stat, Timespec};
+use parking_lot::{Mutex, MutexGuard, RwLock};
+
+use super::{DeviceOps, Shared, MAX_FILE_SIZE};
+use crate::file::FileOps;
+use crate::fs::{DirEntry, FileType, Inode, SetAttr};
+use crate::vfs::now;
+
+/// Linux tmpfs counts this many bytes per directory entry in a directory's size.
+const BOGO_DIRENT_SIZE: u64 = 20;
+
+pub struct TmpfsInode {
+    shared: Arc<Shared>,
+    ino: u64,
+    meta: Mutex<Meta>,
+    body: Body,
+}
+
+struct Meta {
+    /// Permission bits only; the type comes from the body.
+    perm: u32,
+    nlink: u64,
+    atime: Timespec,
+    mtime: Timespec,
+    ctime: Timespec,
+}
+
+type Children = BTreeMap<Vec<u8>, Arc<TmpfsInode>>;
+
+enum Body {
+    Regular(RwLock<Vec<u8>>),
+    Directory(Mutex<Children>),
+    Symlink(Vec<u8>),
+    Device { rdev: u64, ops: Arc<dyn DeviceOps> },
+}
+
+impl TmpfsInode {
+    fn new(shared: &Arc<Shared>, perm: u32, nlink: u64, body: Body) -> Arc<TmpfsInode> {
+        let now = now();
+        Arc::new(TmpfsInode {
+            shared: shared.clone(),
+            ino: shared.next_ino(),
+            meta: Mutex::new(Meta {
+                perm: perm & 0o7777,
+                nlink,
+                atime: now,
+                mtime: now,
+                ctime: now,
+            }),
+            body,
+        })
+    }
+
+    pub(super) fn new_dir(shared: &Arc<Shared>, perm: u32) -> Arc<TmpfsInode> {
+        Self::new(
+            shared,
+            perm,
+            2,
+            Body::Directory(Mutex::new(BTreeMap::new())),
+        )
+    }
+
+    fn children(&self) -> Result<MutexGuard<'_, Children>, Errno> {
+        match &self.body {
+            Body::Directory(children) => Ok(children.lock()),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    /// Inserts a new child, after checking the name is free.
+    fn add_child(&self, name: &[u8], child: Arc<TmpfsInode>) -> Result<(), Errno> {
+        let mut children = self.children()?;
+        if children.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        if child.file_type() == FileType::Directory {
+            self.meta.lock().nlink += 1;
+        }
+        children.insert(name.to_vec(), child);
+        self.touch_modified();
+        Ok(())
+    }
+
+    /// Adds a character device node `name` with device number `rdev` (devfs).
+    pub fn add_device(
+        &self,
+        name: &[u8],
+        perm: u32,
+        rdev: u64,
+        ops: Arc<dyn DeviceOps>,
+    ) -> Result<(), Errno> {
+        self.add_child(
+            name,
+            Self::new(&self.shared, perm, 1, Body::Device { rdev, ops }),
+        )
+    }
+
+    fn touch_modified(&self) {
+        let now = now();
+        let mut meta = self.meta.lock();
+        meta.mtime = now;
+        meta.ctime = now;
+    }
+
+    fn size(&self) -> u64 {
+        match &self.body {
+            Body::Regular(data) => data.read().len() as u64,
+            Body::Directory(children) => (children.lock().len() as u64 + 2) * BOGO_DIRENT_SIZE,
+            Body::Symlink(target) => target.len() as u64,
+            Body::Device { .. } => 0,
+        }
+    }
+
+    fn device(&self) -> Result<&Arc<dyn DeviceOps>, Errno> {
+        match &self.body {
+            Body::Device { ops, .. } => Ok(ops),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn from_inode(inode: &Arc<dyn Inode>) -> Option<Arc<TmpfsInode>> {
+        inode.clone().into_any().downcast::<TmpfsInode>().ok()
+    }
+
+    fn drop_link(&self) {
+        let mut meta = self.meta.lock();
+        meta.nlink = meta.nlink.saturating_sub(1);
+        meta.ctime = now();
+    }
+}
+
+impl Inode for TmpfsInode {
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    fn file_type(&self) -> FileType {
+        match &self.body {
+            Body::Regular(_) => FileType::Regular,
+            Body::Directory(_) => FileType::Directory,
+            Body::Symlink(_) => FileType::Symlink,
+            Body::Device { .. } => FileType::CharDevice,
+        }
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        let size = self.size();
+        let meta = self.meta.lock();
+        Ok(Stat {
+            st_dev: self.shared.dev,
+            st_ino: self.ino,
+            st_nlink: meta.nlink,
+            st_mode: self.file_type().mode_bits() | meta.perm,
+            st_rdev: match &self.body {
+                Body::Device { rdev, .. } => *rdev,
+                _ => 0,
+            },
+            st_size: i64::try_from(size).unwrap_or(i64::MAX),
+            st_blksize: 4096,
+            st_blocks: i64::try_from(size.div_ceil(512)).unwrap_or(i64::MAX),
+            st_atime: meta.atime,
+            st_mtime: meta.mtime,
+            st_ctime: meta.ctime,
+            ..Stat::default()
+        })
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        let child = self.children()?.get(name).cloned().ok_or(Errno::ENOENT)?;
+        Ok(child)
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        Ok(self
+            .children()?
+            .iter()
+            .map(|(name, child)| DirEntry {
+                ino: child.ino,
+                file_type: child.file_type(),
+                name: name.clone(),
+            })
+            .collect())
+    }
+
+    fn create(&self, name: &[u8], mode: u32) -> Result<Arc<dyn Inode>, Errno> {
+        let file = Self::new(
+            &self.shared,
+            mode,
+            1,
+            Body::Regular(RwLock::new(Vec::new())),
+        );
+        self.add_child(name, file.clone())?;
+        Ok(file)
+    }
+
+    fn mkdir(&self, name: &[u8], mode: u32) -> Result<(), Errno> {
+        self.add_child(name, Self::new_dir(&self.shared, mode))
+    }
+
+    fn symlink(&self, name: &[u8], target: &[u8]) -> Result<(), Errno> {
+        self.add_child(
+            name,
+            Self::new(&self.shared, 0o777, 1, Body::Symlink(target.to_vec())),
+        )
+    }
+
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<(), Errno> {
+        let target = Self::from_inode(target).ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&target.shared, &self.shared) {
+            return Err(Errno::EXDEV);
+        }
+        if target.file_type() == FileType::Directory {
+            return Err(Errno::EPERM);
+        }
+        {
+            let mut meta = target.meta.lock();
+            if meta.nlink == 0 {
+                return Err(Errno::ENOENT);
+            }
+            meta.nlink += 1;
+            meta.ctime = now();
+        }
+        self.add_child(name, target.clone())
+            .inspect_err(|_| target.drop_link())
+    }
+
+    fn unlink(&self, name: &[u8]) -> Result<(), Errno> {
+        let mut children = self.children()?;
+        let child = children.get(name).ok_or(Errno::ENOENT)?;
+        if child.file_type() == FileType::Directory {
+            return Err(Errno::EISDIR);
+        }
+        if let Some(child) = children.remove(name) {
+            child.drop_link();
+        }
+        drop(children);
+        self.touch_modified();
+        Ok(())
+    }
+
+    fn rmdir(&self, name: &[u8]) -> Result<(), Errno> {
+        let mut children = self.children()?;
+        let child = children.get(name).ok_or(Errno::ENOENT)?;
+        if !child.children()?.is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        if let Some(child) = children.remove(name) {
+            child.meta.lock().nlink = 0;
+        }
+        drop(children);
+        let mut meta = self.meta.lock();
+        meta.nlink -= 1;
+        meta.mtime = now();
+        meta.ctime = meta.mtime;
+        Ok(())
+    }
+
+    fn rename(
+        &self,
+        old_name: &[u8],
+        new_dir: &Arc<dyn Inode>,
+        new_name: &[u8],
+    ) -> Result<(), Errno> {
+        let new_dir = Self::from_inode(new_dir).ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&new_dir.shared, &self.shared) {
+            return Err(Errno::EXDEV);
+        }
+        let same_dir = std::ptr::eq(self, Arc::as_ptr(&new_dir));
+        // Two directories are always locked in address order, so concurrent renames can't
+        // deadlock.
+        let (mut old_children, mut new_children) = if same_dir {
+            (self.children()?, None)
+        } else if (self as *const Self) < Arc::as_ptr(&new_dir) {
+            let old = self.children()?;
+            (old, Some(new_dir.children()?))
+        } else {
+            let new = new_dir.children()?;
+            (self.children()?, Some(new))
+        };
+        let source = old_children.get(old_name).cloned().ok_or(Errno::ENOENT)?;
+        let source_is_dir = source.file_type() == FileType::Directory;
+        let target_children = new_children.as_deref_mut().unwrap_or(&mut *old_children);
+        if let Some(target) = target_children.get(new_name) {
+            match (source_is_dir, target.file_type() == FileType::Directory) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if !target.children()?.is_empty() => return Err(Errno::ENOTEMPTY),
+                _ => {}
+            }
+        }
+        let replaced = target_children.insert(new_name.to_vec(), source.clone());
+        let source_slot_emptied = !(same_dir && old_name == new_name);
+        if source_slot_emptied {
+            old_children.remove(old_name);
+        }
+        drop(new_children);
+        drop(old_children);
+        if let Some(replaced) = replaced {
+            if replaced.file_type() == FileType::Directory {
+                replaced.meta.lock().nlink = 0;
+                new_dir.meta.lock().nlink -= 1;
+            } else {
+                replaced.drop_link();
+            }
+        }
+        if source_is_dir && !same_dir {
+            self.meta.lock().nlink -= 1;
+            new_dir.meta.lock().nlink += 1;
+        }
+        source.meta.lock().ctime = now();
+        self.touch_modified();
+        new_dir.touch_modified();
+        Ok(())
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        match &self.body {
+            Body::Symlink(target) => Ok(target.clone()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn open(&self, _flags: i32) -> Result<Option<Box<dyn FileOps>>, Errno> {
+        if let Body::Device { ops, .. } = &self.body {
+            ops.open()?;
+        }
+        Ok(None)
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        match &self.body {
+            Body::Regular(data) => {
+                let data = data.read();
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                let n = buf.len().min(data.len() - start);
+                buf[..n].copy_from_slice(&data[start..start + n]);
+                Ok(n)
+            }
+            Body::Directory(_) => Err(Errno::EISDIR),
+            Body::Device { ops, .. } => ops.read(offset, buf),
+            Body::Symlink(_) => Err(Errno::EINVAL),
+        }
+    }
+
+    fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize, Errno> {
+        let data = match &self.body {
+            Body::Regular(data) => data,
+            Body::Directory(_) => return Err(Errno::EISDIR),
+            Body::Device { ops, .. } => return ops.write(offset, buf),
+            Body::Symlink(_) => return Err(Errno::EINVAL),
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let end = offset.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
+        if end > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let start = usize::try_from(offset).map_err(|_| Errno::EFBIG)?;
+        let end = usize::try_from(end).map_err(|_| Errno::EFBIG)?;
+        {
+            let mut data = data.write();
+            if data.len() < end {
+                data.resize(end, 0);
+            }
+            data[start..end].copy_from_slice(buf);
+        }
+        self.touch_modified();
+        Ok(buf.len())
+    }
+
+    fn seek(&self, pos: &mut u64, offset: i64, whence: i32) -> Result<u64, Errno> {
+        match &self.body {
+            Body::Device { ops, .. } => ops.seek(pos, offset, whence),
+            _ => crate::fs::generic_seek(pos, offset, whence, self.size()),
+        }
+    }
+
+    fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<u64, Errno> {
+        self.device().map_err(|_| Errno::ENOTTY)?.ioctl(cmd, arg)
+    }
+
+    fn set_attr(&self, attr: &SetAttr) -> Result<(), Errno> {
+        if let Some(size) = attr.size {
+            let Body::Regular(data) = &self.body else {
+                return Err(Errno::EINVAL);
+            };
+            if size > MAX_FILE_SIZE {
+                return Err(Errno::EFBIG);
+            }
+            data.write()
+                .resize(usize::try_from(size).map_err(|_| Errno::EFBIG)?, 0);
+            self.meta.lock().mtime = now();
+        }
+        let mut meta = self.meta.lock();
+        if let Some(mode) = attr.mode {
+            meta.perm = mode & 0o7777;
+        }
+        if let Some(atime) = attr.atime {
+            meta.atime = atime;
+        }
+        if let Some(mtime) = attr.mtime {
+            meta.mtime = mtime;
+        }
+        meta.ctime = now();
+        Ok(())
+    }
+}

@@ -1,0 +1,163 @@
+//! Path resolution, one component at a time, with symlinks followed by the Sentry.
+
+use abi::Errno;
+
+use super::{Vfs, NAME_MAX, PATH_MAX, SYMLOOP_MAX};
+use crate::fs::FileType;
+use crate::mount::VfsPath;
+
+/// The last component of a path, which the operation decides how to treat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Last<'a> {
+    /// The path named its start directory itself ("/").
+    Root,
+    Dot,
+    DotDot,
+    Name(&'a [u8]),
+}
+
+/// A path resolved up to its last component.
+pub(crate) struct Parent<'a> {
+    pub dir: VfsPath,
+    pub last: Last<'a>,
+    /// The path ended in '/': the result must be a directory.
+    pub trailing_slash: bool,
+}
+
+/// Checks the length rules every path argument obeys.
+pub(crate) fn check_path(path: &[u8]) -> Result<(), Errno> {
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if path.len() >= PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    Ok(())
+}
+
+/// One resolution: the sandbox root and the symlinks followed so far (shared by all the symlink
+/// targets resolved on the way).
+pub(crate) struct Walker<'v> {
+    vfs: &'v Vfs,
+    root: VfsPath,
+    symlinks: u32,
+}
+
+impl<'v> Walker<'v> {
+    pub fn new(vfs: &'v Vfs, root: VfsPath) -> Walker<'v> {
+        Walker {
+            vfs,
+            root,
+            symlinks: 0,
+        }
+    }
+
+    /// Resolves every component of `path` but the last, starting at `start` (or the root for an
+    /// absolute path).
+    pub fn parent<'p>(&mut self, start: &VfsPath, path: &'p [u8]) -> Result<Parent<'p>, Errno> {
+        let mut dir = if path.first() == Some(&b'/') {
+            self.root.clone()
+        } else {
+            start.clone()
+        };
+        let trailing_slash = path.last() == Some(&b'/');
+        let mut components = path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .peekable();
+        let mut last = Last::Root;
+        while let Some(component) = components.next() {
+            if component.len() > NAME_MAX {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            if components.peek().is_none() {
+                last = match component {
+                    b"." => Last::Dot,
+                    b".." => Last::DotDot,
+                    name => Last::Name(name),
+                };
+                break;
+            }
+            dir = self.step(&dir, component, true)?;
+        }
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(Parent {
+            dir,
+            last,
+            trailing_slash,
+        })
+    }
+
+    /// Resolves the whole path; a final symlink is followed if `follow` (or if the path ends in
+    /// '/').
+    pub fn resolve(
+        &mut self,
+        start: &VfsPath,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<VfsPath, Errno> {
+        let parent = self.parent(start, path)?;
+        self.finish(parent, follow)
+    }
+
+    /// Resolves the last component of an already resolved parent.
+    pub fn finish(&mut self, parent: Parent<'_>, follow: bool) -> Result<VfsPath, Errno> {
+        let follow = follow || parent.trailing_slash;
+        let found = match parent.last {
+            Last::Root | Last::Dot => parent.dir,
+            Last::DotDot => self.dotdot(&parent.dir),
+            Last::Name(name) => self.step(&parent.dir, name, follow)?,
+        };
+        if parent.trailing_slash && !found.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(found)
+    }
+
+    /// One component from the directory `dir`.
+    pub fn step(&mut self, dir: &VfsPath, name: &[u8], follow: bool) -> Result<VfsPath, Errno> {
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        match name {
+            b"." => return Ok(dir.clone()),
+            b".." => return Ok(self.dotdot(dir)),
+            _ => {}
+        }
+        let child = self.vfs.child(dir, name)?;
+        if !follow || child.file_type() != FileType::Symlink {
+            return Ok(child);
+        }
+        self.symlinks += 1;
+        if self.symlinks > SYMLOOP_MAX {
+            return Err(Errno::ELOOP);
+        }
+        let target = child.inode().readlink()?;
+        check_path(&target)?;
+        // An absolute target restarts at the sandbox root, never the host's.
+        self.resolve(dir, &target, true)
+    }
+
+    /// "..": stays at the sandbox root; from a mount root, goes to the mountpoint's parent.
+    pub fn dotdot(&self, dir: &VfsPath) -> VfsPath {
+        let mut cur = dir.clone();
+        loop {
+            if cur.same_as(&self.root) {
+                return cur;
+            }
+            if !cur.is_mount_root() {
+                break;
+            }
+            match cur.mount().mountpoint() {
+                Some(mountpoint) => cur = mountpoint.clone(),
+                None => return cur,
+            }
+        }
+        match cur.dentry().parent() {
+            Some(parent) => VfsPath::new(cur.mount().clone(), parent),
+            None => cur,
+        }
+    }
+}
