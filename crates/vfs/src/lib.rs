@@ -9,7 +9,7 @@ mod dentry;
 pub mod devfs;
 mod file;
 mod fs;
-// pub mod gofer;
+pub mod gofer;
 mod mount;
 #[allow(unsafe_code)]
 mod sys;

@@ -1,0 +1,280 @@
+//! The Gofer-backed filesystem: files of the host tree the Gofer serves over 9P.
+//!
+//! Every inode holds a fid walked one component at a time from the root, so the Gofer never
+//! resolves a symlink or a multi-component path for us. Attributes are fetched once per inode:
+//! the Gofer serves the root read-only, so they cannot change under us.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use abi::{Errno, Stat, Statfs, Timespec};
+use p9::{Client, Fid, Rgetattr};
+
+use crate::file::FileOps;
+use crate::fs::{new_device_id, DirEntry, FileSystem, FileType, Inode};
+
+fn errno(e: p9::Error) -> Errno {
+    Errno(e.errno())
+}
+
+pub struct GoferFs {
+    root: Arc<GoferInode>,
+}
+
+impl GoferFs {
+    /// Attaches to the tree `aname` of the Gofer behind `client`.
+    pub fn new(client: Arc<Client>, aname: &[u8]) -> Result<Arc<GoferFs>, Errno> {
+        let (fid, _) = client.attach(b"root", aname, 0).map_err(errno)?;
+        let node = Node::new(client, fid, new_device_id())?;
+        Ok(Arc::new(GoferFs {
+            root: Arc::new(GoferInode(Arc::new(node))),
+        }))
+    }
+}
+
+impl FileSystem for GoferFs {
+    fn name(&self) -> &'static str {
+        "9p"
+    }
+
+    fn root(&self) -> Arc<dyn Inode> {
+        self.root.clone()
+    }
+
+    fn statfs(&self) -> Result<Statfs, Errno> {
+        let node = &self.root.0;
+        let st = node.client.statfs(node.fid).map_err(errno)?;
+        let fsid = st.fsid.to_ne_bytes();
+        let half = |range: std::ops::Range<usize>| {
+            i32::from_ne_bytes(fsid[range].try_into().unwrap_or_default())
+        };
+        Ok(Statfs {
+            f_type: i64::from(st.ty),
+            f_bsize: i64::from(st.bsize),
+            f_blocks: st.blocks,
+            f_bfree: st.bfree,
+            f_bavail: st.bavail,
+            f_files: st.files,
+            f_ffree: st.ffree,
+            f_fsid: [half(0..4), half(4..8)],
+            f_namelen: i64::from(st.namelen),
+            f_frsize: i64::from(st.bsize),
+            f_flags: i64::try_from(libc::ST_RDONLY).unwrap_or(0),
+            ..Statfs::default()
+        })
+    }
+
+    fn read_only(&self) -> bool {
+        true
+    }
+}
+
+/// A walked fid and the attributes of its file; the fid is clunked when the last user (an
+/// inode or an open file) drops it.
+struct Node {
+    client: Arc<Client>,
+    fid: Fid,
+    stat: Stat,
+}
+
+impl Node {
+    /// Takes ownership of `fid` (clunking it if its attributes can't be read).
+    fn new(client: Arc<Client>, fid: Fid, dev: u64) -> Result<Node, Errno> {
+        match client.getattr(fid, p9::GETATTR_BASIC) {
+            Ok(attr) => Ok(Node {
+                stat: stat_of(&attr, dev),
+                client,
+                fid,
+            }),
+            Err(e) => {
+                clunk(&client, fid);
+                Err(errno(e))
+            }
+        }
+    }
+
+    /// A new fid for this file, opened for reading.
+    fn open_fid(&self) -> Result<Fid, Errno> {
+        let (fid, _) = self.client.walk(self.fid, &[]).map_err(errno)?;
+        let read_only = u32::try_from(libc::O_RDONLY).unwrap_or_default();
+        if let Err(e) = self.client.lopen(fid, read_only) {
+            clunk(&self.client, fid);
+            return Err(errno(e));
+        }
+        Ok(fid)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        clunk(&self.client, self.fid);
+    }
+}
+
+fn clunk(client: &Client, fid: Fid) {
+    if let Err(e) = client.clunk(fid) {
+        tracing::debug!("clunking gofer fid {fid}: {e}");
+    }
+}
+
+fn stat_of(attr: &Rgetattr, dev: u64) -> Stat {
+    let time = |sec: u64, nsec: u64| Timespec {
+        tv_sec: i64::try_from(sec).unwrap_or(i64::MAX),
+        tv_nsec: i64::try_from(nsec).unwrap_or(0),
+    };
+    Stat {
+        st_dev: dev,
+        st_ino: attr.qid.path,
+        st_nlink: attr.nlink,
+        st_mode: attr.mode,
+        st_uid: attr.uid,
+        st_gid: attr.gid,
+        st_rdev: attr.rdev,
+        st_size: i64::try_from(attr.size).unwrap_or(i64::MAX),
+        st_blksize: i64::try_from(attr.blksize).unwrap_or(4096),
+        st_blocks: i64::try_from(attr.blocks).unwrap_or(i64::MAX),
+        st_atime: time(attr.atime_sec, attr.atime_nsec),
+        st_mtime: time(attr.mtime_sec, attr.mtime_nsec),
+        st_ctime: time(attr.ctime_sec, attr.ctime_nsec),
+        ..Stat::default()
+    }
+}
+
+/// Reads at `offset` in as many msize-bounded requests as `buf` needs.
+fn read_fid(client: &Client, fid: Fid, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let want = u32::try_from(buf.len() - done).unwrap_or(u32::MAX);
+        let data = client
+            .read(fid, offset + done as u64, want)
+            .map_err(errno)?;
+        if data.is_empty() {
+            break;
+        }
+        let n = data.len().min(buf.len() - done);
+        buf[done..done + n].copy_from_slice(&data[..n]);
+        done += n;
+    }
+    Ok(done)
+}
+
+/// All entries of the open directory `fid`, without "." and "..".
+fn read_dir(client: &Client, fid: Fid) -> Result<Vec<DirEntry>, Errno> {
+    let mut entries = Vec::new();
+    let mut offset = 0;
+    loop {
+        let batch = client.readdir(fid, offset, client.msize()).map_err(errno)?;
+        let Some(last) = batch.last() else {
+            return Ok(entries);
+        };
+        offset = last.offset;
+        entries.extend(
+            batch
+                .into_iter()
+                .filter(|e| e.name != b"." && e.name != b"..")
+                .map(|e| {
+                    let file_type = FileType::from_dirent_type(e.ty).unwrap_or(
+                        if e.qid.ty & p9::QID_TYPE_DIR != 0 {
+                            FileType::Directory
+                        } else if e.qid.ty & p9::QID_TYPE_SYMLINK != 0 {
+                            FileType::Symlink
+                        } else {
+                            FileType::Regular
+                        },
+                    );
+                    DirEntry {
+                        ino: e.qid.path,
+                        file_type,
+                        name: e.name,
+                    }
+                }),
+        );
+    }
+}
+
+pub struct GoferInode(Arc<Node>);
+
+impl Inode for GoferInode {
+    fn ino(&self) -> u64 {
+        self.0.stat.st_ino
+    }
+
+    fn file_type(&self) -> FileType {
+        FileType::from_mode(self.0.stat.st_mode).unwrap_or(FileType::Regular)
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.0.stat)
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        let node = &self.0;
+        let (fid, qids) = node.client.walk(node.fid, &[name]).map_err(errno)?;
+        if qids.len() != 1 {
+            clunk(&node.client, fid);
+            return Err(Errno::ENOENT);
+        }
+        let child = Node::new(node.client.clone(), fid, node.stat.st_dev)?;
+        Ok(Arc::new(GoferInode(Arc::new(child))))
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        let file = GoferFile {
+            node: self.0.clone(),
+            fid: self.0.open_fid()?,
+        };
+        file.readdir()
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        self.0.client.readlink(self.0.fid).map_err(errno)
+    }
+
+    fn open(&self, flags: i32) -> Result<Option<Box<dyn FileOps>>, Errno> {
+        if flags & libc::O_ACCMODE != libc::O_RDONLY {
+            return Err(Errno::EROFS);
+        }
+        Ok(Some(Box::new(GoferFile {
+            node: self.0.clone(),
+            fid: self.0.open_fid()?,
+        })))
+    }
+
+    fn set_attr(&self, _attr: &crate::fs::SetAttr) -> Result<(), Errno> {
+        Err(Errno::EROFS)
+    }
+}
+
+/// A file opened through the Gofer: its own fid, clunked on drop.
+struct GoferFile {
+    node: Arc<Node>,
+    fid: Fid,
+}
+
+impl Drop for GoferFile {
+    fn drop(&mut self) {
+        clunk(&self.node.client, self.fid);
+    }
+}
+
+impl FileOps for GoferFile {
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.node.stat)
+    }
+
+    fn pread(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        read_fid(&self.node.client, self.fid, offset, buf)
+    }
+
+    fn pwrite(&self, _offset: u64, _buf: &[u8]) -> Result<usize, Errno> {
+        Err(Errno::EROFS)
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        read_dir(&self.node.client, self.fid)
+    }
+}
