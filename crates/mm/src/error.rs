@@ -1,0 +1,44 @@
+use std::io;
+
+/// Errors of the memory file itself (never of a guest request, which gets an `Errno`).
+#[derive(Debug, thiserror::Error)]
+pub enum MmError {
+    #[error("memory file capacity {0:#x} is not a positive multiple of the page size")]
+    BadCapacity(u64),
+    #[error("creating the memory file: {0}")]
+    Create(#[source] memfd::Error),
+    #[error("sizing the memory file to {capacity:#x} bytes: {source}")]
+    Resize { capacity: u64, source: io::Error },
+    #[error("mapping the memory file into the sentry: {0}")]
+    Map(#[source] nix::Error),
+    #[error("memory file is full: no free range of {0:#x} bytes")]
+    Exhausted(u64),
+    #[error("punching a hole at {offset:#x}+{len:#x} of the memory file: {source}")]
+    PunchHole {
+        offset: u64,
+        len: u64,
+        source: nix::Error,
+    },
+    #[error("range {offset:#x}+{len:#x} is outside the memory file")]
+    OutOfBounds { offset: u64, len: u64 },
+}
+
+/// Why a guest fault could not be resolved: the `si_code` of the SIGSEGV to deliver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SegvCode {
+    /// No mapping at the address (`SEGV_MAPERR`).
+    MapErr,
+    /// The mapping forbids the access (`SEGV_ACCERR`).
+    AccErr,
+}
+
+impl SegvCode {
+    /// The `si_code` value of the SIGSEGV.
+    pub fn si_code(self) -> i32 {
+        match self {
+            // SEGV_MAPERR and SEGV_ACCERR (asm-generic/siginfo.h; the libc crate lacks them).
+            SegvCode::MapErr => 1,
+            SegvCode::AccErr => 2,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Guest faults and demand paging of file-backed mappings.
+
+use std::ops::Range;
+
+use abi::Errno;
+use platform::Access;
+
+use super::{align_down, allows, platform_failure, MemoryManager, State};
+use crate::error::SegvCode;
+use crate::vma::{Backing, Vma};
+
+/// How much of a demand-paged mapping one fault fills: large enough that sequential access
+/// faults rarely, small enough that sparse access reads little of the file.
+const FAULT_CHUNK: u64 = 64 << 10;
+
+impl MemoryManager {
+    /// Resolves a guest fault at `addr`: `Ok` if the page was filled and mapped (retry the
+    /// access), else the SIGSEGV code to deliver.
+    pub fn handle_fault(&self, addr: u64, access: Access) -> Result<(), SegvCode> {
+        let mut state = self.state.lock();
+        let vma = state.vmas.find(addr).ok_or(SegvCode::MapErr)?.clone();
+        if !allows(vma.prot, access) {
+            return Err(SegvCode::AccErr);
+        }
+        // A present page that faults with an allowed access is a protection fault the
+        // platform saw and we cannot fix.
+        if !vma.demand_paged()
+            || state
+                .populated
+                .contains(vma.memory_at(abi::page_floor(addr)))
+        {
+            return Err(SegvCode::AccErr);
+        }
+        self.populate_chunk(&mut state, &vma, addr).map_err(|e| {
+            tracing::warn!("filling the page at {addr:#x} from its file: {e}");
+            SegvCode::MapErr
+        })
+    }
+
+    /// Fills and maps every demand-paged chunk overlapping `range`, which VMAs cover.
+    pub(super) fn populate(&self, state: &mut State, range: Range<u64>) -> Result<(), Errno> {
+        let vmas: Vec<Vma> = state
+            .vmas
+            .overlapping(range.clone())
+            .filter(|v| v.demand_paged())
+            .cloned()
+            .collect();
+        for vma in vmas {
+            let part = range.start.max(vma.range.start)..range.end.min(vma.range.end);
+            let mut chunk = align_down(part.start, FAULT_CHUNK);
+            while chunk < part.end {
+                let filled = state
+                    .populated
+                    .gaps(vma.memory_for(&chunk_in(&vma, chunk)))
+                    .is_empty();
+                if !filled {
+                    self.populate_chunk(state, &vma, chunk.max(vma.range.start))?;
+                }
+                chunk = chunk.saturating_add(FAULT_CHUNK);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills the unfilled pages of the chunk of `vma` around `addr` from the file (zeros past its
+    /// end) and maps the chunk.
+    fn populate_chunk(&self, state: &mut State, vma: &Vma, addr: u64) -> Result<(), Errno> {
+        let Backing::File { file, .. } = &vma.backing else {
+            return Ok(());
+        };
+        let chunk = chunk_in(vma, align_down(addr, FAULT_CHUNK));
+        let memory = vma.memory_for(&chunk);
+        for gap in state.populated.gaps(memory.clone()) {
+            let guest_start = vma.range.start + (gap.start - vma.memory_offset);
+            let Some(file_offset) = vma.file_offset_at(guest_start) else {
+                continue;
+            };
+            let len = usize::try_from(gap.end - gap.start).map_err(|_| Errno::ENOMEM)?;
+            let mut data = vec![0u8; len];
+            let mut filled = 0;
+            while filled < len {
+                let n = file.read_at(file_offset + filled as u64, &mut data[filled..])?;
+                if n == 0 {
+                    break; // end of file: the rest stays zero
+                }
+                filled += n;
+            }
+            self.memory.write(gap.start, &data[..filled]).map_err(|e| {
+                tracing::error!("filling a demand-paged chunk: {e}");
+                Errno::EFAULT
+            })?;
+        }
+        self.space
+            .map_file(chunk.start, chunk.end - chunk.start, memory.start, vma.prot)
+            .map_err(|e| platform_failure("map_file", &e))?;
+        state.populated.insert(memory);
+        Ok(())
+    }
+}
+
+/// The fault chunk starting at `chunk_start`, clamped to `vma`.
+fn chunk_in(vma: &Vma, chunk_start: u64) -> Range<u64> {
+    chunk_start.max(vma.range.start)..chunk_start.saturating_add(FAULT_CHUNK).min(vma.range.end)
+}

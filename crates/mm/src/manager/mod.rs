@@ -1,0 +1,278 @@
+//! One guest address space: its VMAs and everything the guest can do to them.
+
+mod brk;
+mod copy;
+mod fault;
+mod madvise;
+mod maps;
+mod mmap;
+mod mremap;
+#[cfg(test)]
+mod tests;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use abi::{Errno, PAGE_SIZE};
+use parking_lot::Mutex;
+use platform::{AddressSpace, PlatformError, Prot};
+
+use crate::memory_file::MemoryFile;
+use crate::range_set::RangeSet;
+use crate::vma::{Backing, Vma, VmaSet};
+
+pub use maps::MapsEntry;
+pub use mmap::{parse_prot, MmapRequest};
+
+/// A file that can back a private mapping: read once per demand-paged chunk.
+pub trait MappableFile: Send + Sync {
+    /// Reads up to `buf.len()` bytes at `offset`; fewer (or 0) at the end of the file.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+
+    /// The name `/proc/self/maps` shows for mappings of this file.
+    fn name(&self) -> Vec<u8> {
+        Vec::new()
+    }
+}
+
+/// Room left between the top of the user range and the mmap base, for the main stack to grow.
+const STACK_GAP: u64 = 128 << 20;
+
+/// A guest address space.
+///
+/// All methods take `&self` (the state is behind a lock) and must be called from a thread that
+/// may drive the platform address space (a thread owning a context of it).
+pub struct MemoryManager {
+    memory: Arc<MemoryFile>,
+    space: Arc<dyn AddressSpace>,
+    /// The guest addresses usable by the application.
+    range: Range<u64>,
+    /// Where top-down placement of new mappings starts.
+    mmap_base: u64,
+    state: Mutex<State>,
+}
+
+struct State {
+    vmas: VmaSet,
+    /// Memory-file ranges of demand-paged VMAs that are filled and mapped.
+    populated: RangeSet,
+    brk: Brk,
+}
+
+/// The program break: the heap is `[start, page_ceil(current))`.
+#[derive(Clone, Copy)]
+struct Brk {
+    start: u64,
+    current: u64,
+}
+
+impl MemoryManager {
+    /// An empty address space over `space`, for guest addresses in `range`.
+    pub fn new(
+        memory: Arc<MemoryFile>,
+        space: Arc<dyn AddressSpace>,
+        range: Range<u64>,
+    ) -> MemoryManager {
+        let mmap_base = abi::page_floor(range.end.saturating_sub(STACK_GAP)).max(range.start);
+        MemoryManager {
+            memory,
+            space,
+            range,
+            mmap_base,
+            state: Mutex::new(State {
+                vmas: VmaSet::new(),
+                populated: RangeSet::new(),
+                brk: Brk {
+                    start: 0,
+                    current: 0,
+                },
+            }),
+        }
+    }
+
+    /// The guest addresses usable by the application.
+    pub fn user_range(&self) -> Range<u64> {
+        self.range.clone()
+    }
+
+    /// Where top-down placement of new mappings starts; the main stack belongs above it.
+    pub fn mmap_base(&self) -> u64 {
+        self.mmap_base
+    }
+
+    /// The memory file behind this address space.
+    pub fn memory_file(&self) -> &Arc<MemoryFile> {
+        &self.memory
+    }
+
+    /// Picks an address for `len` bytes: the hint if that range is free, else the highest free
+    /// range below the mmap base, else the highest anywhere.
+    fn place(&self, vmas: &VmaSet, hint: u64, len: u64) -> Result<u64, Errno> {
+        if let Some(start) = abi::page_ceil(hint).filter(|&h| h != 0 && h >= self.range.start) {
+            if let Some(end) = start.checked_add(len).filter(|&end| end <= self.range.end) {
+                if !vmas.overlaps(start..end) {
+                    return Ok(start);
+                }
+            }
+        }
+        vmas.gap_top_down(self.range.start..self.mmap_base, len)
+            .or_else(|| vmas.gap_top_down(self.range.clone(), len))
+            .ok_or(Errno::ENOMEM)
+    }
+
+    /// Creates a VMA at the free range `[addr, addr + len)` with fresh memory: anonymous memory
+    /// is mapped at once, a file is left to demand paging.
+    fn map_new(
+        &self,
+        state: &mut State,
+        addr: u64,
+        len: u64,
+        template: VmaTemplate,
+    ) -> Result<(), Errno> {
+        let memory = self.memory.allocate(len).map_err(|e| {
+            tracing::warn!("mmap of {len:#x} bytes: {e}");
+            Errno::ENOMEM
+        })?;
+        let vma = Vma {
+            range: addr..addr + len,
+            prot: template.prot,
+            max_prot: template.max_prot,
+            shared: template.shared,
+            grows_down: template.grows_down,
+            memory_offset: memory.start,
+            backing: template.backing,
+        };
+        if !vma.demand_paged() {
+            if let Err(e) = self.space.map_file(addr, len, memory.start, vma.prot) {
+                self.memory.release(memory);
+                return Err(platform_failure("map_file", &e));
+            }
+        }
+        state.vmas.insert(vma);
+        Ok(())
+    }
+
+    /// Removes every mapping in `range`, freeing the memory behind it. `unmap_space` is false
+    /// when the caller is about to map over the whole range anyway.
+    fn remove(&self, state: &mut State, range: Range<u64>, unmap_space: bool) -> Result<(), Errno> {
+        if !state.vmas.overlaps(range.clone()) {
+            return Ok(());
+        }
+        if unmap_space {
+            self.space
+                .unmap(range.start, range.end - range.start)
+                .map_err(|e| platform_failure("unmap", &e))?;
+        }
+        for vma in state.vmas.take(range) {
+            let memory = vma.memory_range();
+            state.populated.remove(memory.clone());
+            self.memory.release(memory);
+        }
+        Ok(())
+    }
+
+    /// Maps the present parts of `vma` within `range` again, with `range.start` placed at `dest`
+    /// and protection `prot` (a move, or a protection change, of what the platform has mapped).
+    fn map_present(
+        &self,
+        state: &State,
+        vma: &Vma,
+        range: Range<u64>,
+        dest: u64,
+        prot: Prot,
+    ) -> Result<(), Errno> {
+        for run in present_runs(state, vma, range.clone()) {
+            let at = dest + (run.start - range.start);
+            self.space
+                .map_file(at, run.end - run.start, vma.memory_at(run.start), prot)
+                .map_err(|e| platform_failure("map_file", &e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The attributes of a new VMA.
+#[derive(Clone)]
+struct VmaTemplate {
+    prot: Prot,
+    max_prot: Prot,
+    shared: bool,
+    grows_down: bool,
+    backing: Backing,
+}
+
+impl VmaTemplate {
+    /// Private read-write anonymous memory (the heap).
+    fn anonymous_rw() -> VmaTemplate {
+        VmaTemplate {
+            prot: Prot::RW,
+            max_prot: Prot::RWX,
+            shared: false,
+            grows_down: false,
+            backing: Backing::Anonymous,
+        }
+    }
+
+    /// The attributes of `vma` for memory that continues it at guest address `at`.
+    fn continuing(vma: &Vma, at: u64) -> VmaTemplate {
+        let backing = match (&vma.backing, vma.file_offset_at(at)) {
+            (Backing::File { file, .. }, Some(offset)) => Backing::File {
+                file: file.clone(),
+                offset,
+            },
+            _ => Backing::Anonymous,
+        };
+        VmaTemplate {
+            prot: vma.prot,
+            max_prot: vma.max_prot,
+            shared: vma.shared,
+            grows_down: vma.grows_down,
+            backing,
+        }
+    }
+}
+
+/// The guest ranges of `vma` within `range` that are mapped in the platform address space: all
+/// of an anonymous VMA, the filled chunks of a demand-paged one.
+fn present_runs(state: &State, vma: &Vma, range: Range<u64>) -> Vec<Range<u64>> {
+    let range = range.start.max(vma.range.start)..range.end.min(vma.range.end);
+    if range.is_empty() {
+        return Vec::new();
+    }
+    if !vma.demand_paged() {
+        return vec![range];
+    }
+    let to_guest = |memory: u64| vma.range.start + (memory - vma.memory_offset);
+    state
+        .populated
+        .intersection(vma.memory_for(&range))
+        .into_iter()
+        .map(|m| to_guest(m.start)..to_guest(m.end))
+        .collect()
+}
+
+/// Whether `prot` allows `access`, as amd64 pages do: write and execute permission imply read.
+fn allows(prot: Prot, access: platform::Access) -> bool {
+    match access {
+        platform::Access::Read => prot.read || prot.write || prot.exec,
+        platform::Access::Write => prot.write,
+        platform::Access::Exec => prot.exec,
+    }
+}
+
+/// The errno for a platform call that failed: the guest gets ENOMEM (its request could not be
+/// carried out), the log gets why.
+fn platform_failure(call: &str, e: &PlatformError) -> Errno {
+    tracing::error!("address space {call} failed: {e}");
+    Errno::ENOMEM
+}
+
+/// `addr` rounded down to a multiple of `align` (a power of two).
+fn align_down(addr: u64, align: u64) -> u64 {
+    addr & !(align - 1)
+}
+
+/// Whether `addr` is page-aligned.
+fn page_aligned(addr: u64) -> bool {
+    addr % PAGE_SIZE == 0
+}

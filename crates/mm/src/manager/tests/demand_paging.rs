@@ -1,0 +1,128 @@
+//! Private file mappings, filled chunk by chunk on first touch.
+
+use super::*;
+use crate::error::SegvCode;
+use platform::Access;
+
+const CHUNK: u64 = 16 * PAGE;
+
+#[test]
+fn a_fault_fills_and_maps_one_chunk_from_the_file() {
+    let (mm, space) = manager();
+    // 5 chunks of mapping over a file of 1.5 chunks: the rest reads as zeros.
+    let file = patterned_file(CHUNK + CHUNK / 2);
+    let base = 0x4000_0000;
+    mm.mmap(file_at(base, 5 * CHUNK, Prot::READ, file.clone(), 0))
+        .expect("mmap");
+    assert_eq!(space.take(), vec![], "nothing is mapped before a touch");
+
+    assert_eq!(mm.handle_fault(base + CHUNK + 5, Access::Read), Ok(()));
+    let calls = space.take();
+    assert!(
+        matches!(calls.as_slice(), [Call::Map { addr, len, prot: Prot::READ, .. }] if *addr == base + CHUNK && *len == CHUNK),
+        "one chunk mapped: {calls:?}"
+    );
+    assert_eq!(
+        mm.handle_fault(base + CHUNK + 5, Access::Read),
+        Err(SegvCode::AccErr),
+        "already there"
+    );
+    assert_eq!(
+        mm.handle_fault(base + CHUNK, Access::Write),
+        Err(SegvCode::AccErr),
+        "read-only"
+    );
+    assert_eq!(
+        mm.handle_fault(base - 1, Access::Read),
+        Err(SegvCode::MapErr)
+    );
+    assert_eq!(SegvCode::MapErr.si_code(), 1);
+    assert_eq!(SegvCode::AccErr.si_code(), 2);
+
+    let mut back = vec![0u8; index(2 * CHUNK)];
+    mm.copy_in(base, &mut back)
+        .expect("copy_in fills the chunks it reads");
+    let expected: Vec<u8> = file
+        .0
+        .iter()
+        .copied()
+        .chain(std::iter::repeat(0))
+        .take(back.len())
+        .collect();
+    assert_eq!(back, expected);
+    let calls = space.take();
+    assert_eq!(
+        calls.len(),
+        1,
+        "only the first chunk was still unfilled: {calls:?}"
+    );
+}
+
+#[test]
+fn the_file_offset_is_honoured_and_private_writes_stay_private() {
+    let (mm, _) = manager();
+    let file = patterned_file(4 * PAGE);
+    let base = 0x4000_0000;
+    mm.mmap(file_at(base, 2 * PAGE, Prot::RW, file.clone(), PAGE))
+        .expect("mmap");
+    let mut back = [0u8; 8];
+    mm.copy_in(base + 10, &mut back).expect("copy_in");
+    assert_eq!(&back[..], &file.0[index(PAGE + 10)..index(PAGE + 18)]);
+    mm.copy_out(base, b"mine").expect("copy_out");
+    let page = index(PAGE)..index(PAGE + 4);
+    assert_eq!(
+        file.0[page.clone()],
+        patterned_file(4 * PAGE).0[page],
+        "the file is unchanged"
+    );
+}
+
+#[test]
+fn mprotect_of_a_demand_paged_mapping_touches_only_filled_chunks() {
+    let (mm, space) = manager();
+    let base = 0x4000_0000;
+    mm.mmap(file_at(
+        base,
+        4 * CHUNK,
+        Prot::READ,
+        patterned_file(PAGE),
+        0,
+    ))
+    .expect("mmap");
+    mm.handle_fault(base + 2 * CHUNK, Access::Read)
+        .expect("fault");
+    space.take();
+    mm.mprotect(base, 4 * CHUNK, Prot::RW).expect("mprotect");
+    assert_eq!(
+        space.take(),
+        vec![Call::Protect {
+            addr: base + 2 * CHUNK,
+            len: CHUNK,
+            prot: Prot::RW
+        }]
+    );
+    assert_eq!(mm.handle_fault(base + 3 * CHUNK, Access::Write), Ok(()));
+}
+
+#[test]
+fn dontneed_rereads_the_file() {
+    let (mm, space) = manager();
+    let file = patterned_file(PAGE);
+    let base = 0x4000_0000;
+    mm.mmap(file_at(base, PAGE, Prot::RW, file.clone(), 0))
+        .expect("mmap");
+    mm.copy_out(base, b"changed").expect("copy_out");
+    space.take();
+    mm.madvise(base, PAGE, libc::MADV_DONTNEED)
+        .expect("madvise");
+    assert_eq!(
+        space.take(),
+        vec![Call::Unmap {
+            addr: base,
+            len: PAGE
+        }]
+    );
+    let mut back = [0u8; 7];
+    mm.copy_in(base, &mut back).expect("copy_in");
+    assert_eq!(&back[..], &file.0[..7]);
+}

@@ -1,0 +1,182 @@
+//! The memory file: one memfd holding all application memory of a sandbox.
+
+mod allocator;
+
+use std::num::NonZeroUsize;
+use std::ops::Range;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
+
+use nix::fcntl::{fallocate, FallocateFlags};
+use parking_lot::Mutex;
+
+use crate::error::MmError;
+use crate::sys::SentryMapping;
+use allocator::FileAllocator;
+
+/// A sparse memfd, mapped once into the Sentry, whose page ranges back guest memory.
+///
+/// Pages cost nothing until touched; released ranges are punched out so their memory goes back to
+/// the host and they read as zeros when allocated again.
+pub struct MemoryFile {
+    memfd: memfd::Memfd,
+    mapping: SentryMapping,
+    capacity: u64,
+    allocator: Mutex<FileAllocator>,
+}
+
+impl MemoryFile {
+    /// A capacity that no sandbox is expected to exhaust; it costs only address space.
+    pub const DEFAULT_CAPACITY: u64 = 64 << 30;
+
+    /// Creates the memfd, sizes it to `capacity` bytes (a multiple of the page size) and maps it
+    /// into the Sentry.
+    pub fn new(capacity: u64) -> Result<Arc<MemoryFile>, MmError> {
+        let mapping_len = usize::try_from(capacity)
+            .ok()
+            .and_then(NonZeroUsize::new)
+            .filter(|_| capacity % abi::PAGE_SIZE == 0)
+            .ok_or(MmError::BadCapacity(capacity))?;
+        let memfd = memfd::MemfdOptions::default()
+            .close_on_exec(true)
+            .create("rvisor-memory")
+            .map_err(MmError::Create)?;
+        memfd
+            .as_file()
+            .set_len(capacity)
+            .map_err(|source| MmError::Resize { capacity, source })?;
+        let mapping =
+            SentryMapping::new(memfd.as_file().as_fd(), mapping_len).map_err(MmError::Map)?;
+        Ok(Arc::new(MemoryFile {
+            memfd,
+            mapping,
+            capacity,
+            allocator: Mutex::new(FileAllocator::new(capacity)),
+        }))
+    }
+
+    /// The memfd, for the platform to map into guest address spaces.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.memfd.as_file().as_fd()
+    }
+
+    /// The file's size in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Allocates `len` bytes (a multiple of the page size) of zeroed file; returns the range.
+    pub fn allocate(&self, len: u64) -> Result<Range<u64>, MmError> {
+        self.allocator
+            .lock()
+            .allocate(len)
+            .ok_or(MmError::Exhausted(len))
+    }
+
+    /// Frees `range`: its pages go back to the host and the range to the free list. A range whose
+    /// hole could not be punched is kept out of the free list, since it might not read as zeros.
+    pub fn release(&self, range: Range<u64>) {
+        match self.decommit(range.clone()) {
+            Ok(()) => self.allocator.lock().free(range),
+            Err(e) => tracing::warn!("leaking memory file range: {e}"),
+        }
+    }
+
+    /// Drops the pages of `range` (still allocated): they read as zeros afterwards, in every
+    /// mapping of the file.
+    pub fn decommit(&self, range: Range<u64>) -> Result<(), MmError> {
+        let (offset, len) = (range.start, range.end - range.start);
+        let punch_error = |source| MmError::PunchHole {
+            offset,
+            len,
+            source,
+        };
+        let file_offset = i64::try_from(offset).map_err(|_| punch_error(nix::Error::EINVAL))?;
+        let file_len = i64::try_from(len).map_err(|_| punch_error(nix::Error::EINVAL))?;
+        fallocate(
+            self.fd(),
+            FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE,
+            file_offset,
+            file_len,
+        )
+        .map_err(punch_error)
+    }
+
+    /// Copies the file bytes at `offset` into `dst`.
+    pub fn read(&self, offset: u64, dst: &mut [u8]) -> Result<(), MmError> {
+        self.mapping
+            .read(offset, dst)
+            .map_err(|_| out_of_bounds(offset, dst.len()))
+    }
+
+    /// Copies `src` into the file at `offset`.
+    pub fn write(&self, offset: u64, src: &[u8]) -> Result<(), MmError> {
+        self.mapping
+            .write(offset, src)
+            .map_err(|_| out_of_bounds(offset, src.len()))
+    }
+
+    /// Sets `len` bytes at `offset` to zero.
+    pub fn zero(&self, offset: u64, len: usize) -> Result<(), MmError> {
+        self.mapping
+            .zero(offset, len)
+            .map_err(|_| out_of_bounds(offset, len))
+    }
+}
+
+fn out_of_bounds(offset: u64, len: usize) -> MmError {
+    MmError::OutOfBounds {
+        offset,
+        len: len as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: u64 = abi::PAGE_SIZE;
+
+    #[test]
+    fn written_bytes_read_back_and_released_ranges_read_as_zero() {
+        let memory = MemoryFile::new(1 << 30).expect("memory file");
+        let range = memory.allocate(2 * PAGE).expect("allocate");
+        memory.write(range.start + 100, b"hello").expect("write");
+        let mut back = [0u8; 5];
+        memory.read(range.start + 100, &mut back).expect("read");
+        assert_eq!(&back, b"hello");
+
+        memory.release(range.clone());
+        let again = memory.allocate(2 * PAGE).expect("allocate again");
+        assert_eq!(again, range, "first fit reuses the freed range");
+        memory.read(again.start + 100, &mut back).expect("read");
+        assert_eq!(back, [0; 5]);
+    }
+
+    #[test]
+    fn copies_past_the_end_are_refused() {
+        let memory = MemoryFile::new(PAGE).expect("memory file");
+        let mut buf = [0u8; 2];
+        assert!(matches!(
+            memory.read(PAGE - 1, &mut buf),
+            Err(MmError::OutOfBounds { .. })
+        ));
+        assert!(matches!(
+            memory.write(u64::MAX, &buf),
+            Err(MmError::OutOfBounds { .. })
+        ));
+        assert!(matches!(
+            memory.allocate(2 * PAGE),
+            Err(MmError::Exhausted(_))
+        ));
+    }
+
+    #[test]
+    fn capacity_must_be_whole_pages() {
+        assert!(matches!(MemoryFile::new(0), Err(MmError::BadCapacity(0))));
+        assert!(matches!(
+            MemoryFile::new(PAGE + 1),
+            Err(MmError::BadCapacity(_))
+        ));
+    }
+}

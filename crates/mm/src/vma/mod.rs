@@ -1,0 +1,108 @@
+//! Virtual memory areas: what is mapped at which guest addresses.
+
+mod set;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use platform::Prot;
+
+use crate::manager::MappableFile;
+pub(crate) use set::VmaSet;
+
+/// Where a VMA's contents come from. Either way the pages live in the VMA's memory-file range;
+/// a fork with copy-on-write will later share those ranges between address spaces.
+#[derive(Clone)]
+pub(crate) enum Backing {
+    /// Zero-filled memory, mapped in full when created.
+    Anonymous,
+    /// A private copy of a file, filled in chunks on first touch (demand paging).
+    File {
+        file: Arc<dyn MappableFile>,
+        offset: u64,
+    },
+}
+
+/// One guest mapping: `[range)` shows the memory-file bytes starting at `memory_offset`.
+#[derive(Clone)]
+pub(crate) struct Vma {
+    pub(crate) range: Range<u64>,
+    pub(crate) prot: Prot,
+    /// The most `mprotect` may grant (a shared mapping of a read-only file, later).
+    pub(crate) max_prot: Prot,
+    pub(crate) shared: bool,
+    pub(crate) grows_down: bool,
+    pub(crate) memory_offset: u64,
+    pub(crate) backing: Backing,
+}
+
+impl Vma {
+    pub(crate) fn len(&self) -> u64 {
+        self.range.end - self.range.start
+    }
+
+    /// The memory-file offset that backs guest address `addr` (inside the VMA).
+    pub(crate) fn memory_at(&self, addr: u64) -> u64 {
+        self.memory_offset + (addr - self.range.start)
+    }
+
+    /// The memory-file range backing `range` (inside the VMA).
+    pub(crate) fn memory_for(&self, range: &Range<u64>) -> Range<u64> {
+        self.memory_at(range.start)..self.memory_at(range.end)
+    }
+
+    /// The memory-file range backing the whole VMA.
+    pub(crate) fn memory_range(&self) -> Range<u64> {
+        self.memory_for(&self.range.clone())
+    }
+
+    /// The file offset that backs guest address `addr`, for a file-backed VMA.
+    pub(crate) fn file_offset_at(&self, addr: u64) -> Option<u64> {
+        match &self.backing {
+            Backing::Anonymous => None,
+            Backing::File { offset, .. } => Some(offset + (addr - self.range.start)),
+        }
+    }
+
+    /// Whether the pages are filled on demand rather than mapped at creation.
+    pub(crate) fn demand_paged(&self) -> bool {
+        matches!(self.backing, Backing::File { .. })
+    }
+
+    /// Cuts the VMA at `addr` (strictly inside it): `self` keeps the lower part, the upper part
+    /// is returned.
+    pub(crate) fn split_off(&mut self, addr: u64) -> Vma {
+        let mut upper = self.clone();
+        upper.range.start = addr;
+        upper.memory_offset = self.memory_at(addr);
+        if let Backing::File { offset, .. } = &mut upper.backing {
+            *offset += addr - self.range.start;
+        }
+        self.range.end = addr;
+        upper
+    }
+
+    /// Whether `next`, starting where `self` ends, is the same mapping as Linux would show it:
+    /// same attributes and, for files, the same file continuing at the next offset.
+    pub(crate) fn same_mapping_as(&self, next: &Vma) -> bool {
+        let backing_continues = match (&self.backing, &next.backing) {
+            (Backing::Anonymous, Backing::Anonymous) => true,
+            (Backing::File { file: a, .. }, Backing::File { file: b, offset }) => {
+                Arc::ptr_eq(a, b) && self.file_offset_at(self.range.end) == Some(*offset)
+            }
+            _ => false,
+        };
+        self.range.end == next.range.start
+            && self.prot == next.prot
+            && self.max_prot == next.max_prot
+            && self.shared == next.shared
+            && self.grows_down == next.grows_down
+            && backing_continues
+    }
+
+    /// Whether `next` can be folded into `self`: the same mapping, backed by the memory-file
+    /// bytes that follow `self`'s.
+    pub(crate) fn can_merge(&self, next: &Vma) -> bool {
+        self.same_mapping_as(next) && self.memory_at(self.range.end) == next.memory_offset
+    }
+}
