@@ -1,3 +1,44 @@
-fn main() {
-    println!("Hello, world!");
+//! `cargo xtask`: the project's build, test and benchmark entry points.
+
+mod bench;
+mod process;
+mod test;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "build, test and benchmark rvisor")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Build the workspace, then run the whole test suite (what CI runs).
+    Test,
+    /// Run the microbenchmark natively, under our runsc and under gVisor's, and compare.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Test => test::run(&workspace_root()),
+        Command::Bench(args) => bench::run(&workspace_root(), &args),
+    }
+}
+
+/// The workspace root: xtask lives one level below it.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The cargo that runs us (`cargo xtask`), so toolchain overrides carry over.
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }

@@ -1,0 +1,145 @@
+// rvisor microbenchmark: `bench CASE` runs one case and prints "CASE NS_PER_OP".
+// Each case repeats its operation, doubling the count until a batch takes at least
+// TARGET_NS, and reports that batch's time per operation. `bench --exit` exits at once (the
+// program fork+exec runs). On failure a case prints why to stderr and exits 1.
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TARGET_NS 200000000LL
+#define PAGE 4096
+
+static const char *self_path;
+static int file_fd = -1, null_fd = -1, ping[2], pong[2];
+static char buffer[64 * 1024];
+
+static void die(const char *what) {
+  perror(what);
+  exit(1);
+}
+
+static long long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void op_getpid(void) { syscall(SYS_getpid); }
+
+static void op_open_close(void) {
+  int fd = open("/etc/passwd", O_RDONLY);
+  if (fd < 0) die("open /etc/passwd");
+  close(fd);
+}
+
+static void op_stat(void) {
+  struct stat st;
+  if (stat("/etc/passwd", &st) != 0) die("stat /etc/passwd");
+}
+
+static void op_pread(void) {
+  if (pread(file_fd, buffer, 4096, 0) != 4096) die("pread");
+}
+
+static void op_write(void) {
+  if (write(null_fd, buffer, sizeof buffer) != (ssize_t)sizeof buffer) die("write /dev/null");
+}
+
+static void op_ping_pong(void) {
+  char byte = 'x';
+  if (write(ping[1], &byte, 1) != 1 || read(pong[0], &byte, 1) != 1) die("ping-pong");
+}
+
+static void wait_child(pid_t pid) {
+  int status;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    die("child did not exit 0");
+}
+
+static void op_fork_exit(void) {
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) _exit(0);
+  wait_child(pid);
+}
+
+static void op_fork_exec(void) {
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    execl(self_path, self_path, "--exit", (char *)NULL);
+    _exit(127);
+  }
+  wait_child(pid);
+}
+
+static void op_mmap(void) {
+  char *p = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) die("mmap");
+  for (int i = 0; i < 64; i++) p[i * PAGE] = 1;
+  if (munmap(p, 64 * PAGE) != 0) die("munmap");
+}
+
+// The other end of the ping-pong: echoes each byte until the pipe closes.
+static void start_ponger(void) {
+  if (pipe(ping) != 0 || pipe(pong) != 0) die("pipe");
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    char byte;
+    close(ping[1]);
+    while (read(ping[0], &byte, 1) == 1)
+      if (write(pong[1], &byte, 1) != 1) _exit(1);
+    _exit(0);
+  }
+  close(ping[0]);
+  close(pong[1]);
+}
+
+static const struct {
+  const char *name;
+  void (*op)(void);
+} cases[] = {
+    {"getpid", op_getpid},       {"open+close", op_open_close}, {"stat", op_stat},
+    {"pread-4k", op_pread},      {"write-64k", op_write},       {"pipe-ping-pong", op_ping_pong},
+    {"fork+exit+wait", op_fork_exit}, {"fork+exec+wait", op_fork_exec}, {"mmap-64-pages", op_mmap},
+};
+
+int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--exit") == 0) return 0;
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s CASE | --list\n", argv[0]);
+    return 2;
+  }
+  self_path = argv[0];
+  size_t ncases = sizeof cases / sizeof cases[0];
+  if (strcmp(argv[1], "--list") == 0) {
+    for (size_t i = 0; i < ncases; i++) printf("%s\n", cases[i].name);
+    return 0;
+  }
+  for (size_t i = 0; i < ncases; i++) {
+    if (strcmp(argv[1], cases[i].name) != 0) continue;
+    if ((file_fd = open(self_path, O_RDONLY)) < 0) die("open self");
+    if ((null_fd = open("/dev/null", O_WRONLY)) < 0) die("open /dev/null");
+    if (cases[i].op == op_ping_pong) start_ponger();
+    for (long long n = 1;; n *= 2) {
+      long long start = now_ns();
+      for (long long k = 0; k < n; k++) cases[i].op();
+      long long elapsed = now_ns() - start;
+      if (elapsed >= TARGET_NS) {
+        printf("%s %lld\n", cases[i].name, elapsed / n);
+        return 0;
+      }
+    }
+  }
+  fprintf(stderr, "unknown case %s\n", argv[1]);
+  return 2;
+}
