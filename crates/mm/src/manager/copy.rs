@@ -50,19 +50,18 @@ impl MemoryManager {
         self.copy_out(addr, value.as_bytes())
     }
 
-    /// Reads a NUL-terminated string of at most `max` bytes (not counting the NUL), without its
-    /// NUL: ENAMETOOLONG if the first `max + 1` bytes hold no NUL, EFAULT if an unmapped byte
-    /// comes first.
+    /// Reads a NUL-terminated string, without its NUL, looking at no more than `max` bytes (the
+    /// NUL included, as PATH_MAX counts): ENAMETOOLONG if they hold no NUL, EFAULT if an
+    /// unmapped or unreadable byte comes first.
     pub fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
-        let scan_limit = max.saturating_add(1);
         let mut string = Vec::new();
         let mut cursor = addr;
         let mut page = vec![0u8; buffer_offset(0, PAGE_SIZE)?];
-        while string.len() < scan_limit {
+        while string.len() < max {
             // Read no further than the page end: the next page may be unmapped, and the string
             // may end before it.
             let to_page_end = buffer_offset(0, PAGE_SIZE - cursor % PAGE_SIZE)?;
-            let want = to_page_end.min(scan_limit - string.len());
+            let want = to_page_end.min(max - string.len());
             self.copy_in(cursor, &mut page[..want])?;
             if let Some(nul) = page[..want].iter().position(|&b| b == 0) {
                 string.extend_from_slice(&page[..nul]);

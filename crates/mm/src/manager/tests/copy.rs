@@ -103,12 +103,13 @@ fn read_cstring_spans_pages_and_stops_at_nul() {
     mm.copy_out(at, b"hello\0junk").expect("copy_out");
     assert_eq!(mm.read_cstring(at, 100), Ok(b"hello".to_vec()));
     assert_eq!(
-        mm.read_cstring(at, 5),
+        mm.read_cstring(at, 6),
         Ok(b"hello".to_vec()),
-        "exactly max bytes"
+        "max counts the NUL"
     );
-    assert_eq!(mm.read_cstring(at, 4), Err(Errno::ENAMETOOLONG));
-    assert_eq!(mm.read_cstring(at + 5, 0), Ok(Vec::new()));
+    assert_eq!(mm.read_cstring(at, 5), Err(Errno::ENAMETOOLONG));
+    assert_eq!(mm.read_cstring(at + 5, 1), Ok(Vec::new()));
+    assert_eq!(mm.read_cstring(at + 5, 0), Err(Errno::ENAMETOOLONG));
 }
 
 #[test]

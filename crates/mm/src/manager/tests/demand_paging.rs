@@ -126,3 +126,68 @@ fn dontneed_rereads_the_file() {
     mm.copy_in(base, &mut back).expect("copy_in");
     assert_eq!(&back[..], &file.0[..7]);
 }
+
+#[test]
+fn moving_a_demand_paged_mapping_carries_only_the_filled_chunks() {
+    let (mm, space) = manager();
+    let file = patterned_file(2 * CHUNK);
+    let base = 0x4000_0000;
+    mm.mmap(file_at(base, 2 * CHUNK, Prot::READ, file.clone(), 0))
+        .expect("mmap");
+    mm.handle_fault(base, Access::Read).expect("fault");
+    let filled_offset = match space.take().as_slice() {
+        [Call::Map { offset, .. }] => *offset,
+        calls => panic!("expected one map call, got {calls:?}"),
+    };
+    let to = 0x5000_0000;
+    let maymove_fixed = u64::from((libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED).unsigned_abs());
+    assert_eq!(
+        mm.mremap(base, 2 * CHUNK, 2 * CHUNK, maymove_fixed, to),
+        Ok(to)
+    );
+    let calls = space.take();
+    assert!(
+        calls.contains(&Call::Map {
+            addr: to,
+            len: CHUNK,
+            offset: filled_offset,
+            prot: Prot::READ
+        }),
+        "the filled chunk moves with its memory: {calls:?}"
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|c| matches!(c, Call::Map { addr, .. } if *addr == to + CHUNK)),
+        "the unfilled chunk stays unmapped: {calls:?}"
+    );
+    let mut back = vec![0u8; index(2 * CHUNK)];
+    mm.copy_in(to, &mut back).expect("copy_in");
+    assert_eq!(back, file.0);
+}
+
+#[test]
+fn execute_faults_need_prot_exec() {
+    let (mm, _) = manager();
+    let base = 0x4000_0000;
+    mm.mmap(file_at(base, PAGE, Prot::READ, patterned_file(PAGE), 0))
+        .expect("mmap");
+    assert_eq!(mm.handle_fault(base, Access::Exec), Err(SegvCode::AccErr));
+    mm.mprotect(
+        base,
+        PAGE,
+        Prot {
+            exec: true,
+            ..Prot::READ
+        },
+    )
+    .expect("mprotect");
+    assert_eq!(mm.handle_fault(base, Access::Exec), Ok(()));
+}
+
+#[test]
+fn the_manager_can_be_shared_between_task_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<MemoryManager>();
+    shareable::<MemoryFile>();
+}
