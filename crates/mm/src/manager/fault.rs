@@ -83,7 +83,8 @@ impl MemoryManager {
                 if n == 0 {
                     break; // end of file: the rest stays zero
                 }
-                filled += n;
+                // A file reporting more than asked for must not move us past the buffer.
+                filled += n.min(len - filled);
             }
             self.memory.write(gap.start, &data[..filled]).map_err(|e| {
                 tracing::error!("filling a demand-paged chunk: {e}");

@@ -191,6 +191,17 @@ impl MemoryManager {
     }
 }
 
+impl Drop for MemoryManager {
+    /// Gives the address space's memory back to the memory file. The platform tears down its
+    /// own mappings with the address space (and may only be called from its own threads).
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        for vma in state.vmas.iter() {
+            self.memory.release(vma.memory_range());
+        }
+    }
+}
+
 /// The attributes of a new VMA.
 #[derive(Clone)]
 struct VmaTemplate {

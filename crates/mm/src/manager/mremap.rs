@@ -42,6 +42,14 @@ impl MemoryManager {
         if old_end > mapping_end {
             return Err(Errno::EFAULT);
         }
+        // The file offsets of the resized mapping must stay representable, as mmap ensured.
+        let file_offset = state
+            .vmas
+            .find(old_addr)
+            .and_then(|vma| vma.file_offset_at(old_addr));
+        if file_offset.is_some_and(|offset| offset.checked_add(new_len).is_none()) {
+            return Err(Errno::EINVAL);
+        }
 
         if fixed {
             if !page_aligned(new_addr) {

@@ -232,3 +232,32 @@ fn madvise_errnos_and_ignored_advice() {
     mm.copy_in(base, &mut back).expect("copy_in");
     assert_eq!(&back, b"stay");
 }
+
+#[test]
+fn mremap_refuses_to_grow_a_file_mapping_past_the_largest_offset() {
+    let (mm, _) = manager();
+    let base = 0x4000_0000;
+    let offset = u64::MAX - 2 * PAGE + 1;
+    mm.mmap(file_at(
+        base,
+        PAGE,
+        Prot::READ,
+        patterned_file(PAGE),
+        offset,
+    ))
+    .expect("mmap");
+    assert_eq!(
+        mm.mremap(base, PAGE, 3 * PAGE, MAYMOVE, 0),
+        Err(Errno::EINVAL)
+    );
+}
+
+#[test]
+fn dropping_a_manager_gives_its_memory_back() {
+    let memory = MemoryFile::new(16 * PAGE).expect("memory file");
+    for _ in 0..2 {
+        let mm = MemoryManager::new(memory.clone(), Arc::new(RecordingSpace::default()), USER);
+        mm.mmap(anon(16 * PAGE, Prot::RW))
+            .expect("the whole memory file is free again");
+    }
+}
