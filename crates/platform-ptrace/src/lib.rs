@@ -1,14 +1,95 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The ptrace platform: guest code runs in stub processes driven by `PTRACE_SYSEMU`.
+//!
+//! Each address space is a stub process forked from the Sentry. The stub clears its whole address
+//! space except one page of stub code at [`STUB_ADDR`], installs a seccomp filter that allows only
+//! the few system calls the Sentry injects (and only from the stub page), and stops. The Sentry
+//! thread that forked it is its tracer: it maps guest memory by injecting `mmap` through the stub's
+//! `syscall; int3` sequence, and runs guest code with `PTRACE_SYSEMU`, which stops the stub at
+//! every guest `syscall` *before* the host executes it.
+//!
+//! Costs drive the shape of the hot path (see `/work/shared/reference/costs-here.md`): the tracer
+//! thread and its stub are pinned to one CPU (a cross-CPU wake-up costs more than the whole round
+//! trip), a syscall that changes only `rax` writes it with one `PTRACE_POKEUSER`, and the FPU state
+//! is read or written only when asked.
+#![deny(unsafe_code)]
+
+mod address_space;
+mod bpf;
+mod context;
+mod spawn;
+mod stub;
+#[allow(unsafe_code)]
+mod sys;
+mod tracee;
+
+use std::ops::Range;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use platform::{Context, Platform, PlatformError};
+
+use address_space::PtraceAddressSpace;
+use context::PtraceContext;
+
+/// Where the stub code page lives, in the Sentry and in every stub.
+///
+/// 1 TiB below the lowest base the kernel picks for the Sentry's own top-down mappings (the top of
+/// the address space minus at most 1 TiB of randomisation), so the Sentry's mappings don't reach it.
+pub const STUB_ADDR: u64 = 0x7e00_0000_0000;
+
+/// The lowest guest address: below it stays unmapped, so null-pointer bugs fault.
+pub const MIN_USER_ADDR: u64 = 0x1_0000;
+
+/// The end of the user half of the address space (4-level paging): the stub unmaps up to here.
+const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+
+/// The ptrace platform.
+#[derive(Debug)]
+pub struct PtracePlatform {
+    stub: &'static stub::StubPage,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl PtracePlatform {
+    /// Maps the stub code page into this process (once per process) and returns the platform.
+    pub fn new() -> Result<PtracePlatform, PlatformError> {
+        Ok(PtracePlatform {
+            stub: stub::StubPage::get()?,
+        })
     }
+
+    /// [`Platform::new_address_space`] with the concrete context type.
+    fn new_context(&self, memory_file: BorrowedFd<'_>) -> Result<PtraceContext, PlatformError> {
+        let (tracee, regs, process) = spawn::spawn_stub(self.stub, memory_file.as_raw_fd())?;
+        let space = PtraceAddressSpace::new(process, self.stub, memory_file.as_raw_fd());
+        Ok(PtraceContext::new(space, tracee, regs))
+    }
+}
+
+impl Platform for PtracePlatform {
+    fn name(&self) -> &'static str {
+        "ptrace"
+    }
+
+    fn user_address_range(&self) -> Range<u64> {
+        MIN_USER_ADDR..STUB_ADDR
+    }
+
+    fn new_address_space(
+        &self,
+        memory_file: BorrowedFd<'_>,
+    ) -> Result<Box<dyn Context>, PlatformError> {
+        Ok(Box::new(self.new_context(memory_file)?))
+    }
+}
+
+/// A host-call error with the name of the call, for `map_err`.
+fn host_error(call: &'static str) -> impl FnOnce(nix::Error) -> PlatformError {
+    move |errno| PlatformError::Host {
+        call,
+        source: errno.into(),
+    }
+}
+
+/// A register's bits read as a signed value (system calls return negative errnos in `rax`).
+fn signed(register: u64) -> i64 {
+    i64::from_ne_bytes(register.to_ne_bytes())
 }

@@ -1,0 +1,75 @@
+//! The stub's seccomp filter: the injected system calls, only from the stub page.
+//!
+//! Guest system calls never get here: `PTRACE_SYSEMU` stops the stub before seccomp runs and the
+//! call is skipped. The filter guards the injection path: anything the stub executes that the
+//! Sentry did not mean to (a wrong `rip`, the vsyscall page, a bug) kills the stub.
+
+use std::mem::offset_of;
+use std::ops::Range;
+
+use libc::{seccomp_data, sock_filter};
+
+use crate::bpf::Filter;
+
+/// `AUDIT_ARCH_X86_64`: `EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE`.
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
+/// The system calls the Sentry injects into a stub.
+const INJECTED: [libc::c_long; 7] = [
+    libc::SYS_mmap,
+    libc::SYS_munmap,
+    libc::SYS_mprotect,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+    libc::SYS_kill,
+    libc::SYS_tgkill,
+];
+
+/// The filter for a stub whose code occupies `page` (one page, not crossing a 4 GiB boundary).
+pub(crate) fn stub_filter(page: Range<u64>) -> Vec<sock_filter> {
+    let page_mask = !(u32::try_from(page.end - page.start - 1).expect("stub page fits 32 bits"));
+    let (ip_high, ip_low) = split(page.start);
+    let mut filter = Filter::default();
+    filter
+        .load(field(offset_of!(seccomp_data, arch)))
+        .require_eq(AUDIT_ARCH_X86_64);
+    // instruction_pointer is the address after the `syscall` instruction, little-endian.
+    let ip = offset_of!(seccomp_data, instruction_pointer);
+    filter.load(field(ip + 4)).require_eq(ip_high);
+    filter.load(field(ip)).and(page_mask).require_eq(ip_low);
+    filter.load(field(offset_of!(seccomp_data, nr)));
+    for nr in INJECTED {
+        filter.allow_if_eq(u32::try_from(nr).expect("syscall numbers fit 32 bits"));
+    }
+    filter.build()
+}
+
+fn field(offset: usize) -> u32 {
+    u32::try_from(offset).expect("seccomp_data is small")
+}
+
+/// The high and low 32-bit halves of an address.
+fn split(addr: u64) -> (u32, u32) {
+    let high = u32::try_from(addr >> 32).expect("shifted value fits 32 bits");
+    let low = u32::try_from(addr & u64::from(u32::MAX)).expect("masked value fits 32 bits");
+    (high, low)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stub::StubPage;
+
+    /// A process under the filter that makes a system call from outside the stub page dies.
+    #[test]
+    fn kills_a_syscall_from_outside_the_stub_page() {
+        let page = StubPage::get().expect("stub page").range();
+        let filter = stub_filter(page);
+        let status = crate::sys::run_in_child_under_filter(&filter).expect("fork a child");
+        assert!(
+            libc::WIFSIGNALED(status),
+            "child was not killed: status {status:#x}"
+        );
+        assert_eq!(libc::WTERMSIG(status), libc::SIGSYS);
+    }
+}
