@@ -213,3 +213,35 @@ fn open_flags_nofollow_directory_excl() {
         Some(Errno::EISDIR)
     );
 }
+
+#[test]
+fn arbitrary_paths_give_errors_not_panics() {
+    let (vfs, ctx) = tmpfs_vfs();
+    vfs.mkdir(&ctx, b"/d", 0o755).unwrap();
+    create(&vfs, &ctx, "/d/f", b"x");
+    vfs.symlink(&ctx, b"/d", b"/s").unwrap();
+    vfs.symlink(&ctx, b"..", b"/d/up").unwrap();
+    let alphabet: &[&[u8]] = &[
+        b"/", b".", b"..", b"d", b"f", b"s", b"up", b"x", b"\0", b"//",
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..5000 {
+        let mut path = Vec::new();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let mut bits = state;
+        for _ in 0..(bits % 12) {
+            bits /= 11;
+            path.extend_from_slice(alphabet[usize::try_from(bits % 10).unwrap()]);
+        }
+        let _ = vfs.lookup(&ctx, &path, true);
+        let _ = vfs.open(&ctx, &path, libc::O_RDONLY | libc::O_NOFOLLOW, 0);
+        let _ = vfs.stat(&ctx, &path, false);
+        let _ = vfs.readlink(&ctx, &path);
+        let _ = vfs.access(&ctx, &path, libc::R_OK, true);
+    }
+    // The tree is unchanged by all that.
+    assert_eq!(vfs.readlink(&ctx, b"/s"), Ok(b"/d".to_vec()));
+    assert!(vfs.lookup(&ctx, b"/s/up/d/f", true).is_ok());
+}

@@ -28,7 +28,7 @@ pub trait FileOps: Send + Sync {
     /// read(2) at the file offset `pos`, advancing it.
     fn read(&self, pos: &mut u64, buf: &mut [u8]) -> Result<usize, Errno> {
         let n = self.pread(*pos, buf)?;
-        *pos += n as u64;
+        *pos = pos.saturating_add(n as u64);
         Ok(n)
     }
     /// write(2) at the file offset `pos` (at the end first if `append`), advancing it.
@@ -37,7 +37,7 @@ pub trait FileOps: Send + Sync {
             *pos = u64::try_from(self.stat()?.st_size).unwrap_or(0);
         }
         let n = self.pwrite(*pos, buf)?;
-        *pos += n as u64;
+        *pos = pos.saturating_add(n as u64);
         Ok(n)
     }
     fn seek(&self, pos: &mut u64, offset: i64, whence: i32) -> Result<u64, Errno> {

@@ -128,6 +128,12 @@ impl TmpfsInode {
         inode.clone().into_any().downcast::<TmpfsInode>().ok()
     }
 
+    /// A subdirectory (and its "..") went away.
+    fn drop_subdir_link(&self) {
+        let mut meta = self.meta.lock();
+        meta.nlink = meta.nlink.saturating_sub(1);
+    }
+
     fn drop_link(&self) {
         let mut meta = self.meta.lock();
         meta.nlink = meta.nlink.saturating_sub(1);
@@ -258,8 +264,8 @@ impl Inode for TmpfsInode {
             child.meta.lock().nlink = 0;
         }
         drop(children);
+        self.drop_subdir_link();
         let mut meta = self.meta.lock();
-        meta.nlink -= 1;
         meta.mtime = now();
         meta.ctime = meta.mtime;
         Ok(())
@@ -308,13 +314,13 @@ impl Inode for TmpfsInode {
         if let Some(replaced) = replaced {
             if replaced.file_type() == FileType::Directory {
                 replaced.meta.lock().nlink = 0;
-                new_dir.meta.lock().nlink -= 1;
+                new_dir.drop_subdir_link();
             } else {
                 replaced.drop_link();
             }
         }
         if source_is_dir && !same_dir {
-            self.meta.lock().nlink -= 1;
+            self.drop_subdir_link();
             new_dir.meta.lock().nlink += 1;
         }
         source.meta.lock().ctime = now();
