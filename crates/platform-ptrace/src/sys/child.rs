@@ -131,13 +131,22 @@ impl ChildFailure {
 
 /// Forks; the child becomes a traced stub (see [`ChildPlan`]) and never returns.
 pub(crate) fn fork_stub(plan: &ChildPlan<'_>) -> io::Result<Pid> {
-    // SAFETY: the child only runs `become_stub`, which makes raw system calls on memory prepared
-    // before the fork and never returns into Rust code that could allocate or lock.
-    match unsafe { libc::fork() } {
-        -1 => Err(io::Error::last_os_error()),
+    match raw_fork()? {
         0 => become_stub(plan),
         pid => Ok(Pid::from_raw(pid)),
     }
+}
+
+/// fork as the bare system call: libc's fork would run `pthread_atfork` handlers in the child,
+/// which may allocate or lock.
+fn raw_fork() -> io::Result<libc::pid_t> {
+    // SAFETY: clone without CLONE_VM and with no new stack is fork: the child continues on its own
+    // copy of this stack. Callers run only raw system calls in the child.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, c_long::from(libc::SIGCHLD), 0, 0, 0, 0) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    libc::pid_t::try_from(ret).map_err(|_| io::Error::other(format!("clone returned {ret}")))
 }
 
 fn fail(step: ChildFailure) -> ! {
@@ -254,9 +263,7 @@ fn install_filter(filter: &[sock_filter]) {
 /// instruction-pointer check can stop it.
 #[cfg(test)]
 pub(crate) fn run_in_child_under_filter(filter: &[sock_filter]) -> io::Result<i32> {
-    // SAFETY: the child makes raw system calls only and exits with _exit.
-    let pid = match unsafe { libc::fork() } {
-        -1 => return Err(io::Error::last_os_error()),
+    let pid = match raw_fork()? {
         0 => {
             // SAFETY: prctl with integer arguments only.
             ok_or_fail(
