@@ -9,11 +9,13 @@ mod errno;
 mod regs;
 mod stat;
 mod statfs;
+mod statx;
 
 pub use errno::Errno;
 pub use regs::{FpState, UserRegs};
 pub use stat::{Stat, Timespec, Timeval};
 pub use statfs::Statfs;
+pub use statx::{Statx, StatxTimestamp, STATX_BASIC_STATS};
 
 /// The guest page size.
 pub const PAGE_SIZE: u64 = 4096;

@@ -1,14 +1,39 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The Sentry's kernel: tasks, the syscall table, the ELF loader and the run loop.
+//!
+//! Every guest task runs on its own Sentry OS thread, which owns the platform context of that
+//! task and loops `switch -> trap -> handle -> switch`. Syscalls are served entirely here, from
+//! `mm` (memory) and `vfs` (files); nothing the guest asks for is passed to the host.
+#![forbid(unsafe_code)]
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod boot;
+mod fd_table;
+mod kernel;
+mod loader;
+mod syscalls;
+mod task;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+pub use boot::{run, Config};
+pub use kernel::Kernel;
+pub use syscalls::table::{Support, SYSCALLS};
+pub use task::ExitStatus;
+
+/// Errors that stop the Sentry itself (never a guest's error: those are errnos).
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("platform: {0}")]
+    Platform(#[from] platform::PlatformError),
+    #[error("memory: {0}")]
+    Memory(#[from] mm::MmError),
+    #[error("root filesystem: {0}")]
+    Gofer(#[from] p9::Error),
+    #[error("setting up the sandbox's mounts: {0}")]
+    Mount(abi::Errno),
+    #[error("the sandbox's stdio: {0}")]
+    Stdio(abi::Errno),
+    #[error("starting {path}: {errno}")]
+    Exec { path: String, errno: abi::Errno },
+    #[error("spawning the task thread: {0}")]
+    Thread(std::io::Error),
+    #[error("task thread panicked")]
+    TaskPanicked,
 }

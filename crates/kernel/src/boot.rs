@@ -1,0 +1,88 @@
+//! Starting the sandbox: memory file, mounts, and the first task (pid 1).
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use mm::MemoryFile;
+use platform::Platform;
+use vfs::{LookupCtx, OpenFile, Vfs};
+
+use crate::fd_table::FdTable;
+use crate::kernel::Kernel;
+use crate::task::{ExitStatus, Task};
+use crate::KernelError;
+
+/// Capacity of the memory file: sparse, so it costs nothing until guest pages are touched.
+const MEMORY_FILE_CAPACITY: u64 = 64 << 30;
+
+/// The largest 9P message the Sentry negotiates with the Gofer.
+const GOFER_MSIZE: u32 = 1 << 20;
+
+/// What the sandbox runs, and with what.
+pub struct Config {
+    /// argv of the first process; argv[0] is looked up in PATH (from `envp`) if it has no '/'.
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    /// Working directory inside the sandbox.
+    pub cwd: Vec<u8>,
+    /// Log every syscall with decoded arguments and result.
+    pub strace: bool,
+    /// The connection to the Gofer serving the root filesystem.
+    pub gofer: UnixStream,
+    /// The sandbox's stdin, stdout and stderr: host fds handed to the Sentry.
+    pub stdio: [OwnedFd; 3],
+}
+
+/// Runs the sandbox until its first process exits, and returns how it ended.
+pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
+    let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
+    let vfs = build_mounts(config.gofer)?;
+    let kernel = Kernel::new(platform, memory, vfs, config.strace);
+
+    let mut fds = FdTable::default();
+    for (fd, host) in config.stdio.into_iter().enumerate() {
+        let file = OpenFile::host(host).map_err(KernelError::Stdio)?;
+        fds.install_at(fd, file, false);
+    }
+    let Config { argv, envp, cwd, .. } = config;
+
+    // The task runs on a thread of its own: the platform binds its context to the OS thread that
+    // created it, and later tasks get threads of their own the same way.
+    let thread = std::thread::Builder::new()
+        .name("task-1".into())
+        .spawn(move || -> Result<ExitStatus, KernelError> {
+            let mut task = Task::new_init(kernel, fds)?;
+            task.set_cwd(&cwd);
+            task.exec_init(&argv, &envp)?;
+            Ok(task.run())
+        })
+        .map_err(KernelError::Thread)?;
+    thread.join().map_err(|_| KernelError::TaskPanicked)?
+}
+
+/// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`.
+fn build_mounts(gofer: UnixStream) -> Result<Arc<Vfs>, KernelError> {
+    let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
+    let root_fs = vfs::gofer::GoferFs::new(client, b"/").map_err(KernelError::Mount)?;
+    let vfs = Vfs::new(root_fs);
+    let ctx = LookupCtx { root: vfs.root(), start: vfs.root() };
+    let devfs = vfs::devfs::DevFs::new().map_err(KernelError::Mount)?;
+    // /tmp is world-writable with the sticky bit, as on any Linux system.
+    let tmpfs = vfs::tmpfs::TmpFs::new(0o1777);
+    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 2] = [(b"/dev", devfs), (b"/tmp", tmpfs)];
+    for (path, fs) in sentry_mounts {
+        // The root is read-only, so a mount point missing from it can't be made; the sandbox
+        // runs without that mount rather than not at all.
+        match vfs.lookup(&ctx, path, true) {
+            Ok(at) => {
+                vfs.mount(&at, fs).map_err(KernelError::Mount)?;
+            }
+            Err(errno) => tracing::warn!(
+                "not mounting {}: {errno} in the root filesystem",
+                String::from_utf8_lossy(path)
+            ),
+        }
+    }
+    Ok(vfs)
+}

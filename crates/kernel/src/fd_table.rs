@@ -1,0 +1,112 @@
+//! The file descriptor table of a process.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use abi::Errno;
+use vfs::OpenFile;
+
+/// The default RLIMIT_NOFILE soft limit, as Linux sets it.
+pub(crate) const DEFAULT_NOFILE: usize = 1024;
+
+#[derive(Clone)]
+pub(crate) struct FdEntry {
+    pub(crate) file: Arc<OpenFile>,
+    pub(crate) cloexec: bool,
+}
+
+/// File descriptors of a process: the lowest free number is handed out first.
+#[derive(Clone, Default)]
+pub(crate) struct FdTable {
+    entries: BTreeMap<usize, FdEntry>,
+}
+
+impl FdTable {
+    pub(crate) fn get(&self, fd: u64) -> Result<Arc<OpenFile>, Errno> {
+        let fd = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        self.entries.get(&fd).map(|e| Arc::clone(&e.file)).ok_or(Errno::EBADF)
+    }
+
+    pub(crate) fn entry_mut(&mut self, fd: u64) -> Result<&mut FdEntry, Errno> {
+        let fd = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        self.entries.get_mut(&fd).ok_or(Errno::EBADF)
+    }
+
+    /// Installs `file` at the lowest free descriptor `>= min`.
+    pub(crate) fn install(
+        &mut self,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+        min: usize,
+        limit: usize,
+    ) -> Result<usize, Errno> {
+        let mut fd = min;
+        for (&used, _) in self.entries.range(min..) {
+            if used != fd {
+                break;
+            }
+            fd += 1;
+        }
+        if fd >= limit {
+            return Err(Errno::EMFILE);
+        }
+        self.entries.insert(fd, FdEntry { file, cloexec });
+        Ok(fd)
+    }
+
+    /// Installs `file` at exactly `fd`, returning what was there.
+    pub(crate) fn install_at(
+        &mut self,
+        fd: usize,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+    ) -> Option<FdEntry> {
+        self.entries.insert(fd, FdEntry { file, cloexec })
+    }
+
+    pub(crate) fn remove(&mut self, fd: u64) -> Result<FdEntry, Errno> {
+        let fd = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        self.entries.remove(&fd).ok_or(Errno::EBADF)
+    }
+
+    /// Closes every descriptor in `[first, last]`.
+    pub(crate) fn remove_range(&mut self, first: usize, last: usize) {
+        let doomed: Vec<usize> = self.entries.range(first..=last).map(|(&fd, _)| fd).collect();
+        for fd in doomed {
+            self.entries.remove(&fd);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// /dev/null, opened through a VFS whose root is a devfs.
+    fn dummy() -> Arc<OpenFile> {
+        let devfs = vfs::devfs::DevFs::new().expect("devfs");
+        let vfs = vfs::Vfs::new(devfs);
+        let ctx = vfs::LookupCtx { root: vfs.root(), start: vfs.root() };
+        vfs.open(&ctx, b"/null", libc::O_RDWR, 0).expect("opening /null")
+    }
+
+    #[test]
+    fn lowest_free_descriptor_first() {
+        let mut t = FdTable::default();
+        assert_eq!(t.install(dummy(), false, 0, 10), Ok(0));
+        assert_eq!(t.install(dummy(), false, 0, 10), Ok(1));
+        assert_eq!(t.install(dummy(), false, 0, 10), Ok(2));
+        t.remove(1).map(drop).unwrap_or_else(|e| panic!("remove: {e}"));
+        assert_eq!(t.install(dummy(), false, 0, 10), Ok(1));
+        assert_eq!(t.install(dummy(), false, 5, 10), Ok(5));
+        assert_eq!(t.install(dummy(), false, 0, 10), Ok(3));
+    }
+
+    #[test]
+    fn limit_gives_emfile() {
+        let mut t = FdTable::default();
+        assert_eq!(t.install(dummy(), false, 0, 1), Ok(0));
+        assert_eq!(t.install(dummy(), false, 0, 1), Err(Errno::EMFILE));
+        assert_eq!(t.get(7).err(), Some(Errno::EBADF));
+    }
+}

@@ -1,0 +1,340 @@
+//! execve's loader: ELF executables (static, static-PIE, and dynamic through their PT_INTERP)
+//! and `#!` scripts, mapped through mm, with the initial stack Linux builds.
+
+mod elf;
+mod stack;
+
+use std::sync::Arc;
+
+use abi::{page_ceil, page_floor, Errno, UserRegs, PAGE_SIZE};
+use mm::{MappableFile, MemoryManager, MmapRequest};
+use platform::Prot;
+use vfs::OpenFile;
+
+use self::elf::{FileHeader, ProgramHeader, ET_DYN, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
+use crate::task::Task;
+use crate::KernelError;
+
+/// Where a position-independent main executable goes (Linux's ELF_ET_DYN_BASE, without ASLR).
+const PIE_BASE: u64 = 0x5555_5555_4000;
+
+/// Size of the main thread's stack mapping (the RLIMIT_STACK default).
+const STACK_SIZE: u64 = 8 << 20;
+
+/// Nested `#!` interpreters allowed before ELOOP (Linux: 4 levels, BINPRM_MAX_RECURSION).
+const MAX_SCRIPT_DEPTH: usize = 4;
+
+/// Longest `#!` line Linux reads (BINPRM_BUF_SIZE).
+const SHEBANG_MAX: usize = 256;
+
+/// A private file mapping's view of an open file.
+struct ExecutableFile(Arc<OpenFile>);
+
+impl MappableFile for ExecutableFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.0.pread(buf, offset)
+    }
+}
+
+/// One ELF object mapped into the address space.
+struct LoadedObject {
+    /// Added to the object's virtual addresses (0 for ET_EXEC).
+    bias: u64,
+    header: FileHeader,
+    phdrs: Vec<ProgramHeader>,
+    /// End of the highest segment: where brk starts for the main executable.
+    end: u64,
+}
+
+impl LoadedObject {
+    fn entry(&self) -> u64 {
+        self.bias.wrapping_add(self.header.entry)
+    }
+
+    /// Guest address of the program headers (AT_PHDR).
+    fn phdr_addr(&self) -> Option<u64> {
+        if let Some(ph) = self.phdrs.iter().find(|p| p.ty == PT_PHDR) {
+            return Some(self.bias.wrapping_add(ph.vaddr));
+        }
+        let phoff = self.header.phoff;
+        self.phdrs
+            .iter()
+            .find(|p| p.ty == PT_LOAD && p.offset <= phoff && phoff < p.offset + p.filesz)
+            .map(|p| self.bias.wrapping_add(p.vaddr + (phoff - p.offset)))
+    }
+}
+
+impl Task {
+    /// Starts the first process: argv[0] is looked up in PATH when it has no '/'.
+    pub(crate) fn exec_init(&mut self, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<(), KernelError> {
+        let name = argv.first().cloned().unwrap_or_default();
+        let path = self.find_in_path(&name, envp);
+        self.comm = name.rsplit(|&b| b == b'/').next().unwrap_or_default().to_vec();
+        self.load_executable(&path, argv.to_vec(), envp, 0).map_err(|errno| KernelError::Exec {
+            path: String::from_utf8_lossy(&path).into_owned(),
+            errno,
+        })
+    }
+
+    /// execvp's search: the first PATH entry holding `name`, or `name` itself.
+    fn find_in_path(&self, name: &[u8], envp: &[Vec<u8>]) -> Vec<u8> {
+        if name.contains(&b'/') || name.is_empty() {
+            return name.to_vec();
+        }
+        let path_var = envp
+            .iter()
+            .find_map(|e| e.strip_prefix(b"PATH="))
+            .unwrap_or(b"/usr/local/bin:/usr/bin:/bin");
+        let ctx = self.lookup_ctx();
+        path_var
+            .split(|&b| b == b':')
+            .map(|dir| {
+                let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+                [dir, b"/", name].concat()
+            })
+            .find(|candidate| self.kernel.vfs.stat(&ctx, candidate, true).is_ok())
+            .unwrap_or_else(|| name.to_vec())
+    }
+
+    /// Replaces the (fresh) address space's contents with the program at `path`.
+    fn load_executable(
+        &mut self,
+        path: &[u8],
+        argv: Vec<Vec<u8>>,
+        envp: &[Vec<u8>],
+        depth: usize,
+    ) -> Result<(), Errno> {
+        let file = self.open_executable(path)?;
+        let mut head = [0u8; SHEBANG_MAX];
+        let n = read_full(&file, &mut head, 0)?;
+        let head = &head[..n];
+        if head.starts_with(b"#!") {
+            if depth >= MAX_SCRIPT_DEPTH {
+                return Err(Errno::ELOOP);
+            }
+            let (interp, interp_argv) = script_argv(head, path, argv)?;
+            return self.load_executable(&interp, interp_argv, envp, depth + 1);
+        }
+
+        let main = load_object(&self.mm, &file, head, Some(PIE_BASE))?;
+        let interp = match main.phdrs.iter().find(|p| p.ty == PT_INTERP) {
+            Some(ph) => {
+                let interp_path = read_interp_path(&file, ph)?;
+                let interp_file = self.open_executable(&interp_path)?;
+                let mut interp_head = [0u8; SHEBANG_MAX];
+                let n = read_full(&interp_file, &mut interp_head, 0)?;
+                Some(load_object(&self.mm, &interp_file, &interp_head[..n], None)?)
+            }
+            None => None,
+        };
+        self.mm.set_brk_start(main.end);
+
+        let stack_top = page_floor(self.kernel.platform.user_address_range().end) - PAGE_SIZE;
+        self.mm.mmap(MmapRequest {
+            addr: stack_top - STACK_SIZE,
+            len: STACK_SIZE,
+            prot: Prot::RW,
+            fixed: true,
+            fixed_noreplace: false,
+            shared: false,
+            file: None,
+            grows_down: true,
+        })?;
+
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|_| Errno::EIO)?;
+        let auxv = stack::Auxv {
+            phdr: main.phdr_addr().unwrap_or(0),
+            phnum: u64::from(main.header.phnum),
+            entry: main.entry(),
+            base: interp.as_ref().map_or(0, |i| i.bias),
+            uid: u64::from(self.creds.ruid),
+            euid: u64::from(self.creds.euid),
+            gid: u64::from(self.creds.rgid),
+            egid: u64::from(self.creds.egid),
+        };
+        let sp = stack::build(&self.mm, stack_top, &argv, envp, path, &auxv, &random)?;
+
+        let entry = interp.as_ref().map_or_else(|| main.entry(), LoadedObject::entry);
+        let regs = self.ctx.regs_mut();
+        *regs = UserRegs {
+            rip: entry,
+            rsp: sp,
+            cs: regs.cs,
+            ss: regs.ss,
+            ds: regs.ds,
+            es: regs.es,
+            fs: regs.fs,
+            gs: regs.gs,
+            eflags: regs.eflags,
+            ..UserRegs::default()
+        };
+        Ok(())
+    }
+
+    /// Opens `path` for execution: a regular file with an execute bit (EACCES otherwise).
+    fn open_executable(&self, path: &[u8]) -> Result<Arc<OpenFile>, Errno> {
+        let file = self.kernel.vfs.open(&self.lookup_ctx(), path, libc::O_RDONLY, 0)?;
+        let stat = file.stat()?;
+        if stat.st_mode & libc::S_IFMT != libc::S_IFREG || stat.st_mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        Ok(file)
+    }
+}
+
+/// Reads until `buf` is full or the file ends; returns how much was read.
+fn read_full(file: &OpenFile, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = file.pread(&mut buf[done..], offset + done as u64)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
+/// `#!interp [arg]` → the interpreter and its argv: interp, [arg], script path, argv[1..].
+fn script_argv(
+    head: &[u8],
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+) -> Result<(Vec<u8>, Vec<Vec<u8>>), Errno> {
+    let line = head[2..].split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.trim_ascii();
+    let (interp, arg) = match line.iter().position(|b| b.is_ascii_whitespace()) {
+        Some(i) => (&line[..i], Some(line[i..].trim_ascii())),
+        None => (line, None),
+    };
+    if interp.is_empty() {
+        return Err(Errno::ENOEXEC);
+    }
+    let mut new_argv = vec![interp.to_vec()];
+    new_argv.extend(arg.filter(|a| !a.is_empty()).map(<[u8]>::to_vec));
+    new_argv.push(path.to_vec());
+    new_argv.extend(argv.into_iter().skip(1));
+    Ok((interp.to_vec(), new_argv))
+}
+
+fn read_interp_path(file: &OpenFile, ph: &ProgramHeader) -> Result<Vec<u8>, Errno> {
+    let len = usize::try_from(ph.filesz).map_err(|_| Errno::ENOEXEC)?;
+    if len == 0 || len > crate::syscalls::PATH_MAX {
+        return Err(Errno::ENOEXEC);
+    }
+    let mut buf = vec![0; len];
+    if read_full(file, &mut buf, ph.offset)? != len {
+        return Err(Errno::ENOEXEC);
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(len);
+    buf.truncate(end);
+    Ok(buf)
+}
+
+fn prot_of(flags: u32) -> Prot {
+    Prot { read: flags & PF_R != 0, write: flags & PF_W != 0, exec: flags & PF_X != 0 }
+}
+
+/// Maps an ELF object's PT_LOAD segments. `pie_base` is where an ET_DYN object goes (None:
+/// wherever mm places it, as for the interpreter).
+fn load_object(
+    mm: &MemoryManager,
+    file: &Arc<OpenFile>,
+    head: &[u8],
+    pie_base: Option<u64>,
+) -> Result<LoadedObject, Errno> {
+    let header = FileHeader::parse(head)?;
+    let mut table = vec![0u8; header.phdrs_len()];
+    if read_full(file, &mut table, header.phoff)? != table.len() {
+        return Err(Errno::ENOEXEC);
+    }
+    let phdrs = elf::parse_phdrs(&table)?;
+    let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|p| p.ty == PT_LOAD).collect();
+    let first = loads.first().ok_or(Errno::ENOEXEC)?;
+    let lowest = page_floor(first.vaddr);
+    let highest = loads
+        .iter()
+        .map(|p| p.vaddr.checked_add(p.memsz).ok_or(Errno::ENOEXEC))
+        .try_fold(0u64, |acc, end| end.map(|e| acc.max(e)))?;
+    let span = page_ceil(highest).ok_or(Errno::ENOEXEC)? - lowest;
+
+    // An ET_DYN object first reserves its whole span, so its segments land at fixed offsets
+    // from one another wherever the span is placed.
+    let bias = if header.ty == ET_DYN {
+        let base = mm.mmap(MmapRequest {
+            addr: pie_base.unwrap_or(0),
+            len: span,
+            prot: Prot::NONE,
+            fixed: false,
+            fixed_noreplace: false,
+            shared: false,
+            file: None,
+            grows_down: false,
+        })?;
+        base - lowest
+    } else {
+        0
+    };
+
+    let mappable: Arc<dyn MappableFile> = Arc::new(ExecutableFile(Arc::clone(file)));
+    for ph in &loads {
+        map_segment(mm, &mappable, ph, bias)?;
+    }
+    let end = page_ceil(bias + highest).ok_or(Errno::ENOEXEC)?;
+    Ok(LoadedObject { bias, header, phdrs, end })
+}
+
+fn map_segment(
+    mm: &MemoryManager,
+    file: &Arc<dyn MappableFile>,
+    ph: &ProgramHeader,
+    bias: u64,
+) -> Result<(), Errno> {
+    if ph.vaddr % PAGE_SIZE != ph.offset % PAGE_SIZE || ph.filesz > ph.memsz {
+        return Err(Errno::ENOEXEC);
+    }
+    let prot = prot_of(ph.flags);
+    let start = page_floor(bias + ph.vaddr);
+    let file_end = bias + ph.vaddr + ph.filesz;
+    let mem_end = bias + ph.vaddr + ph.memsz;
+    let file_map_end = page_ceil(file_end).ok_or(Errno::ENOEXEC)?;
+    let mem_map_end = page_ceil(mem_end).ok_or(Errno::ENOEXEC)?;
+    let fixed = |addr, len, file| MmapRequest {
+        addr,
+        len,
+        prot,
+        fixed: true,
+        fixed_noreplace: false,
+        shared: false,
+        file,
+        grows_down: false,
+    };
+    if ph.filesz > 0 {
+        mm.mmap(fixed(start, file_map_end - start, Some((Arc::clone(file), page_floor(ph.offset)))))?;
+        // The rest of the last file page belongs to .bss: zero it, as Linux does.
+        if mem_end > file_end && prot.write {
+            mm.zero(file_end, file_map_end.min(mem_end) - file_end)?;
+        }
+    }
+    let anon_start = if ph.filesz > 0 { file_map_end } else { start };
+    if mem_map_end > anon_start {
+        mm.mmap(fixed(anon_start, mem_map_end - anon_start, None))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_interpreter_and_argument() {
+        let (interp, argv) =
+            script_argv(b"#! /bin/sh  -e \necho hi\n", b"/x.sh", vec![b"x.sh".to_vec(), b"a".to_vec()])
+                .expect("valid script");
+        assert_eq!(interp, b"/bin/sh");
+        assert_eq!(argv, vec![b"/bin/sh".to_vec(), b"-e".to_vec(), b"/x.sh".to_vec(), b"a".to_vec()]);
+        assert_eq!(script_argv(b"#!\n", b"/x", vec![]).err(), Some(Errno::ENOEXEC));
+    }
+}

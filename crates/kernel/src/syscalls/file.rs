@@ -1,0 +1,345 @@
+//! Syscalls on file descriptors: read/write family, seek, dup, fcntl, ioctl, fstat, getdents.
+
+use std::sync::Arc;
+
+use abi::Errno;
+use vfs::OpenFile;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use super::{arg_i32, arg_len, arg_u32, SyscallResult};
+use crate::task::Task;
+
+/// Bytes moved between guest memory and a file per step: bounds the Sentry's buffer whatever
+/// count the guest passes.
+const IO_CHUNK: usize = 1 << 20;
+
+/// Linux's limit on iovec counts (UIO_MAXIOV).
+const IOV_MAX: usize = 1024;
+
+/// `struct iovec`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+struct Iovec {
+    base: u64,
+    len: u64,
+}
+
+/// Reads from `file` into guest memory at `addr`, up to `count` bytes; `offset` for pread.
+fn read_into_guest(
+    task: &Task,
+    file: &OpenFile,
+    addr: u64,
+    count: usize,
+    offset: Option<u64>,
+) -> Result<usize, Errno> {
+    let mut buf = vec![0u8; count.min(IO_CHUNK)];
+    let mut done = 0;
+    loop {
+        let want = (count - done).min(IO_CHUNK);
+        let n = match offset {
+            Some(off) => file.pread(&mut buf[..want], off + done as u64)?,
+            None => file.read(&mut buf[..want])?,
+        };
+        task.mm.copy_out(addr + done as u64, &buf[..n])?;
+        done += n;
+        // Only a regular file is read on past a full chunk: a pipe or terminal would block.
+        if n < want || done == count || !is_regular(file) {
+            return Ok(done);
+        }
+    }
+}
+
+fn is_regular(file: &OpenFile) -> bool {
+    file.path().is_some_and(|p| p.file_type() == vfs::FileType::Regular)
+}
+
+/// Writes `count` bytes of guest memory at `addr` to `file`; `offset` for pwrite.
+fn write_from_guest(
+    task: &Task,
+    file: &OpenFile,
+    addr: u64,
+    count: usize,
+    offset: Option<u64>,
+) -> Result<usize, Errno> {
+    let mut buf = vec![0u8; count.min(IO_CHUNK)];
+    let mut done = 0;
+    loop {
+        let want = (count - done).min(IO_CHUNK);
+        task.mm.copy_in(addr + done as u64, &mut buf[..want])?;
+        let n = match offset {
+            Some(off) => file.pwrite(&buf[..want], off + done as u64)?,
+            None => file.write(&buf[..want])?,
+        };
+        done += n;
+        if n < want || done == count {
+            return Ok(done);
+        }
+    }
+}
+
+/// A partial transfer returns what was done; an error only when nothing was.
+fn partial(done: usize, result: Result<usize, Errno>) -> Result<usize, Errno> {
+    match result {
+        Ok(n) => Ok(done + n),
+        Err(_) if done > 0 => Ok(done),
+        Err(e) => Err(e),
+    }
+}
+
+fn offset_arg(value: u64) -> Result<u64, Errno> {
+    if (value as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(value)
+}
+
+pub(super) fn read(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    Ok(read_into_guest(task, &file, a[1], arg_len(a[2])?, None)? as u64)
+}
+
+pub(super) fn write(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    Ok(write_from_guest(task, &file, a[1], arg_len(a[2])?, None)? as u64)
+}
+
+pub(super) fn pread64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    let offset = offset_arg(a[3])?;
+    Ok(read_into_guest(task, &file, a[1], arg_len(a[2])?, Some(offset))? as u64)
+}
+
+pub(super) fn pwrite64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    let offset = offset_arg(a[3])?;
+    Ok(write_from_guest(task, &file, a[1], arg_len(a[2])?, Some(offset))? as u64)
+}
+
+fn read_iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
+    let count = arg_len(count)?;
+    if count > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = vec![0u8; count * std::mem::size_of::<Iovec>()];
+    task.mm.copy_in(addr, &mut bytes)?;
+    let iovs = <[Iovec]>::ref_from_bytes(&bytes).map_err(|_| Errno::EINVAL)?.to_vec();
+    let mut total: u64 = 0;
+    for iov in &iovs {
+        total = total.checked_add(iov.len).ok_or(Errno::EINVAL)?;
+    }
+    if total > isize::MAX as u64 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(iovs)
+}
+
+pub(super) fn readv(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    let mut done = 0;
+    for iov in read_iovecs(task, a[1], a[2])? {
+        let len = arg_len(iov.len)?;
+        let n = partial(done, read_into_guest(task, &file, iov.base, len, None))? - done;
+        done += n;
+        if n < len {
+            break;
+        }
+    }
+    Ok(done as u64)
+}
+
+pub(super) fn writev(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    let mut done = 0;
+    for iov in read_iovecs(task, a[1], a[2])? {
+        let len = arg_len(iov.len)?;
+        let n = partial(done, write_from_guest(task, &file, iov.base, len, None))? - done;
+        done += n;
+        if n < len {
+            break;
+        }
+    }
+    Ok(done as u64)
+}
+
+pub(super) fn lseek(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    file.seek(a[1] as i64, arg_i32(a[2]))
+}
+
+pub(super) fn close(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.fds.remove(a[0]).map(|_| 0)
+}
+
+pub(super) fn close_range(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let (first, last, flags) = (arg_u32(a[0]), arg_u32(a[1]), arg_u32(a[2]));
+    let known = libc::CLOSE_RANGE_CLOEXEC | libc::CLOSE_RANGE_UNSHARE;
+    if flags & !known != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    let (first, last) = (first as usize, last as usize);
+    if flags & libc::CLOSE_RANGE_CLOEXEC != 0 {
+        for fd in first..=last.min(task.nofile_limit()) {
+            if let Ok(entry) = task.fds.entry_mut(fd as u64) {
+                entry.cloexec = true;
+            }
+        }
+    } else {
+        task.fds.remove_range(first, last);
+    }
+    Ok(0)
+}
+
+fn dup_to(task: &mut Task, file: Arc<OpenFile>, newfd: u64, cloexec: bool) -> SyscallResult {
+    let fd = usize::try_from(newfd).map_err(|_| Errno::EBADF)?;
+    if newfd as i32 >= 0 && fd < task.nofile_limit() {
+        task.fds.install_at(fd, file, cloexec);
+        Ok(newfd)
+    } else {
+        Err(Errno::EBADF)
+    }
+}
+
+pub(super) fn dup(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    let limit = task.nofile_limit();
+    Ok(task.fds.install(file, false, 0, limit)? as u64)
+}
+
+pub(super) fn dup2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    if a[0] == a[1] {
+        return Ok(a[1]);
+    }
+    dup_to(task, file, a[1], false)
+}
+
+pub(super) fn dup3(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let flags = arg_i32(a[2]);
+    if flags & !libc::O_CLOEXEC != 0 || a[0] == a[1] {
+        return Err(Errno::EINVAL);
+    }
+    let file = task.fds.get(a[0])?;
+    dup_to(task, file, a[1], flags & libc::O_CLOEXEC != 0)
+}
+
+/// Status flags F_SETFL may change; the access mode and creation flags stay.
+const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+
+pub(super) fn fcntl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let cmd = arg_i32(a[1]);
+    match cmd {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            let file = task.fds.get(a[0])?;
+            let min = usize::try_from(arg_i32(a[2])).map_err(|_| Errno::EINVAL)?;
+            let limit = task.nofile_limit();
+            if min >= limit {
+                return Err(Errno::EINVAL);
+            }
+            Ok(task.fds.install(file, cmd == libc::F_DUPFD_CLOEXEC, min, limit)? as u64)
+        }
+        libc::F_GETFD => Ok(u64::from(task.fds.entry_mut(a[0])?.cloexec)),
+        libc::F_SETFD => {
+            task.fds.entry_mut(a[0])?.cloexec = arg_i32(a[2]) & libc::FD_CLOEXEC != 0;
+            Ok(0)
+        }
+        libc::F_GETFL => Ok(task.fds.get(a[0])?.status_flags() as u32 as u64),
+        libc::F_SETFL => {
+            let file = task.fds.get(a[0])?;
+            let flags = (file.status_flags() & !SETFL_MASK) | (arg_i32(a[2]) & SETFL_MASK);
+            file.set_status_flags(flags);
+            Ok(0)
+        }
+        _ => {
+            task.fds.get(a[0])?;
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+/// Which way an ioctl's argument goes, and how many bytes it has.
+enum IoctlArg {
+    In(usize),
+    Out(usize),
+}
+
+/// Size of the kernel's `struct termios` that TCGETS/TCSETS use.
+const TERMIOS_SIZE: usize = 36;
+
+fn ioctl_arg(cmd: u32) -> Option<IoctlArg> {
+    let cmd = u64::from(cmd);
+    Some(match cmd {
+        libc::TCGETS => IoctlArg::Out(TERMIOS_SIZE),
+        libc::TCSETS | libc::TCSETSW | libc::TCSETSF => IoctlArg::In(TERMIOS_SIZE),
+        libc::TIOCGWINSZ => IoctlArg::Out(8),
+        libc::TIOCSWINSZ => IoctlArg::In(8),
+        libc::FIONREAD => IoctlArg::Out(4),
+        _ => return None,
+    })
+}
+
+pub(super) fn ioctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    let cmd = arg_u32(a[1]);
+    match u64::from(cmd) {
+        libc::FIONBIO => {
+            let on: i32 = task.mm.read_obj(a[2])?;
+            let flags = file.status_flags();
+            file.set_status_flags(if on != 0 { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK });
+            return Ok(0);
+        }
+        libc::FIOCLEX | libc::FIONCLEX => {
+            task.fds.entry_mut(a[0])?.cloexec = u64::from(cmd) == libc::FIOCLEX;
+            return Ok(0);
+        }
+        libc::TIOCGPGRP => {
+            // The terminal's foreground process group is the sandbox's, not the host's.
+            let mut termios = [0u8; TERMIOS_SIZE];
+            file.ioctl(libc::TCGETS as u32, &mut termios)?;
+            task.mm.write_obj(a[2], &task.pgid)?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    match ioctl_arg(cmd).ok_or(Errno::ENOTTY)? {
+        IoctlArg::In(size) => {
+            let mut buf = vec![0u8; size];
+            task.mm.copy_in(a[2], &mut buf)?;
+            file.ioctl(cmd, &mut buf)
+        }
+        IoctlArg::Out(size) => {
+            let mut buf = vec![0u8; size];
+            let ret = file.ioctl(cmd, &mut buf)?;
+            task.mm.copy_out(a[2], &buf)?;
+            Ok(ret)
+        }
+    }
+}
+
+pub(super) fn fstat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let stat = task.fds.get(a[0])?.stat()?;
+    task.mm.write_obj(a[1], &stat)?;
+    Ok(0)
+}
+
+pub(super) fn fstatfs(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let statfs = task.fds.get(a[0])?.statfs()?;
+    task.mm.write_obj(a[1], &statfs)?;
+    Ok(0)
+}
+
+pub(super) fn getdents64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    let count = arg_len(u64::from(arg_u32(a[2])))?;
+    let records = file.getdents64(count.min(IO_CHUNK))?;
+    task.mm.copy_out(a[1], &records)?;
+    Ok(records.len() as u64)
+}
+
+pub(super) fn fsync(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.fds.get(a[0])?.fsync().map(|()| 0)
+}
+
+pub(super) fn ftruncate(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let len = offset_arg(a[1])?;
+    task.fds.get(a[0])?.truncate(len).map(|()| 0)
+}

@@ -1,0 +1,299 @@
+//! Syscalls on paths: open, stat family, directories, links, permissions, cwd.
+
+use abi::{Errno, Statx, Timespec};
+use vfs::{LookupCtx, Vfs};
+
+use super::{arg_i32, arg_len, arg_u32, SyscallResult};
+use crate::task::Task;
+
+impl Task {
+    /// The lookup context and path for an *at syscall's (dirfd, path) pair.
+    fn at_path(&self, dirfd: u64, path_addr: u64) -> Result<(LookupCtx, Vec<u8>), Errno> {
+        let path = self.read_path(path_addr)?;
+        let ctx = if path.starts_with(b"/") { self.lookup_ctx() } else { self.lookup_ctx_at(dirfd)? };
+        Ok((ctx, path))
+    }
+
+    fn vfs(&self) -> &Vfs {
+        &self.kernel.vfs
+    }
+
+    fn do_open(&mut self, dirfd: u64, path_addr: u64, flags: i32, mode: u32) -> SyscallResult {
+        let (ctx, path) = self.at_path(dirfd, path_addr)?;
+        let mode = mode & !self.fs.umask & 0o7777;
+        let file = self.vfs().open(&ctx, &path, flags, mode)?;
+        let limit = self.nofile_limit();
+        Ok(self.fds.install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
+    }
+
+    /// stat of a (dirfd, path) with AT_* flags; AT_EMPTY_PATH with "" is the dirfd itself.
+    fn do_stat(&self, dirfd: u64, path_addr: u64, flags: i32) -> Result<abi::Stat, Errno> {
+        if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH | libc::AT_NO_AUTOMOUNT) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let path = self.mm.read_cstring(path_addr, super::PATH_MAX)?;
+        if path.is_empty() {
+            if flags & libc::AT_EMPTY_PATH == 0 {
+                return Err(Errno::ENOENT);
+            }
+            if dirfd as i32 == libc::AT_FDCWD {
+                return self.fs.cwd.inode().stat();
+            }
+            return self.fds.get(dirfd)?.stat();
+        }
+        let ctx = if path.starts_with(b"/") { self.lookup_ctx() } else { self.lookup_ctx_at(dirfd)? };
+        self.vfs().stat(&ctx, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
+    }
+
+    fn write_stat(&self, dirfd: u64, path_addr: u64, buf: u64, flags: i32) -> SyscallResult {
+        let stat = self.do_stat(dirfd, path_addr, flags)?;
+        self.mm.write_obj(buf, &stat)?;
+        Ok(0)
+    }
+}
+
+const AT_FDCWD: u64 = libc::AT_FDCWD as u64;
+
+pub(super) fn open(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.do_open(AT_FDCWD, a[0], arg_i32(a[1]), arg_u32(a[2]))
+}
+
+pub(super) fn openat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.do_open(a[0], a[1], arg_i32(a[2]), arg_u32(a[3]))
+}
+
+pub(super) fn creat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.do_open(AT_FDCWD, a[0], libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, arg_u32(a[1]))
+}
+
+pub(super) fn stat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.write_stat(AT_FDCWD, a[0], a[1], 0)
+}
+
+pub(super) fn lstat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.write_stat(AT_FDCWD, a[0], a[1], libc::AT_SYMLINK_NOFOLLOW)
+}
+
+pub(super) fn newfstatat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.write_stat(a[0], a[1], a[2], arg_i32(a[3]))
+}
+
+pub(super) fn statx(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    // AT_STATX_* sync flags only say how fresh the answer must be; every answer here is.
+    let sync_flags = libc::AT_STATX_FORCE_SYNC | libc::AT_STATX_DONT_SYNC;
+    let stat = task.do_stat(a[0], a[1], arg_i32(a[2]) & !sync_flags)?;
+    if arg_u32(a[3]) & libc::STATX__RESERVED as u32 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    task.mm.write_obj(a[4], &Statx::from(&stat))?;
+    Ok(0)
+}
+
+fn access_at(task: &Task, dirfd: u64, path: u64, mode: u64, flags: i32) -> SyscallResult {
+    if flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (ctx, path) = task.at_path(dirfd, path)?;
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    task.vfs().access(&ctx, &path, arg_i32(mode), follow).map(|()| 0)
+}
+
+pub(super) fn access(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    access_at(task, AT_FDCWD, a[0], a[1], 0)
+}
+
+pub(super) fn faccessat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    access_at(task, a[0], a[1], a[2], 0)
+}
+
+pub(super) fn faccessat2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    access_at(task, a[0], a[1], a[2], arg_i32(a[3]))
+}
+
+fn mkdir_at(task: &Task, dirfd: u64, path: u64, mode: u64) -> SyscallResult {
+    let (ctx, path) = task.at_path(dirfd, path)?;
+    let mode = arg_u32(mode) & !task.fs.umask & 0o7777;
+    task.vfs().mkdir(&ctx, &path, mode).map(|()| 0)
+}
+
+pub(super) fn mkdir(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    mkdir_at(task, AT_FDCWD, a[0], a[1])
+}
+
+pub(super) fn mkdirat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    mkdir_at(task, a[0], a[1], a[2])
+}
+
+pub(super) fn rmdir(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let (ctx, path) = task.at_path(AT_FDCWD, a[0])?;
+    task.vfs().rmdir(&ctx, &path).map(|()| 0)
+}
+
+pub(super) fn unlink(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let (ctx, path) = task.at_path(AT_FDCWD, a[0])?;
+    task.vfs().unlink(&ctx, &path).map(|()| 0)
+}
+
+pub(super) fn unlinkat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let flags = arg_i32(a[2]);
+    if flags & !libc::AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (ctx, path) = task.at_path(a[0], a[1])?;
+    if flags & libc::AT_REMOVEDIR != 0 {
+        task.vfs().rmdir(&ctx, &path).map(|()| 0)
+    } else {
+        task.vfs().unlink(&ctx, &path).map(|()| 0)
+    }
+}
+
+fn rename_at(task: &Task, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SyscallResult {
+    let (old_ctx, old) = task.at_path(olddir, old)?;
+    let (new_ctx, new) = task.at_path(newdir, new)?;
+    task.vfs().rename(&old_ctx, &old, &new_ctx, &new, arg_u32(flags)).map(|()| 0)
+}
+
+pub(super) fn rename(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    rename_at(task, AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
+}
+
+pub(super) fn renameat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    rename_at(task, a[0], a[1], a[2], a[3], 0)
+}
+
+pub(super) fn renameat2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    rename_at(task, a[0], a[1], a[2], a[3], a[4])
+}
+
+fn link_at(task: &Task, olddir: u64, old: u64, newdir: u64, new: u64, flags: i32) -> SyscallResult {
+    if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (old_ctx, old) = task.at_path(olddir, old)?;
+    let (new_ctx, new) = task.at_path(newdir, new)?;
+    let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
+    task.vfs().link(&old_ctx, &old, &new_ctx, &new, follow).map(|()| 0)
+}
+
+pub(super) fn link(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    link_at(task, AT_FDCWD, a[0], AT_FDCWD, a[1], 0)
+}
+
+pub(super) fn linkat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    link_at(task, a[0], a[1], a[2], a[3], arg_i32(a[4]))
+}
+
+fn symlink_at(task: &Task, target: u64, dirfd: u64, path: u64) -> SyscallResult {
+    let target = task.read_path(target)?;
+    let (ctx, path) = task.at_path(dirfd, path)?;
+    task.vfs().symlink(&ctx, &target, &path).map(|()| 0)
+}
+
+pub(super) fn symlink(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    symlink_at(task, a[0], AT_FDCWD, a[1])
+}
+
+pub(super) fn symlinkat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    symlink_at(task, a[0], a[1], a[2])
+}
+
+fn readlink_at(task: &Task, dirfd: u64, path: u64, buf: u64, size: u64) -> SyscallResult {
+    let size = arg_len(u64::from(arg_u32(size)))?;
+    if (size as i32) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (ctx, path) = task.at_path(dirfd, path)?;
+    let target = task.vfs().readlink(&ctx, &path)?;
+    let n = target.len().min(size);
+    task.mm.copy_out(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+pub(super) fn readlink(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    readlink_at(task, AT_FDCWD, a[0], a[1], a[2])
+}
+
+pub(super) fn readlinkat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    readlink_at(task, a[0], a[1], a[2], a[3])
+}
+
+fn chmod_at(task: &Task, dirfd: u64, path: u64, mode: u64) -> SyscallResult {
+    let (ctx, path) = task.at_path(dirfd, path)?;
+    task.vfs().chmod(&ctx, &path, arg_u32(mode) & 0o7777).map(|()| 0)
+}
+
+pub(super) fn chmod(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    chmod_at(task, AT_FDCWD, a[0], a[1])
+}
+
+pub(super) fn fchmodat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    chmod_at(task, a[0], a[1], a[2])
+}
+
+pub(super) fn truncate(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    if (a[1] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (ctx, path) = task.at_path(AT_FDCWD, a[0])?;
+    task.vfs().truncate(&ctx, &path, a[1]).map(|()| 0)
+}
+
+pub(super) fn utimensat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let flags = arg_i32(a[3]);
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let times = if a[2] == 0 { None } else { Some(task.mm.read_obj::<[Timespec; 2]>(a[2])?) };
+    // A NULL path is futimens: the file dirfd refers to.
+    if a[1] == 0 {
+        let file = task.fds.get(a[0])?;
+        let path = file.path().ok_or(Errno::EBADF)?;
+        return Vfs::utimens_path(path, times).map(|()| 0);
+    }
+    let (ctx, path) = task.at_path(a[0], a[1])?;
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    task.vfs().utimens(&ctx, &path, times, follow).map(|()| 0)
+}
+
+pub(super) fn statfs(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let (ctx, path) = task.at_path(AT_FDCWD, a[0])?;
+    let statfs = task.vfs().statfs(&ctx, &path)?;
+    task.mm.write_obj(a[1], &statfs)?;
+    Ok(0)
+}
+
+pub(super) fn getcwd(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let mut path = task.vfs().path_of(&task.fs.cwd);
+    path.push(0);
+    if path.len() > arg_len(a[1])? {
+        return Err(Errno::ERANGE);
+    }
+    task.mm.copy_out(a[0], &path)?;
+    Ok(path.len() as u64)
+}
+
+pub(super) fn chdir(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let (ctx, path) = task.at_path(AT_FDCWD, a[0])?;
+    let dir = task.vfs().lookup(&ctx, &path, true)?;
+    if !dir.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    task.fs.cwd = dir;
+    Ok(0)
+}
+
+pub(super) fn fchdir(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds.get(a[0])?;
+    let dir = file.path().ok_or(Errno::ENOTDIR)?;
+    if !dir.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    task.fs.cwd = dir.clone();
+    Ok(0)
+}
+
+pub(super) fn umask(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let old = task.fs.umask;
+    task.fs.umask = arg_u32(a[0]) & 0o777;
+    Ok(u64::from(old))
+}

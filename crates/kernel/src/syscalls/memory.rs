@@ -1,0 +1,103 @@
+//! Memory syscalls: mmap family and brk, served by mm.
+
+use std::sync::Arc;
+
+use abi::Errno;
+use mm::{MappableFile, MmapRequest};
+use platform::Prot;
+use vfs::OpenFile;
+
+use super::{arg_i32, SyscallResult};
+use crate::task::Task;
+
+/// A file mapped privately: its pages are copied from the file on first touch.
+struct MappedFile(Arc<OpenFile>);
+
+impl MappableFile for MappedFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.0.pread(buf, offset)
+    }
+}
+
+/// mmap flags this kernel understands; others are EINVAL, as Linux rejects unknown ones only
+/// under MAP_SHARED_VALIDATE but none of the remaining ones can be honoured silently.
+const KNOWN_FLAGS: i32 = libc::MAP_SHARED
+    | libc::MAP_PRIVATE
+    | libc::MAP_FIXED
+    | libc::MAP_ANONYMOUS
+    | libc::MAP_GROWSDOWN
+    | libc::MAP_DENYWRITE
+    | libc::MAP_EXECUTABLE
+    | libc::MAP_LOCKED
+    | libc::MAP_NORESERVE
+    | libc::MAP_POPULATE
+    | libc::MAP_NONBLOCK
+    | libc::MAP_STACK
+    | libc::MAP_FIXED_NOREPLACE;
+
+fn prot_arg(bits: u64) -> Result<Prot, Errno> {
+    let known = (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u64;
+    if bits & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Prot::from_bits(bits))
+}
+
+pub(super) fn mmap(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let (addr, len, flags, offset) = (a[0], a[1], arg_i32(a[3]), a[5]);
+    let prot = prot_arg(a[2])?;
+    let sharing = flags & (libc::MAP_SHARED | libc::MAP_PRIVATE);
+    if flags & !KNOWN_FLAGS != 0 || sharing == 0 || sharing == (libc::MAP_SHARED | libc::MAP_PRIVATE)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let shared = sharing == libc::MAP_SHARED;
+    let file = if flags & libc::MAP_ANONYMOUS != 0 {
+        None
+    } else {
+        if offset % abi::PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let file = task.fds.get(a[4])?;
+        if !file.readable() {
+            return Err(Errno::EACCES);
+        }
+        if shared {
+            // Shared file mappings need page sharing with the file's own cache (a later issue).
+            return Err(Errno::ENODEV);
+        }
+        let mappable: Arc<dyn MappableFile> = Arc::new(MappedFile(file));
+        Some((mappable, offset))
+    };
+    task.mm.mmap(MmapRequest {
+        addr,
+        len,
+        prot,
+        fixed: flags & libc::MAP_FIXED != 0,
+        fixed_noreplace: flags & libc::MAP_FIXED_NOREPLACE != 0,
+        shared,
+        file,
+        grows_down: flags & libc::MAP_GROWSDOWN != 0,
+    })
+}
+
+pub(super) fn munmap(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.mm.munmap(a[0], a[1]).map(|()| 0)
+}
+
+pub(super) fn mprotect(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let prot = prot_arg(a[2] & !((libc::PROT_GROWSDOWN | libc::PROT_GROWSUP) as u64))?;
+    task.mm.mprotect(a[0], a[1], prot).map(|()| 0)
+}
+
+pub(super) fn mremap(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.mm.mremap(a[0], a[1], a[2], a[3], a[4])
+}
+
+pub(super) fn madvise(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.mm.madvise(a[0], a[1], arg_i32(a[2])).map(|()| 0)
+}
+
+pub(super) fn brk(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    Ok(task.mm.brk(a[0]))
+}

@@ -1,0 +1,74 @@
+//! System calls: the table (number, name, argument kinds, handler) and one file per family.
+
+mod file;
+mod fs;
+mod memory;
+mod process;
+mod signal;
+pub(crate) mod strace;
+pub mod table;
+mod time;
+
+use abi::Errno;
+
+use crate::task::Task;
+
+/// What a handler returns: the value for `rax`, or an errno (returned negated).
+pub(crate) type SyscallResult = Result<u64, Errno>;
+
+/// A syscall handler: the task and the six argument registers.
+pub(crate) type Handler = fn(&mut Task, &[u64; 6]) -> SyscallResult;
+
+/// Longest path a syscall accepts, terminating NUL included (PATH_MAX).
+pub(crate) const PATH_MAX: usize = 4096;
+
+impl Task {
+    /// Serves the syscall the guest just trapped on and writes its result back.
+    pub(crate) fn handle_syscall(&mut self) {
+        let regs = self.ctx.regs();
+        let nr = regs.syscall_nr();
+        let args = regs.syscall_args();
+        let entry = table::lookup(nr);
+        let result = match entry {
+            Some(entry) => {
+                if self.kernel.strace {
+                    strace::enter(self, entry, &args);
+                }
+                (entry.handler)(self, &args)
+            }
+            None => Err(Errno::ENOSYS),
+        };
+        if self.kernel.strace {
+            strace::exit(self, nr, entry, &args, &result);
+        }
+        let ret = match result {
+            Ok(value) => value,
+            Err(errno) => errno.as_return(),
+        };
+        self.ctx.set_return(ret);
+    }
+
+    /// Reads a NUL-terminated path from guest memory.
+    pub(crate) fn read_path(&self, addr: u64) -> Result<Vec<u8>, Errno> {
+        let path = self.mm.read_cstring(addr, PATH_MAX)?;
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        Ok(path)
+    }
+}
+
+/// The low 32 bits of an `int` argument, sign-extended (the ABI leaves the upper half undefined).
+pub(crate) fn arg_i32(value: u64) -> i32 {
+    value as u32 as i32
+}
+
+/// The low 32 bits of an `unsigned int` argument.
+pub(crate) fn arg_u32(value: u64) -> u32 {
+    value as u32
+}
+
+/// A `size_t`/length argument as usize.
+pub(crate) fn arg_len(value: u64) -> Result<usize, Errno> {
+    usize::try_from(value).map_err(|_| Errno::EINVAL)
+}

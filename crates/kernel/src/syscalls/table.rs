@@ -1,0 +1,191 @@
+//! The syscall table: the one place that gives each implemented syscall's number, name,
+//! argument kinds (for `--strace`), handler, and how complete it is. Numbers not listed return
+//! ENOSYS.
+
+use super::strace::Arg::{self, *};
+use super::{file, fs, memory, process, signal, time, Handler};
+
+/// How completely a syscall is implemented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    Full,
+    /// Implemented, with the gaps the note names.
+    Partial(&'static str),
+}
+
+/// One implemented syscall.
+pub struct Syscall {
+    pub nr: u64,
+    pub name: &'static str,
+    pub(crate) args: &'static [Arg],
+    pub(crate) handler: Handler,
+    pub support: Support,
+}
+
+use Support::{Full as F, Partial as P};
+
+macro_rules! syscall_table {
+    ($($nr:literal $name:ident $handler:path [$($arg:expr),*] $support:expr;)*) => {
+        const LIST: &[Syscall] = &[$(Syscall {
+            nr: $nr,
+            name: stringify!($name),
+            args: &[$($arg),*],
+            handler: $handler,
+            support: $support,
+        }),*];
+    };
+}
+
+syscall_table! {
+    0 read file::read [Fd, OutBuf, Uint] F;
+    1 write file::write [Fd, InBuf(2), Uint] F;
+    2 open fs::open [Path, Hex, Oct] F;
+    3 close file::close [Fd] F;
+    4 stat fs::stat [Path, Ptr] F;
+    5 fstat file::fstat [Fd, Ptr] F;
+    6 lstat fs::lstat [Path, Ptr] F;
+    8 lseek file::lseek [Fd, Int, Int] F;
+    9 mmap memory::mmap [Ptr, Uint, Hex, Hex, Fd, Hex] P("MAP_SHARED file mappings: ENODEV");
+    10 mprotect memory::mprotect [Ptr, Uint, Hex] F;
+    11 munmap memory::munmap [Ptr, Uint] F;
+    12 brk memory::brk [Ptr] F;
+    13 rt_sigaction signal::rt_sigaction [Int, Ptr, Ptr, Uint] P("handlers are recorded; delivery comes with signals");
+    14 rt_sigprocmask signal::rt_sigprocmask [Int, Ptr, Ptr, Uint] F;
+    16 ioctl file::ioctl [Fd, Hex, Hex] P("terminal ioctls on the sandbox's stdio, FIONBIO, FIOCLEX");
+    17 pread64 file::pread64 [Fd, OutBuf, Uint, Int] F;
+    18 pwrite64 file::pwrite64 [Fd, InBuf(2), Uint, Int] F;
+    19 readv file::readv [Fd, Ptr, Uint] F;
+    20 writev file::writev [Fd, Ptr, Uint] F;
+    21 access fs::access [Path, Oct] F;
+    24 sched_yield process::sched_yield [] F;
+    25 mremap memory::mremap [Ptr, Uint, Uint, Hex, Ptr] F;
+    28 madvise memory::madvise [Ptr, Uint, Int] F;
+    32 dup file::dup [Fd] F;
+    33 dup2 file::dup2 [Fd, Fd] F;
+    35 nanosleep time::nanosleep [Ptr, Ptr] F;
+    39 getpid process::getpid [] F;
+    60 exit process::exit [Int] F;
+    61 wait4 process::wait4 [Int, Ptr, Hex, Ptr] P("no child processes yet: ECHILD");
+    62 kill signal::kill [Int, Int] P("to the caller's own process");
+    63 uname process::uname [Ptr] F;
+    72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL; no locks");
+    74 fsync file::fsync [Fd] F;
+    75 fdatasync file::fsync [Fd] F;
+    76 truncate fs::truncate [Path, Int] F;
+    77 ftruncate file::ftruncate [Fd, Int] F;
+    79 getcwd fs::getcwd [OutBuf, Uint] F;
+    80 chdir fs::chdir [Path] F;
+    81 fchdir fs::fchdir [Fd] F;
+    82 rename fs::rename [Path, Path] F;
+    83 mkdir fs::mkdir [Path, Oct] F;
+    84 rmdir fs::rmdir [Path] F;
+    85 creat fs::creat [Path, Oct] F;
+    86 link fs::link [Path, Path] F;
+    87 unlink fs::unlink [Path] F;
+    88 symlink fs::symlink [Path, Path] F;
+    89 readlink fs::readlink [Path, OutBuf, Uint] F;
+    90 chmod fs::chmod [Path, Oct] F;
+    95 umask fs::umask [Oct] F;
+    96 gettimeofday time::gettimeofday [Ptr, Ptr] F;
+    97 getrlimit process::getrlimit [Int, Ptr] F;
+    98 getrusage process::getrusage [Int, Ptr] P("times are zero");
+    99 sysinfo process::sysinfo [Ptr] F;
+    102 getuid process::getuid [] F;
+    104 getgid process::getgid [] F;
+    107 geteuid process::geteuid [] F;
+    108 getegid process::getegid [] F;
+    109 setpgid process::setpgid [Int, Int] P("one process");
+    110 getppid process::getppid [] F;
+    111 getpgrp process::getpgrp [] F;
+    115 getgroups process::getgroups [Int, Ptr] F;
+    118 getresuid process::getresuid [Ptr, Ptr, Ptr] F;
+    120 getresgid process::getresgid [Ptr, Ptr, Ptr] F;
+    121 getpgid process::getpgid [Int] F;
+    124 getsid process::getsid [Int] F;
+    131 sigaltstack signal::sigaltstack [Ptr, Ptr] P("recorded; used when signals are delivered");
+    137 statfs fs::statfs [Path, Ptr] F;
+    138 fstatfs file::fstatfs [Fd, Ptr] F;
+    158 arch_prctl process::arch_prctl [Hex, Hex] P("ARCH_SET_FS/GET_FS/SET_GS/GET_GS");
+    186 gettid process::gettid [] F;
+    200 tkill signal::tkill [Int, Int] P("to the caller itself");
+    201 time time::time [Ptr] F;
+    202 futex process::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("single-threaded: WAKE wakes no one, WAIT checks the value");
+    204 sched_getaffinity process::sched_getaffinity [Int, Uint, Ptr] F;
+    217 getdents64 file::getdents64 [Fd, Ptr, Uint] F;
+    218 set_tid_address process::set_tid_address [Ptr] F;
+    228 clock_gettime time::clock_gettime [Int, Ptr] F;
+    229 clock_getres time::clock_getres [Int, Ptr] F;
+    230 clock_nanosleep time::clock_nanosleep [Int, Hex, Ptr, Ptr] F;
+    231 exit_group process::exit_group [Int] F;
+    234 tgkill signal::tgkill [Int, Int, Int] P("to the caller itself");
+    257 openat fs::openat [DirFd, Path, Hex, Oct] F;
+    258 mkdirat fs::mkdirat [DirFd, Path, Oct] F;
+    262 newfstatat fs::newfstatat [DirFd, Path, Ptr, Hex] F;
+    263 unlinkat fs::unlinkat [DirFd, Path, Hex] F;
+    264 renameat fs::renameat [DirFd, Path, DirFd, Path] F;
+    265 linkat fs::linkat [DirFd, Path, DirFd, Path, Hex] F;
+    266 symlinkat fs::symlinkat [Path, DirFd, Path] F;
+    267 readlinkat fs::readlinkat [DirFd, Path, OutBuf, Uint] F;
+    268 fchmodat fs::fchmodat [DirFd, Path, Oct] F;
+    269 faccessat fs::faccessat [DirFd, Path, Oct] F;
+    273 set_robust_list process::set_robust_list [Ptr, Uint] F;
+    280 utimensat fs::utimensat [DirFd, Path, Ptr, Hex] F;
+    292 dup3 file::dup3 [Fd, Fd, Hex] F;
+    302 prlimit64 process::prlimit64 [Int, Int, Ptr, Ptr] F;
+    316 renameat2 fs::renameat2 [DirFd, Path, DirFd, Path, Hex] P("flags other than 0: EINVAL");
+    318 getrandom process::getrandom [OutBuf, Uint, Hex] F;
+    332 statx fs::statx [DirFd, Path, Hex, Hex, Ptr] F;
+    436 close_range file::close_range [Fd, Fd, Hex] F;
+    439 faccessat2 fs::faccessat2 [DirFd, Path, Oct, Hex] F;
+}
+
+/// Every implemented syscall, by number.
+pub static SYSCALLS: &[Syscall] = LIST;
+
+/// One past the largest syscall number the index covers.
+const INDEX_LEN: usize = 512;
+
+/// Position in [`LIST`] by syscall number (`u16::MAX`: not implemented).
+static INDEX: [u16; INDEX_LEN] = build_index();
+
+const fn build_index() -> [u16; INDEX_LEN] {
+    let mut index = [u16::MAX; INDEX_LEN];
+    let mut i = 0;
+    while i < LIST.len() {
+        let nr = LIST[i].nr as usize;
+        assert!(nr < INDEX_LEN, "syscall number beyond the index");
+        assert!(index[nr] == u16::MAX, "syscall number listed twice");
+        index[nr] = i as u16;
+        i += 1;
+    }
+    index
+}
+
+/// The table entry for `nr`, if implemented.
+pub(crate) fn lookup(nr: u64) -> Option<&'static Syscall> {
+    let i = *INDEX.get(usize::try_from(nr).ok()?)?;
+    LIST.get(usize::from(i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_matches_its_number() {
+        for s in SYSCALLS {
+            let sysno = syscalls::Sysno::new(s.nr as usize)
+                .unwrap_or_else(|| panic!("{} has no amd64 number {}", s.name, s.nr));
+            assert_eq!(sysno.name(), s.name, "number {}", s.nr);
+        }
+        assert!(lookup(libc::SYS_reboot as u64).is_none());
+        assert!(lookup(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn arguments_fit_the_registers() {
+        for s in SYSCALLS {
+            assert!(s.args.len() <= 6, "{}", s.name);
+        }
+    }
+}
