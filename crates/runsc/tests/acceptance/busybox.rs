@@ -1,7 +1,7 @@
 //! Debian's static busybox behaves in the sandbox as it does natively, except where a sandbox
 //! must differ (pid 1, its own kernel release).
 
-use crate::support::{busybox, Run, Status};
+use crate::support::{busybox, shared_tempdir, Run, Status};
 
 fn same_as_native(args: &[&str]) {
     let Some(busybox) = busybox() else { return };
@@ -30,7 +30,7 @@ fn cat_os_release() {
 
 #[test]
 fn wc_on_a_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = shared_tempdir();
     let file = dir.path().join("words");
     std::fs::write(&file, "one two\nthree\n\nfour five six\n").expect("write");
     same_as_native(&["wc", file.to_str().expect("utf-8 temp path")]);

@@ -4,9 +4,10 @@
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
-use crate::support::{guest, Run, Status};
+use crate::support::{guest, shared_tempdir, Run, Status};
 
-/// A host directory outside the sandbox root, with files the guest must never read.
+/// A host directory outside the sandbox root, with files the guest must never read. Not under
+/// /tmp, where the sandbox has a tmpfs of its own that would hide the in-root decoy.
 struct Outside {
     dir: tempfile::TempDir,
     secret: String,
@@ -14,7 +15,7 @@ struct Outside {
 
 impl Outside {
     fn new() -> Outside {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = shared_tempdir();
         let secret = format!("host secret of test process {}", std::process::id());
         for name in ["secret", "secret2"] {
             std::fs::write(dir.path().join(name), &secret).expect("write secret");

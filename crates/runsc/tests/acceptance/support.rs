@@ -153,6 +153,23 @@ fn wait_with_timeout(child: &mut Child, description: &str) -> Status {
     }
 }
 
+/// A directory the sandbox (root `/`) sees at the same path: the build's scratch directory.
+/// Not /tmp, over which the Sentry mounts a tmpfs of its own.
+fn visible_in_sandbox() -> &'static Path {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    assert!(
+        !dir.starts_with("/tmp"),
+        "{} is under /tmp, which the sandbox does not share: use a target directory elsewhere",
+        dir.display()
+    );
+    dir
+}
+
+/// A temporary directory the sandbox sees at the same path.
+pub fn shared_tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in(visible_in_sandbox()).expect("tempdir in the target directory")
+}
+
 /// Whether `program` is on PATH; prints why the test is skipped when not.
 fn have_program(program: &str, package: &str) -> bool {
     let found = std::env::var_os("PATH")
@@ -172,7 +189,7 @@ pub fn guest(name: &str) -> Option<PathBuf> {
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/guests")
         .join(format!("{name}.c"));
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guests");
+    let out_dir = visible_in_sandbox().join("guests");
     std::fs::create_dir_all(&out_dir).expect("creating the guest build directory");
     let binary = out_dir.join(name);
     // Tests run in parallel and may want the same guest: build under a name of our own and
@@ -245,4 +262,3 @@ fn is_static_elf(elf: &[u8]) -> bool {
         .map(|i| read_u32(phoff + i * usize::from(phentsize)))
         .all(|p_type| p_type.is_some_and(|p_type| p_type != PT_INTERP))
 }
-
