@@ -7,12 +7,14 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::fcntl::{renameat, OFlag};
-use nix::sys::stat::{mkdirat, Mode};
+use nix::sys::stat::{mkdirat, FileStat, Mode};
 use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
 use p9::*;
 
 use crate::errno::*;
 use crate::host;
+use crate::pseudo_fs;
+use crate::qid_paths::QidPaths;
 
 /// The largest frame the Gofer accepts: a megabyte of data per read or write is plenty for one
 /// round trip over a socketpair.
@@ -40,7 +42,33 @@ struct FidState {
     /// Names walked from the root to reach it, so `..` can be re-walked from the root.
     components: Vec<Vec<u8>>,
     qid: Qid,
+    /// Whether the file is on a host pseudo-filesystem, so not to be opened or walked from.
+    opaque: bool,
     open: Option<Opened>,
+}
+
+/// A file a walk has reached.
+struct Reached {
+    /// `O_PATH|O_NOFOLLOW` descriptor of the file.
+    path_fd: OwnedFd,
+    opaque: bool,
+}
+
+impl Reached {
+    /// Classifies the file behind `path_fd`, returning its attributes too.
+    fn new(path_fd: OwnedFd) -> Reply<(Reached, FileStat)> {
+        let stat = host::stat(path_fd.as_fd())?;
+        let opaque = pseudo_fs::is_opaque(path_fd.as_fd(), &stat)?;
+        Ok((Reached { path_fd, opaque }, stat))
+    }
+
+    /// Child `name` of this directory, unless this is opaque.
+    fn enter(&self, name: &[u8]) -> Reply<(Reached, FileStat)> {
+        if self.opaque {
+            return Err(EACCES);
+        }
+        Reached::new(host::open_child(self.path_fd.as_fd(), name)?)
+    }
 }
 
 enum Opened {
@@ -54,6 +82,7 @@ pub struct Gofer {
     read_only: bool,
     msize: u32,
     fids: HashMap<Fid, FidState>,
+    qid_paths: QidPaths,
 }
 
 impl Gofer {
@@ -63,6 +92,7 @@ impl Gofer {
             read_only,
             msize: MAX_MSIZE,
             fids: HashMap::new(),
+            qid_paths: QidPaths::default(),
         }
     }
 
@@ -93,23 +123,29 @@ impl Gofer {
     }
 
     /// Walks `components` from the root, one `openat` per name.
-    fn walk_from_root(&self, components: &[Vec<u8>]) -> Reply<OwnedFd> {
-        let mut fd = host::dup(&self.root)?;
+    fn walk_from_root(&self, components: &[Vec<u8>]) -> Reply<(Reached, FileStat)> {
+        let (mut reached, mut stat) = Reached::new(host::dup(&self.root)?)?;
         for name in components {
-            fd = host::open_child(fd.as_fd(), name)?;
+            (reached, stat) = reached.enter(name)?;
         }
-        Ok(fd)
+        Ok((reached, stat))
     }
 
-    /// One walk step from (`fd`, `components`) through `name`.
-    fn step(&self, fd: &OwnedFd, components: &mut Vec<Vec<u8>>, name: &[u8]) -> Reply<OwnedFd> {
+    /// One walk step from (`from`, `components`) through `name`.
+    fn step(
+        &self,
+        from: &Reached,
+        components: &mut Vec<Vec<u8>>,
+        name: &[u8],
+    ) -> Reply<(Reached, FileStat)> {
         if name == b".." {
             // The parent is found by name from the root, never by the host's "..", so a walk
-            // cannot leave the root (at the root, ".." is the root).
+            // cannot leave the root (at the root, ".." is the root). Going up from an opaque
+            // directory is allowed: it leads back to files the walk went through.
             components.pop();
             return self.walk_from_root(components);
         }
-        let child = host::open_child(fd.as_fd(), name)?;
+        let child = from.enter(name)?;
         components.push(name.to_vec());
         Ok(child)
     }
@@ -125,13 +161,15 @@ impl Gofer {
         if dir.qid.ty != QID_TYPE_DIR {
             return Err(ENOTDIR);
         }
+        if dir.opaque {
+            return Err(EACCES);
+        }
         Ok(&dir.path_fd)
     }
+}
 
-    fn child_qid(dir: &OwnedFd, name: &[u8]) -> Reply<Qid> {
-        let child = host::open_child(dir.as_fd(), name)?;
-        Ok(host::qid(&host::stat(child.as_fd())?))
-    }
+fn child_stat(dir: &OwnedFd, name: &[u8]) -> Reply<FileStat> {
+    host::stat(host::open_child(dir.as_fd(), name)?.as_fd())
 }
 
 fn open_flags(flags: u32) -> OFlag {
@@ -163,12 +201,13 @@ impl Server for Gofer {
     }
 
     fn attach(&mut self, request: &Tattach) -> Reply<Rattach> {
-        let path_fd = host::dup(&self.root)?;
-        let qid = host::qid(&host::stat(path_fd.as_fd())?);
+        let (root, stat) = Reached::new(host::dup(&self.root)?)?;
+        let qid = host::qid(&stat, &mut self.qid_paths);
         let state = FidState {
-            path_fd,
+            path_fd: root.path_fd,
             components: Vec::new(),
             qid,
+            opaque: root.opaque,
             open: None,
         };
         self.insert_fid(request.fid, None, state)?;
@@ -178,17 +217,17 @@ impl Server for Gofer {
     fn walk(&mut self, request: &Twalk) -> Reply<Rwalk> {
         let start = self.fid(request.fid)?;
         let mut components = start.components.clone();
-        let mut fd = host::dup(&start.path_fd)?;
+        let mut reached = Reached {
+            path_fd: host::dup(&start.path_fd)?,
+            opaque: start.opaque,
+        };
         let mut qid = start.qid;
         let mut wqids = Vec::with_capacity(request.wnames.len());
         for name in &request.wnames {
-            let stepped = self
-                .step(&fd, &mut components, name)
-                .and_then(|next| Ok((host::qid(&host::stat(next.as_fd())?), next)));
-            match stepped {
-                Ok((next_qid, next)) => {
-                    fd = next;
-                    qid = next_qid;
+            match self.step(&reached, &mut components, name) {
+                Ok((next, stat)) => {
+                    reached = next;
+                    qid = host::qid(&stat, &mut self.qid_paths);
                     wqids.push(qid);
                 }
                 // The first name failing is an error; a later one is a partial walk, which
@@ -198,9 +237,10 @@ impl Server for Gofer {
             }
         }
         let state = FidState {
-            path_fd: fd,
+            path_fd: reached.path_fd,
             components,
             qid,
+            opaque: reached.opaque,
             open: None,
         };
         self.insert_fid(request.newfid, Some(request.fid), state)?;
@@ -208,9 +248,8 @@ impl Server for Gofer {
     }
 
     fn getattr(&mut self, request: &Tgetattr) -> Reply<Rgetattr> {
-        Ok(host::getattr(&host::stat(
-            self.fid(request.fid)?.path_fd.as_fd(),
-        )?))
+        let stat = host::stat(self.fid(request.fid)?.path_fd.as_fd())?;
+        Ok(host::getattr(&stat, &mut self.qid_paths))
     }
 
     fn lopen(&mut self, request: &Tlopen) -> Reply<Rlopen> {
@@ -218,16 +257,19 @@ impl Server for Gofer {
         if writes(flags) {
             self.writable()?;
         }
-        let state = self.fid_mut(request.fid)?;
+        let state = self.fids.get_mut(&request.fid).ok_or(EBADF)?;
         if state.open.is_some() {
             return Err(EINVAL);
+        }
+        if state.opaque {
+            return Err(EACCES);
         }
         let stat = host::stat(state.path_fd.as_fd())?;
         let opened = if host::is_dir(&stat) {
             if writes(flags) {
                 return Err(EISDIR);
             }
-            Opened::Dir(host::list_dir(state.path_fd.as_fd())?)
+            Opened::Dir(host::list_dir(state.path_fd.as_fd(), &mut self.qid_paths)?)
         } else if host::is_regular(&stat) {
             Opened::File(host::open_file(state.path_fd.as_fd(), flags)?)
         } else if state.qid.ty == QID_TYPE_SYMLINK {
@@ -258,12 +300,12 @@ impl Server for Gofer {
 
     fn readdir(&mut self, request: &Treaddir) -> Reply<Rreaddir> {
         let count = request.count.min(self.msize.saturating_sub(READ_OVERHEAD));
-        let state = self.fid_mut(request.fid)?;
+        let state = self.fids.get_mut(&request.fid).ok_or(EBADF)?;
         let Some(Opened::Dir(listing)) = &mut state.open else {
             return Err(EBADF);
         };
         if request.offset == 0 {
-            *listing = host::list_dir(state.path_fd.as_fd())?;
+            *listing = host::list_dir(state.path_fd.as_fd(), &mut self.qid_paths)?;
         }
         let start = usize::try_from(request.offset)
             .unwrap_or(usize::MAX)
@@ -314,7 +356,7 @@ impl Server for Gofer {
         let file = nix::fcntl::openat(dir.as_fd(), name_of(&request.name), flags, mode)
             .map_err(from_nix)?;
         let path_fd = host::open_child(dir.as_fd(), &request.name)?;
-        let qid = host::qid(&host::stat(file.as_fd())?);
+        let qid = host::qid(&host::stat(file.as_fd())?, &mut self.qid_paths);
         let state = self.fid_mut(request.fid)?;
         state.components.push(request.name.clone());
         state.path_fd = path_fd;
@@ -327,8 +369,9 @@ impl Server for Gofer {
         let dir = self.dir_to_change(request.dfid, &request.name)?;
         let mode = Mode::from_bits_truncate(request.mode & 0o7777);
         mkdirat(dir.as_fd(), name_of(&request.name), mode).map_err(from_nix)?;
+        let stat = child_stat(dir, &request.name)?;
         Ok(Rmkdir {
-            qid: Self::child_qid(dir, &request.name)?,
+            qid: host::qid(&stat, &mut self.qid_paths),
         })
     }
 
@@ -340,8 +383,9 @@ impl Server for Gofer {
             name_of(&request.name),
         )
         .map_err(from_nix)?;
+        let stat = child_stat(dir, &request.name)?;
         Ok(Rsymlink {
-            qid: Self::child_qid(dir, &request.name)?,
+            qid: host::qid(&stat, &mut self.qid_paths),
         })
     }
 

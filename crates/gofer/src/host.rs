@@ -12,6 +12,8 @@ use p9::QID_TYPE_SYMLINK;
 use p9::{DirEntry, Qid, Rgetattr, Rstatfs, GETATTR_BASIC, QID_TYPE_DIR, QID_TYPE_FILE};
 
 use crate::errno::{from_io, from_nix, EINVAL};
+use crate::pseudo_fs;
+use crate::qid_paths::QidPaths;
 
 /// Whether `name` is one ordinary path component: not empty, not `.` or `..`, no `/` or NUL.
 pub fn is_plain_name(name: &[u8]) -> bool {
@@ -40,7 +42,7 @@ pub fn stat(fd: BorrowedFd<'_>) -> Result<FileStat, u32> {
     fstat(fd).map_err(from_nix)
 }
 
-fn file_type(stat: &FileStat) -> SFlag {
+pub fn file_type(stat: &FileStat) -> SFlag {
     SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT
 }
 
@@ -52,7 +54,8 @@ pub fn is_regular(stat: &FileStat) -> bool {
     file_type(stat) == SFlag::S_IFREG
 }
 
-pub fn qid(stat: &FileStat) -> Qid {
+/// The qid of the file with attributes `stat`, its path from `paths`.
+pub fn qid(stat: &FileStat, paths: &mut QidPaths) -> Qid {
     let ty = match file_type(stat) {
         SFlag::S_IFDIR => QID_TYPE_DIR,
         SFlag::S_IFLNK => QID_TYPE_SYMLINK,
@@ -61,7 +64,7 @@ pub fn qid(stat: &FileStat) -> Qid {
     Qid {
         ty,
         version: 0,
-        path: stat.st_ino,
+        path: paths.path(stat.st_dev, stat.st_ino),
     }
 }
 
@@ -72,10 +75,10 @@ fn wire_bits(field: i64) -> u64 {
 }
 
 /// The `GETATTR_BASIC` attributes (what `stat(2)` reports).
-pub fn getattr(stat: &FileStat) -> Rgetattr {
+pub fn getattr(stat: &FileStat, paths: &mut QidPaths) -> Rgetattr {
     Rgetattr {
         valid: GETATTR_BASIC,
-        qid: qid(stat),
+        qid: qid(stat, paths),
         mode: stat.st_mode,
         uid: stat.st_uid,
         gid: stat.st_gid,
@@ -98,8 +101,7 @@ pub fn statfs(fd: BorrowedFd<'_>) -> Result<Rstatfs, u32> {
     let statfs = nix::sys::statfs::fstatfs(fd).map_err(from_nix)?;
     let statvfs = nix::sys::statvfs::fstatvfs(fd).map_err(from_nix)?;
     Ok(Rstatfs {
-        // File system magic numbers are 32-bit values stored in a wider field.
-        ty: u32::try_from(statfs.filesystem_type().0).unwrap_or_default(),
+        ty: pseudo_fs::fs_magic(&statfs),
         bsize: u32::try_from(statvfs.block_size()).unwrap_or(u32::MAX),
         blocks: statvfs.blocks(),
         bfree: statvfs.blocks_free(),
@@ -119,9 +121,12 @@ pub fn readlink(fd: BorrowedFd<'_>) -> Result<Vec<u8>, u32> {
 
 /// Lists directory `path_fd`, without `.` and `..` (the Sentry makes those itself and `..` of
 /// the root would name a host directory outside it). Entry `i` gets offset `i + 1`, the offset
-/// at which a listing resumes after it.
-pub fn list_dir(path_fd: BorrowedFd<'_>) -> Result<Vec<DirEntry>, u32> {
+/// at which a listing resumes after it. An entry's qid path is that of its inode on the
+/// directory's device: like `getdents`, a mount point's entry names the directory beneath the
+/// mount, which a walk would not reach.
+pub fn list_dir(path_fd: BorrowedFd<'_>, paths: &mut QidPaths) -> Result<Vec<DirEntry>, u32> {
     let dir_fd = reopen(path_fd, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+    let dev = stat(dir_fd.as_fd())?.st_dev;
     let mut dir = Dir::from_fd(dir_fd).map_err(from_nix)?;
     let mut entries = Vec::new();
     for entry in dir.iter() {
@@ -144,7 +149,7 @@ pub fn list_dir(path_fd: BorrowedFd<'_>) -> Result<Vec<DirEntry>, u32> {
             qid: Qid {
                 ty,
                 version: 0,
-                path: entry.ino(),
+                path: paths.path(dev, entry.ino()),
             },
             offset: entries.len() as u64 + 1,
             ty: dt,

@@ -6,11 +6,18 @@
 //! never followed (the Sentry resolves them from `readlink`), and `..` is resolved by
 //! re-walking the fid's own path from the root, so it never leaves the root. Process-level
 //! confinement (namespaces, pivot_root, seccomp) is applied by the caller before [`serve`].
+//!
+//! Two things make serving the host's "/" safe and coherent: files on the kernel's
+//! pseudo-filesystems (procfs, sysfs, devtmpfs, ...) are opaque, reachable and stat-able but
+//! not opened or walked through (see `pseudo_fs`), and qid paths combine device and inode so
+//! files on different mounts never share one (see `qid_paths`).
 #![forbid(unsafe_code)]
 
 mod errno;
 mod gofer;
 mod host;
+mod pseudo_fs;
+mod qid_paths;
 
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;

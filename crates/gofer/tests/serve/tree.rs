@@ -1,23 +1,12 @@
-//! The Gofer served over a socketpair to a p9 client, on temporary trees.
+//! Temporary trees on one filesystem: confinement, reads, listings, writes.
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::thread::{self, JoinHandle};
 
-use nix::fcntl::{open, OFlag};
-use nix::sys::stat::Mode;
-use p9::{Client, Error, Fid, QID_TYPE_DIR, QID_TYPE_SYMLINK};
+use p9::QID_TYPE_SYMLINK;
 
-const ENOENT: u32 = libc::ENOENT as u32;
-const EINVAL: u32 = libc::EINVAL as u32;
-const ELOOP: u32 = libc::ELOOP as u32;
-const EROFS: u32 = libc::EROFS as u32;
-const O_RDONLY: u32 = libc::O_RDONLY as u32;
-const O_WRONLY: u32 = libc::O_WRONLY as u32;
-const O_RDWR: u32 = libc::O_RDWR as u32;
-const O_TRUNC: u32 = libc::O_TRUNC as u32;
+use crate::*;
 
 /// A temporary directory holding `root/` (served) beside `outside/` (must stay unreachable).
 struct Tree {
@@ -42,73 +31,6 @@ impl Tree {
 
     fn root(&self) -> std::path::PathBuf {
         self.dir.path().join("root")
-    }
-}
-
-struct Session {
-    client: Client,
-    root: Fid,
-    server: JoinHandle<Result<(), gofer::GoferError>>,
-}
-
-fn start(root: &Path, read_only: bool) -> Session {
-    let root_fd = open(
-        root,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .unwrap();
-    let (client_end, server_end) = UnixStream::pair().unwrap();
-    let server = thread::spawn(move || gofer::serve(root_fd, server_end, read_only));
-    let client = Client::new(client_end, 1 << 16).unwrap();
-    let (root, qid) = client.attach(b"root", b"", 0).unwrap();
-    assert_eq!(qid.ty, QID_TYPE_DIR);
-    Session {
-        client,
-        root,
-        server,
-    }
-}
-
-impl Session {
-    fn finish(self) {
-        drop(self.client);
-        self.server.join().unwrap().unwrap();
-    }
-
-    fn walk(&self, names: &[&[u8]]) -> Result<Fid, Error> {
-        self.client.walk(self.root, names).map(|(fid, _)| fid)
-    }
-
-    fn read_all(&self, fid: Fid) -> Vec<u8> {
-        let mut content = Vec::new();
-        loop {
-            let chunk = self.client.read(fid, content.len() as u64, 7).unwrap();
-            if chunk.is_empty() {
-                return content;
-            }
-            content.extend(chunk);
-        }
-    }
-
-    fn list(&self, dir: Fid, count: u32) -> BTreeSet<Vec<u8>> {
-        let mut names = BTreeSet::new();
-        let mut offset = 0;
-        loop {
-            let entries = self.client.readdir(dir, offset, count).unwrap();
-            let Some(last) = entries.last() else {
-                return names;
-            };
-            offset = last.offset;
-            names.extend(entries.into_iter().map(|entry| entry.name));
-        }
-    }
-}
-
-fn remote_errno(result: Result<impl std::fmt::Debug, Error>) -> u32 {
-    match result {
-        Err(Error::Remote(errno)) => errno,
-        other => panic!("expected an errno, got {other:?}"),
     }
 }
 
