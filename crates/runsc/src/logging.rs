@@ -1,5 +1,7 @@
 //! Logs of all three roles go to stderr, filtered by `RUST_LOG` or else by `--debug`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the stderr subscriber. `RUST_LOG`, when set, takes precedence over `--debug`.
@@ -10,5 +12,6 @@ pub fn init(debug: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -43,7 +43,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
         eprintln!("xtask: {GVISOR_RUNSC} not found (apt-get install runsc): no gVisor column");
     }
     let columns = columns(
-        &root.join("target/release/runsc"),
+        &crate::target_dir(root).join("release/runsc"),
         &args.platform,
         gvisor.exists().then_some(gvisor),
     );
@@ -69,7 +69,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
 }
 
 fn build_bench(root: &Path) -> Result<PathBuf> {
-    let out_dir = root.join("target/bench");
+    let out_dir = crate::target_dir(root).join("bench");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let binary = out_dir.join("bench");
     run_checked(

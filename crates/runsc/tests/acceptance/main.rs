@@ -7,4 +7,5 @@ mod confinement;
 mod faults;
 mod hello;
 mod host_effects;
+mod lifecycle;
 mod support;
