@@ -3,7 +3,9 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 /// The general registers, laid out as the kernel's `struct user_regs_struct` (what
 /// PTRACE_GETREGS fills and signal frames are built from).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct UserRegs {
     pub r15: u64,
     pub r14: u64,

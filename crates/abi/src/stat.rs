@@ -2,7 +2,9 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// `struct timespec`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct Timespec {
     pub tv_sec: i64,
     pub tv_nsec: i64,
@@ -10,7 +12,9 @@ pub struct Timespec {
 
 /// `struct timeval`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct Timeval {
     pub tv_sec: i64,
     pub tv_usec: i64,
@@ -18,7 +22,9 @@ pub struct Timeval {
 
 /// `struct stat` as amd64 `newfstatat`/`fstat` write it (144 bytes).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct Stat {
     pub st_dev: u64,
     pub st_ino: u64,
@@ -44,6 +50,9 @@ mod tests {
     #[test]
     fn stat_matches_the_kernel_layout() {
         assert_eq!(std::mem::size_of::<Stat>(), 144);
-        assert_eq!(std::mem::size_of::<Stat>(), std::mem::size_of::<libc::stat>());
+        assert_eq!(
+            std::mem::size_of::<Stat>(),
+            std::mem::size_of::<libc::stat>()
+        );
     }
 }

@@ -2,7 +2,9 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// `struct statfs` as amd64 `statfs`/`fstatfs` write it (120 bytes).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct Statfs {
     pub f_type: i64,
     pub f_bsize: i64,
@@ -25,6 +27,9 @@ mod tests {
     #[test]
     fn statfs_matches_the_kernel_layout() {
         assert_eq!(std::mem::size_of::<Statfs>(), 120);
-        assert_eq!(std::mem::size_of::<Statfs>(), std::mem::size_of::<libc::statfs>());
+        assert_eq!(
+            std::mem::size_of::<Statfs>(),
+            std::mem::size_of::<libc::statfs>()
+        );
     }
 }

@@ -45,7 +45,9 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
         let file = OpenFile::host(host).map_err(KernelError::Stdio)?;
         fds.install_at(fd, file, false);
     }
-    let Config { argv, envp, cwd, .. } = config;
+    let Config {
+        argv, envp, cwd, ..
+    } = config;
 
     // The task runs on a thread of its own: the platform binds its context to the OS thread that
     // created it, and later tasks get threads of their own the same way.
@@ -66,11 +68,15 @@ fn build_mounts(gofer: UnixStream) -> Result<Arc<Vfs>, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
     let root_fs = vfs::gofer::GoferFs::new(client, b"/").map_err(KernelError::Mount)?;
     let vfs = Vfs::new(root_fs);
-    let ctx = LookupCtx { root: vfs.root(), start: vfs.root() };
+    let ctx = LookupCtx {
+        root: vfs.root(),
+        start: vfs.root(),
+    };
     let devfs = vfs::devfs::DevFs::new().map_err(KernelError::Mount)?;
     // /tmp is world-writable with the sticky bit, as on any Linux system.
     let tmpfs = vfs::tmpfs::TmpFs::new(0o1777);
-    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 2] = [(b"/dev", devfs), (b"/tmp", tmpfs)];
+    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 2] =
+        [(b"/dev", devfs), (b"/tmp", tmpfs)];
     for (path, fs) in sentry_mounts {
         // The root is read-only, so a mount point missing from it can't be made; the sandbox
         // runs without that mount rather than not at all.

@@ -24,7 +24,10 @@ pub(crate) struct FdTable {
 impl FdTable {
     pub(crate) fn get(&self, fd: u64) -> Result<Arc<OpenFile>, Errno> {
         let fd = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        self.entries.get(&fd).map(|e| Arc::clone(&e.file)).ok_or(Errno::EBADF)
+        self.entries
+            .get(&fd)
+            .map(|e| Arc::clone(&e.file))
+            .ok_or(Errno::EBADF)
     }
 
     pub(crate) fn entry_mut(&mut self, fd: u64) -> Result<&mut FdEntry, Errno> {
@@ -71,7 +74,11 @@ impl FdTable {
 
     /// Closes every descriptor in `[first, last]`.
     pub(crate) fn remove_range(&mut self, first: usize, last: usize) {
-        let doomed: Vec<usize> = self.entries.range(first..=last).map(|(&fd, _)| fd).collect();
+        let doomed: Vec<usize> = self
+            .entries
+            .range(first..=last)
+            .map(|(&fd, _)| fd)
+            .collect();
         for fd in doomed {
             self.entries.remove(&fd);
         }
@@ -86,8 +93,12 @@ mod tests {
     fn dummy() -> Arc<OpenFile> {
         let devfs = vfs::devfs::DevFs::new().expect("devfs");
         let vfs = vfs::Vfs::new(devfs);
-        let ctx = vfs::LookupCtx { root: vfs.root(), start: vfs.root() };
-        vfs.open(&ctx, b"/null", libc::O_RDWR, 0).expect("opening /null")
+        let ctx = vfs::LookupCtx {
+            root: vfs.root(),
+            start: vfs.root(),
+        };
+        vfs.open(&ctx, b"/null", libc::O_RDWR, 0)
+            .expect("opening /null")
     }
 
     #[test]
@@ -96,7 +107,9 @@ mod tests {
         assert_eq!(t.install(dummy(), false, 0, 10), Ok(0));
         assert_eq!(t.install(dummy(), false, 0, 10), Ok(1));
         assert_eq!(t.install(dummy(), false, 0, 10), Ok(2));
-        t.remove(1).map(drop).unwrap_or_else(|e| panic!("remove: {e}"));
+        t.remove(1)
+            .map(drop)
+            .unwrap_or_else(|e| panic!("remove: {e}"));
         assert_eq!(t.install(dummy(), false, 0, 10), Ok(1));
         assert_eq!(t.install(dummy(), false, 5, 10), Ok(5));
         assert_eq!(t.install(dummy(), false, 0, 10), Ok(3));

@@ -48,6 +48,10 @@ pub(crate) struct ProgramHeader {
     pub(crate) align: u64,
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "a program header is 56 bytes"
+)]
 pub(crate) const PHDR_SIZE: u16 = std::mem::size_of::<ProgramHeader>() as u16;
 
 impl FileHeader {
@@ -89,7 +93,10 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_an_x86_64_elf() {
-        assert_eq!(FileHeader::parse(b"#!/bin/sh\n").err(), Some(Errno::ENOEXEC));
+        assert_eq!(
+            FileHeader::parse(b"#!/bin/sh\n").err(),
+            Some(Errno::ENOEXEC)
+        );
         assert_eq!(FileHeader::parse(&[0; 64]).err(), Some(Errno::ENOEXEC));
     }
 

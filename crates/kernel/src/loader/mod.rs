@@ -66,14 +66,23 @@ impl LoadedObject {
 
 impl Task {
     /// Starts the first process: argv[0] is looked up in PATH when it has no '/'.
-    pub(crate) fn exec_init(&mut self, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> Result<(), KernelError> {
+    pub(crate) fn exec_init(
+        &mut self,
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+    ) -> Result<(), KernelError> {
         let name = argv.first().cloned().unwrap_or_default();
         let path = self.find_in_path(&name, envp);
-        self.comm = name.rsplit(|&b| b == b'/').next().unwrap_or_default().to_vec();
-        self.load_executable(&path, argv.to_vec(), envp, 0).map_err(|errno| KernelError::Exec {
-            path: String::from_utf8_lossy(&path).into_owned(),
-            errno,
-        })
+        self.comm = name
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or_default()
+            .to_vec();
+        self.load_executable(&path, argv.to_vec(), envp, 0)
+            .map_err(|errno| KernelError::Exec {
+                path: String::from_utf8_lossy(&path).into_owned(),
+                errno,
+            })
     }
 
     /// execvp's search: the first PATH entry holding `name`, or `name` itself.
@@ -123,7 +132,12 @@ impl Task {
                 let interp_file = self.open_executable(&interp_path)?;
                 let mut interp_head = [0u8; SHEBANG_MAX];
                 let n = read_full(&interp_file, &mut interp_head, 0)?;
-                Some(load_object(&self.mm, &interp_file, &interp_head[..n], None)?)
+                Some(load_object(
+                    &self.mm,
+                    &interp_file,
+                    &interp_head[..n],
+                    None,
+                )?)
             }
             None => None,
         };
@@ -155,7 +169,9 @@ impl Task {
         };
         let sp = stack::build(&self.mm, stack_top, &argv, envp, path, &auxv, &random)?;
 
-        let entry = interp.as_ref().map_or_else(|| main.entry(), LoadedObject::entry);
+        let entry = interp
+            .as_ref()
+            .map_or_else(|| main.entry(), LoadedObject::entry);
         let regs = self.ctx.regs_mut();
         *regs = UserRegs {
             rip: entry,
@@ -174,7 +190,10 @@ impl Task {
 
     /// Opens `path` for execution: a regular file with an execute bit (EACCES otherwise).
     fn open_executable(&self, path: &[u8]) -> Result<Arc<OpenFile>, Errno> {
-        let file = self.kernel.vfs.open(&self.lookup_ctx(), path, libc::O_RDONLY, 0)?;
+        let file = self
+            .kernel
+            .vfs
+            .open(&self.lookup_ctx(), path, libc::O_RDONLY, 0)?;
         let stat = file.stat()?;
         if stat.st_mode & libc::S_IFMT != libc::S_IFREG || stat.st_mode & 0o111 == 0 {
             return Err(Errno::EACCES);
@@ -233,7 +252,11 @@ fn read_interp_path(file: &OpenFile, ph: &ProgramHeader) -> Result<Vec<u8>, Errn
 }
 
 fn prot_of(flags: u32) -> Prot {
-    Prot { read: flags & PF_R != 0, write: flags & PF_W != 0, exec: flags & PF_X != 0 }
+    Prot {
+        read: flags & PF_R != 0,
+        write: flags & PF_W != 0,
+        exec: flags & PF_X != 0,
+    }
 }
 
 /// Maps an ELF object's PT_LOAD segments. `pie_base` is where an ET_DYN object goes (None:
@@ -282,7 +305,12 @@ fn load_object(
         map_segment(mm, &mappable, ph, bias)?;
     }
     let end = page_ceil(bias + highest).ok_or(Errno::ENOEXEC)?;
-    Ok(LoadedObject { bias, header, phdrs, end })
+    Ok(LoadedObject {
+        bias,
+        header,
+        phdrs,
+        end,
+    })
 }
 
 fn map_segment(
@@ -311,7 +339,11 @@ fn map_segment(
         grows_down: false,
     };
     if ph.filesz > 0 {
-        mm.mmap(fixed(start, file_map_end - start, Some((Arc::clone(file), page_floor(ph.offset)))))?;
+        mm.mmap(fixed(
+            start,
+            file_map_end - start,
+            Some((Arc::clone(file), page_floor(ph.offset))),
+        ))?;
         // The rest of the last file page belongs to .bss: zero it, as Linux does.
         if mem_end > file_end && prot.write {
             mm.zero(file_end, file_map_end.min(mem_end) - file_end)?;
@@ -330,11 +362,25 @@ mod tests {
 
     #[test]
     fn script_interpreter_and_argument() {
-        let (interp, argv) =
-            script_argv(b"#! /bin/sh  -e \necho hi\n", b"/x.sh", vec![b"x.sh".to_vec(), b"a".to_vec()])
-                .expect("valid script");
+        let (interp, argv) = script_argv(
+            b"#! /bin/sh  -e \necho hi\n",
+            b"/x.sh",
+            vec![b"x.sh".to_vec(), b"a".to_vec()],
+        )
+        .expect("valid script");
         assert_eq!(interp, b"/bin/sh");
-        assert_eq!(argv, vec![b"/bin/sh".to_vec(), b"-e".to_vec(), b"/x.sh".to_vec(), b"a".to_vec()]);
-        assert_eq!(script_argv(b"#!\n", b"/x", vec![]).err(), Some(Errno::ENOEXEC));
+        assert_eq!(
+            argv,
+            vec![
+                b"/bin/sh".to_vec(),
+                b"-e".to_vec(),
+                b"/x.sh".to_vec(),
+                b"a".to_vec()
+            ]
+        );
+        assert_eq!(
+            script_argv(b"#!\n", b"/x", vec![]).err(),
+            Some(Errno::ENOEXEC)
+        );
     }
 }

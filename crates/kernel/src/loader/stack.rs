@@ -118,7 +118,10 @@ struct StringArea {
 
 impl StringArea {
     fn new(top: u64) -> StringArea {
-        StringArea { top, reversed: Vec::new() }
+        StringArea {
+            top,
+            reversed: Vec::new(),
+        }
     }
 
     /// Pushes a NUL-terminated copy of `s`; returns its guest address.

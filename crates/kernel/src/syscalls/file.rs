@@ -6,7 +6,7 @@ use abi::Errno;
 use vfs::OpenFile;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use super::{arg_i32, arg_len, arg_u32, SyscallResult};
+use super::{arg_i32, arg_i64, arg_len, arg_u32, ret_flags, SyscallResult};
 use crate::task::Task;
 
 /// Bytes moved between guest memory and a file per step: bounds the Sentry's buffer whatever
@@ -50,7 +50,8 @@ fn read_into_guest(
 }
 
 fn is_regular(file: &OpenFile) -> bool {
-    file.path().is_some_and(|p| p.file_type() == vfs::FileType::Regular)
+    file.path()
+        .is_some_and(|p| p.file_type() == vfs::FileType::Regular)
 }
 
 /// Writes `count` bytes of guest memory at `addr` to `file`; `offset` for pwrite.
@@ -87,7 +88,7 @@ fn partial(done: usize, result: Result<usize, Errno>) -> Result<usize, Errno> {
 }
 
 fn offset_arg(value: u64) -> Result<u64, Errno> {
-    if (value as i64) < 0 {
+    if arg_i64(value) < 0 {
         return Err(Errno::EINVAL);
     }
     Ok(value)
@@ -122,7 +123,9 @@ fn read_iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> 
     }
     let mut bytes = vec![0u8; count * std::mem::size_of::<Iovec>()];
     task.mm.copy_in(addr, &mut bytes)?;
-    let iovs = <[Iovec]>::ref_from_bytes(&bytes).map_err(|_| Errno::EINVAL)?.to_vec();
+    let iovs = <[Iovec]>::ref_from_bytes(&bytes)
+        .map_err(|_| Errno::EINVAL)?
+        .to_vec();
     let mut total: u64 = 0;
     for iov in &iovs {
         total = total.checked_add(iov.len).ok_or(Errno::EINVAL)?;
@@ -163,7 +166,7 @@ pub(super) fn writev(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn lseek(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds.get(a[0])?;
-    file.seek(a[1] as i64, arg_i32(a[2]))
+    file.seek(arg_i64(a[1]), arg_i32(a[2]))
 }
 
 pub(super) fn close(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -191,7 +194,7 @@ pub(super) fn close_range(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 fn dup_to(task: &mut Task, file: Arc<OpenFile>, newfd: u64, cloexec: bool) -> SyscallResult {
     let fd = usize::try_from(newfd).map_err(|_| Errno::EBADF)?;
-    if newfd as i32 >= 0 && fd < task.nofile_limit() {
+    if arg_i32(newfd) >= 0 && fd < task.nofile_limit() {
         task.fds.install_at(fd, file, cloexec);
         Ok(newfd)
     } else {
@@ -223,7 +226,8 @@ pub(super) fn dup3(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 /// Status flags F_SETFL may change; the access mode and creation flags stay.
-const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+const SETFL_MASK: i32 =
+    libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
 
 pub(super) fn fcntl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let cmd = arg_i32(a[1]);
@@ -235,14 +239,16 @@ pub(super) fn fcntl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
             if min >= limit {
                 return Err(Errno::EINVAL);
             }
-            Ok(task.fds.install(file, cmd == libc::F_DUPFD_CLOEXEC, min, limit)? as u64)
+            Ok(task
+                .fds
+                .install(file, cmd == libc::F_DUPFD_CLOEXEC, min, limit)? as u64)
         }
         libc::F_GETFD => Ok(u64::from(task.fds.entry_mut(a[0])?.cloexec)),
         libc::F_SETFD => {
             task.fds.entry_mut(a[0])?.cloexec = arg_i32(a[2]) & libc::FD_CLOEXEC != 0;
             Ok(0)
         }
-        libc::F_GETFL => Ok(task.fds.get(a[0])?.status_flags() as u32 as u64),
+        libc::F_GETFL => Ok(ret_flags(task.fds.get(a[0])?.status_flags())),
         libc::F_SETFL => {
             let file = task.fds.get(a[0])?;
             let flags = (file.status_flags() & !SETFL_MASK) | (arg_i32(a[2]) & SETFL_MASK);
@@ -284,7 +290,11 @@ pub(super) fn ioctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         libc::FIONBIO => {
             let on: i32 = task.mm.read_obj(a[2])?;
             let flags = file.status_flags();
-            file.set_status_flags(if on != 0 { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK });
+            file.set_status_flags(if on != 0 {
+                flags | libc::O_NONBLOCK
+            } else {
+                flags & !libc::O_NONBLOCK
+            });
             return Ok(0);
         }
         libc::FIOCLEX | libc::FIONCLEX => {
@@ -294,7 +304,7 @@ pub(super) fn ioctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         libc::TIOCGPGRP => {
             // The terminal's foreground process group is the sandbox's, not the host's.
             let mut termios = [0u8; TERMIOS_SIZE];
-            file.ioctl(libc::TCGETS as u32, &mut termios)?;
+            file.ioctl(arg_u32(libc::TCGETS), &mut termios)?;
             task.mm.write_obj(a[2], &task.pgid)?;
             return Ok(0);
         }

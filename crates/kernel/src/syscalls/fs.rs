@@ -3,14 +3,18 @@
 use abi::{Errno, Statx, Timespec};
 use vfs::{LookupCtx, Vfs};
 
-use super::{arg_i32, arg_len, arg_u32, SyscallResult};
+use super::{arg_i32, arg_i64, arg_len, arg_u32, is_at_fdcwd, SyscallResult, AT_FDCWD};
 use crate::task::Task;
 
 impl Task {
     /// The lookup context and path for an *at syscall's (dirfd, path) pair.
     fn at_path(&self, dirfd: u64, path_addr: u64) -> Result<(LookupCtx, Vec<u8>), Errno> {
         let path = self.read_path(path_addr)?;
-        let ctx = if path.starts_with(b"/") { self.lookup_ctx() } else { self.lookup_ctx_at(dirfd)? };
+        let ctx = if path.starts_with(b"/") {
+            self.lookup_ctx()
+        } else {
+            self.lookup_ctx_at(dirfd)?
+        };
         Ok((ctx, path))
     }
 
@@ -23,7 +27,9 @@ impl Task {
         let mode = mode & !self.fs.umask & 0o7777;
         let file = self.vfs().open(&ctx, &path, flags, mode)?;
         let limit = self.nofile_limit();
-        Ok(self.fds.install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
+        Ok(self
+            .fds
+            .install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
     }
 
     /// stat of a (dirfd, path) with AT_* flags; AT_EMPTY_PATH with "" is the dirfd itself.
@@ -36,13 +42,18 @@ impl Task {
             if flags & libc::AT_EMPTY_PATH == 0 {
                 return Err(Errno::ENOENT);
             }
-            if dirfd as i32 == libc::AT_FDCWD {
+            if is_at_fdcwd(dirfd) {
                 return self.fs.cwd.inode().stat();
             }
             return self.fds.get(dirfd)?.stat();
         }
-        let ctx = if path.starts_with(b"/") { self.lookup_ctx() } else { self.lookup_ctx_at(dirfd)? };
-        self.vfs().stat(&ctx, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
+        let ctx = if path.starts_with(b"/") {
+            self.lookup_ctx()
+        } else {
+            self.lookup_ctx_at(dirfd)?
+        };
+        self.vfs()
+            .stat(&ctx, &path, flags & libc::AT_SYMLINK_NOFOLLOW == 0)
     }
 
     fn write_stat(&self, dirfd: u64, path_addr: u64, buf: u64, flags: i32) -> SyscallResult {
@@ -51,8 +62,6 @@ impl Task {
         Ok(0)
     }
 }
-
-const AT_FDCWD: u64 = libc::AT_FDCWD as u64;
 
 pub(super) fn open(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     task.do_open(AT_FDCWD, a[0], arg_i32(a[1]), arg_u32(a[2]))
@@ -63,7 +72,12 @@ pub(super) fn openat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn creat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    task.do_open(AT_FDCWD, a[0], libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, arg_u32(a[1]))
+    task.do_open(
+        AT_FDCWD,
+        a[0],
+        libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+        arg_u32(a[1]),
+    )
 }
 
 pub(super) fn stat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -82,7 +96,7 @@ pub(super) fn statx(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     // AT_STATX_* sync flags only say how fresh the answer must be; every answer here is.
     let sync_flags = libc::AT_STATX_FORCE_SYNC | libc::AT_STATX_DONT_SYNC;
     let stat = task.do_stat(a[0], a[1], arg_i32(a[2]) & !sync_flags)?;
-    if arg_u32(a[3]) & libc::STATX__RESERVED as u32 != 0 {
+    if arg_u32(a[3]) & libc::STATX__RESERVED.cast_unsigned() != 0 {
         return Err(Errno::EINVAL);
     }
     task.mm.write_obj(a[4], &Statx::from(&stat))?;
@@ -95,7 +109,9 @@ fn access_at(task: &Task, dirfd: u64, path: u64, mode: u64, flags: i32) -> Sysca
     }
     let (ctx, path) = task.at_path(dirfd, path)?;
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
-    task.vfs().access(&ctx, &path, arg_i32(mode), follow).map(|()| 0)
+    task.vfs()
+        .access(&ctx, &path, arg_i32(mode), follow)
+        .map(|()| 0)
 }
 
 pub(super) fn access(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -147,10 +163,19 @@ pub(super) fn unlinkat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     }
 }
 
-fn rename_at(task: &Task, olddir: u64, old: u64, newdir: u64, new: u64, flags: u64) -> SyscallResult {
+fn rename_at(
+    task: &Task,
+    olddir: u64,
+    old: u64,
+    newdir: u64,
+    new: u64,
+    flags: u64,
+) -> SyscallResult {
     let (old_ctx, old) = task.at_path(olddir, old)?;
     let (new_ctx, new) = task.at_path(newdir, new)?;
-    task.vfs().rename(&old_ctx, &old, &new_ctx, &new, arg_u32(flags)).map(|()| 0)
+    task.vfs()
+        .rename(&old_ctx, &old, &new_ctx, &new, arg_u32(flags))
+        .map(|()| 0)
 }
 
 pub(super) fn rename(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -172,7 +197,9 @@ fn link_at(task: &Task, olddir: u64, old: u64, newdir: u64, new: u64, flags: i32
     let (old_ctx, old) = task.at_path(olddir, old)?;
     let (new_ctx, new) = task.at_path(newdir, new)?;
     let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
-    task.vfs().link(&old_ctx, &old, &new_ctx, &new, follow).map(|()| 0)
+    task.vfs()
+        .link(&old_ctx, &old, &new_ctx, &new, follow)
+        .map(|()| 0)
 }
 
 pub(super) fn link(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -198,10 +225,11 @@ pub(super) fn symlinkat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 fn readlink_at(task: &Task, dirfd: u64, path: u64, buf: u64, size: u64) -> SyscallResult {
-    let size = arg_len(u64::from(arg_u32(size)))?;
-    if (size as i32) <= 0 {
-        return Err(Errno::EINVAL);
-    }
+    // bufsiz is an int: zero or negative is EINVAL.
+    let size = usize::try_from(arg_i32(size))
+        .ok()
+        .filter(|&s| s > 0)
+        .ok_or(Errno::EINVAL)?;
     let (ctx, path) = task.at_path(dirfd, path)?;
     let target = task.vfs().readlink(&ctx, &path)?;
     let n = target.len().min(size);
@@ -219,7 +247,9 @@ pub(super) fn readlinkat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 fn chmod_at(task: &Task, dirfd: u64, path: u64, mode: u64) -> SyscallResult {
     let (ctx, path) = task.at_path(dirfd, path)?;
-    task.vfs().chmod(&ctx, &path, arg_u32(mode) & 0o7777).map(|()| 0)
+    task.vfs()
+        .chmod(&ctx, &path, arg_u32(mode) & 0o7777)
+        .map(|()| 0)
 }
 
 pub(super) fn chmod(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -231,7 +261,7 @@ pub(super) fn fchmodat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn truncate(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    if (a[1] as i64) < 0 {
+    if arg_i64(a[1]) < 0 {
         return Err(Errno::EINVAL);
     }
     let (ctx, path) = task.at_path(AT_FDCWD, a[0])?;
@@ -243,7 +273,11 @@ pub(super) fn utimensat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let times = if a[2] == 0 { None } else { Some(task.mm.read_obj::<[Timespec; 2]>(a[2])?) };
+    let times = if a[2] == 0 {
+        None
+    } else {
+        Some(task.mm.read_obj::<[Timespec; 2]>(a[2])?)
+    };
     // A NULL path is futimens: the file dirfd refers to.
     if a[1] == 0 {
         let file = task.fds.get(a[0])?;

@@ -47,7 +47,9 @@ pub(super) fn mmap(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let (addr, len, flags, offset) = (a[0], a[1], arg_i32(a[3]), a[5]);
     let prot = prot_arg(a[2])?;
     let sharing = flags & (libc::MAP_SHARED | libc::MAP_PRIVATE);
-    if flags & !KNOWN_FLAGS != 0 || sharing == 0 || sharing == (libc::MAP_SHARED | libc::MAP_PRIVATE)
+    if flags & !KNOWN_FLAGS != 0
+        || sharing == 0
+        || sharing == (libc::MAP_SHARED | libc::MAP_PRIVATE)
     {
         return Err(Errno::EINVAL);
     }

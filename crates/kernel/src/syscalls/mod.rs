@@ -58,15 +58,42 @@ impl Task {
     }
 }
 
-/// The low 32 bits of an `int` argument, sign-extended (the ABI leaves the upper half undefined).
+/// An `int` argument: the register's low 32 bits (the ABI leaves the upper half undefined).
 pub(crate) fn arg_i32(value: u64) -> i32 {
-    value as u32 as i32
+    arg_u32(value).cast_signed()
 }
 
-/// The low 32 bits of an `unsigned int` argument.
+/// An `unsigned int` argument: the register's low 32 bits.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "a 32-bit argument is the low half"
+)]
 pub(crate) fn arg_u32(value: u64) -> u32 {
     value as u32
 }
+
+/// A signed 64-bit argument (`off_t`, `long`).
+pub(crate) fn arg_i64(value: u64) -> i64 {
+    value.cast_signed()
+}
+
+/// A pid, uid or other non-negative `int` as a return value.
+pub(crate) fn ret_id(id: i32) -> u64 {
+    i64::from(id).cast_unsigned()
+}
+
+/// An int-sized flags word as a return value (F_GETFL), its bits kept as they are.
+pub(crate) fn ret_flags(flags: i32) -> u64 {
+    u64::from(flags.cast_unsigned())
+}
+
+/// Whether a dirfd argument is AT_FDCWD.
+pub(crate) fn is_at_fdcwd(dirfd: u64) -> bool {
+    arg_i32(dirfd) == libc::AT_FDCWD
+}
+
+/// AT_FDCWD as an argument register holds it.
+pub(crate) const AT_FDCWD: u64 = (libc::AT_FDCWD as i64).cast_unsigned();
 
 /// A `size_t`/length argument as usize.
 pub(crate) fn arg_len(value: u64) -> Result<usize, Errno> {

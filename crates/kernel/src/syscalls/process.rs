@@ -1,24 +1,22 @@
 //! Process and thread identity, exit, limits, and system information.
 
-use std::time::Duration;
-
 use abi::Errno;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use super::{arg_i32, arg_len, arg_u32, SyscallResult};
+use super::{arg_i32, arg_len, arg_u32, ret_id, SyscallResult};
 use crate::kernel::{UNAME_MACHINE, UNAME_RELEASE, UNAME_SYSNAME, UNAME_VERSION};
 use crate::task::{ExitStatus, Rlimit, Task, RLIM_NLIMITS};
 
 pub(super) fn getpid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(task.pid as u64)
+    Ok(ret_id(task.pid))
 }
 
 pub(super) fn gettid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(task.tid as u64)
+    Ok(ret_id(task.tid))
 }
 
 pub(super) fn getppid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(task.ppid as u64)
+    Ok(ret_id(task.ppid))
 }
 
 pub(super) fn getuid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
@@ -65,7 +63,7 @@ pub(super) fn getgroups(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn getpgrp(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(task.pgid as u64)
+    Ok(ret_id(task.pgid))
 }
 
 /// The pid argument names the caller (0 or its own pid); other processes don't exist yet.
@@ -80,12 +78,12 @@ fn own_pid(task: &Task, pid: u64) -> Result<(), Errno> {
 
 pub(super) fn getpgid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     own_pid(task, a[0])?;
-    Ok(task.pgid as u64)
+    Ok(ret_id(task.pgid))
 }
 
 pub(super) fn getsid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     own_pid(task, a[0])?;
-    Ok(task.sid as u64)
+    Ok(ret_id(task.sid))
 }
 
 pub(super) fn setpgid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -114,7 +112,12 @@ pub(super) fn exit_group(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn wait4(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let options = arg_i32(a[2]);
-    let known = libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD;
+    let known = libc::WNOHANG
+        | libc::WUNTRACED
+        | libc::WCONTINUED
+        | libc::__WALL
+        | libc::__WCLONE
+        | libc::__WNOTHREAD;
     if options & !known != 0 {
         return Err(Errno::EINVAL);
     }
@@ -130,7 +133,9 @@ struct Utsname {
 }
 
 pub(super) fn uname(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let mut uts = Utsname { fields: [[0; 65]; 6] };
+    let mut uts = Utsname {
+        fields: [[0; 65]; 6],
+    };
     let values: [&[u8]; 6] = [
         UNAME_SYSNAME.as_bytes(),
         &task.kernel.hostname,
@@ -171,7 +176,11 @@ pub(super) fn arch_prctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         }
         ARCH_GET_FS | ARCH_GET_GS => {
             let regs = task.ctx.regs();
-            let value = if code == ARCH_GET_FS { regs.fs_base } else { regs.gs_base };
+            let value = if code == ARCH_GET_FS {
+                regs.fs_base
+            } else {
+                regs.gs_base
+            };
             task.mm.write_obj(a[1], &value)?;
             Ok(0)
         }
@@ -181,7 +190,7 @@ pub(super) fn arch_prctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn set_tid_address(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     task.clear_child_tid = a[0];
-    Ok(task.tid as u64)
+    Ok(ret_id(task.tid))
 }
 
 /// `struct robust_list_head` is three words.
@@ -209,11 +218,8 @@ pub(super) fn futex(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
                     std::thread::park();
                 }
             }
-            let timeout: abi::Timespec = task.mm.read_obj(a[3])?;
-            if timeout.tv_sec < 0 || !(0..1_000_000_000).contains(&timeout.tv_nsec) {
-                return Err(Errno::EINVAL);
-            }
-            std::thread::sleep(Duration::new(timeout.tv_sec as u64, timeout.tv_nsec as u32));
+            let timeout = super::time::duration_of(task.mm.read_obj(a[3])?)?;
+            std::thread::sleep(timeout);
             Err(Errno::ETIMEDOUT)
         }
         libc::FUTEX_WAKE | libc::FUTEX_WAKE_BITSET => {
@@ -268,12 +274,21 @@ struct RlimitAbi {
 }
 
 fn resource(value: u64) -> Result<usize, Errno> {
-    usize::try_from(arg_u32(value)).ok().filter(|&r| r < RLIM_NLIMITS).ok_or(Errno::EINVAL)
+    usize::try_from(arg_u32(value))
+        .ok()
+        .filter(|&r| r < RLIM_NLIMITS)
+        .ok_or(Errno::EINVAL)
 }
 
 pub(super) fn getrlimit(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let limit = task.rlimits[resource(a[0])?];
-    task.mm.write_obj(a[1], &RlimitAbi { cur: limit.cur, max: limit.max })?;
+    task.mm.write_obj(
+        a[1],
+        &RlimitAbi {
+            cur: limit.cur,
+            max: limit.max,
+        },
+    )?;
     Ok(0)
 }
 
@@ -287,17 +302,29 @@ pub(super) fn prlimit64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
             return Err(Errno::EINVAL);
         }
         // Raising a hard limit takes CAP_SYS_RESOURCE, which the sandbox's root has.
-        task.rlimits[res] = Rlimit { cur: new.cur, max: new.max };
+        task.rlimits[res] = Rlimit {
+            cur: new.cur,
+            max: new.max,
+        };
     }
     if a[3] != 0 {
-        task.mm.write_obj(a[3], &RlimitAbi { cur: old.cur, max: old.max })?;
+        task.mm.write_obj(
+            a[3],
+            &RlimitAbi {
+                cur: old.cur,
+                max: old.max,
+            },
+        )?;
     }
     Ok(0)
 }
 
 pub(super) fn getrusage(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let who = arg_i32(a[0]);
-    if !matches!(who, libc::RUSAGE_SELF | libc::RUSAGE_CHILDREN | libc::RUSAGE_THREAD) {
+    if !matches!(
+        who,
+        libc::RUSAGE_SELF | libc::RUSAGE_CHILDREN | libc::RUSAGE_THREAD
+    ) {
         return Err(Errno::EINVAL);
     }
     // struct rusage: 2 timevals and 14 longs. Resource accounting comes later: all zero.
@@ -328,7 +355,7 @@ struct SysinfoAbi {
 pub(super) fn sysinfo(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let host = nix::sys::sysinfo::sysinfo().map_err(|e| Errno(e as i32))?;
     let info = SysinfoAbi {
-        uptime: task.kernel.boot_time.elapsed().as_secs() as i64,
+        uptime: task.kernel.boot_time.elapsed().as_secs().cast_signed(),
         totalram: host.ram_total(),
         freeram: host.ram_unused(),
         procs: 1,
@@ -341,7 +368,7 @@ pub(super) fn sysinfo(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn getrandom(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let flags = arg_u32(a[2]);
-    let known = (libc::GRND_NONBLOCK | libc::GRND_RANDOM | libc::GRND_INSECURE) as u32;
+    let known = libc::GRND_NONBLOCK | libc::GRND_RANDOM | libc::GRND_INSECURE;
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }

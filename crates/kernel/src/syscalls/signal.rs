@@ -16,7 +16,7 @@ const UNBLOCKABLE: u64 = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1))
 
 fn signal_number(value: u64) -> Result<i32, Errno> {
     let signo = arg_i32(value);
-    if (1..=NSIG as i32).contains(&signo) {
+    if (1..=NSIG).contains(&signo) {
         Ok(signo)
     } else {
         Err(Errno::EINVAL)
@@ -28,11 +28,15 @@ pub(super) fn rt_sigaction(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if a[3] != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let new = if a[1] != 0 { Some(task.mm.read_obj::<SigAction>(a[1])?) } else { None };
+    let new = if a[1] != 0 {
+        Some(task.mm.read_obj::<SigAction>(a[1])?)
+    } else {
+        None
+    };
     if new.is_some() && (signo == libc::SIGKILL || signo == libc::SIGSTOP) {
         return Err(Errno::EINVAL);
     }
-    let slot = &mut task.signals.actions[(signo - 1) as usize];
+    let slot = task.signals.action_mut(signo);
     let old = *slot;
     if let Some(mut action) = new {
         action.mask &= !UNBLOCKABLE;
@@ -86,7 +90,7 @@ pub(super) fn sigaltstack(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 /// sandbox has one task until processes arrive.
 fn send_to_self(task: &mut Task, target_is_self: bool, signo: u64) -> SyscallResult {
     let signo = arg_i32(signo);
-    if !(0..=NSIG as i32).contains(&signo) {
+    if !(0..=NSIG).contains(&signo) {
         return Err(Errno::EINVAL);
     }
     if !target_is_self {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use abi::Errno;
 
 use super::table::Syscall;
-use super::SyscallResult;
+use super::{arg_i32, arg_i64, is_at_fdcwd, SyscallResult};
 use crate::task::Task;
 
 /// How to print a syscall argument.
@@ -34,7 +34,12 @@ const BUF_SHOWN: usize = 32;
 /// logged once, with its result, by [`exit`].
 pub(crate) fn enter(task: &Task, entry: &Syscall, args: &[u64; 6]) {
     if never_returns(entry) {
-        eprintln!("[{:>4}] {}({})", task.tid, entry.name, format_args(task, entry, args, None));
+        eprintln!(
+            "[{:>4}] {}({})",
+            task.tid,
+            entry.name,
+            format_args(task, entry, args, None)
+        );
     }
 }
 
@@ -58,8 +63,12 @@ pub(crate) fn exit(
             eprintln!("[{:>4}] {}({}) = {}", task.tid, entry.name, shown, ret);
         }
         None => {
-            let name = syscalls::Sysno::new(nr as usize).map_or("unknown", |s| s.name());
-            eprintln!("[{:>4}] {name}#{nr}({:#x}, {:#x}, ...) = {ret}", task.tid, args[0], args[1]);
+            let sysno = usize::try_from(nr).ok().and_then(syscalls::Sysno::new);
+            let name = sysno.map_or("unknown", |s| s.name());
+            eprintln!(
+                "[{:>4}] {name}#{nr}({:#x}, {:#x}, ...) = {ret}",
+                task.tid, args[0], args[1]
+            );
         }
     }
 }
@@ -84,13 +93,13 @@ fn format_args(task: &Task, entry: &Syscall, args: &[u64; 6], ret: Option<u64>) 
             out.push_str(", ");
         }
         let _ = match kind {
-            Arg::Int => write!(out, "{}", value as i64),
+            Arg::Int => write!(out, "{}", arg_i64(value)),
             Arg::Uint => write!(out, "{value}"),
             Arg::Hex | Arg::Ptr => write!(out, "{value:#x}"),
             Arg::Oct => write!(out, "{value:#o}"),
-            Arg::Fd => write!(out, "{}", value as i32),
-            Arg::DirFd if value as i32 == libc::AT_FDCWD => write!(out, "AT_FDCWD"),
-            Arg::DirFd => write!(out, "{}", value as i32),
+            Arg::Fd => write!(out, "{}", arg_i32(value)),
+            Arg::DirFd if is_at_fdcwd(value) => write!(out, "AT_FDCWD"),
+            Arg::DirFd => write!(out, "{}", arg_i32(value)),
             Arg::Path => write!(out, "{}", guest_string(task, value, 4096, None)),
             Arg::InBuf(len_arg) => {
                 let len = args.get(*len_arg).copied().unwrap_or(0);

@@ -26,19 +26,26 @@ fn now(task: &Task, clock: i32) -> Result<Timespec, Errno> {
         _ => return Err(Errno::EINVAL),
     };
     let t = host_clock_gettime(host_clock).map_err(|e| Errno(e as i32))?;
-    Ok(Timespec { tv_sec: t.tv_sec(), tv_nsec: t.tv_nsec() })
+    Ok(Timespec {
+        tv_sec: t.tv_sec(),
+        tv_nsec: t.tv_nsec(),
+    })
 }
 
 fn timespec_of(d: Duration) -> Timespec {
-    Timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) }
+    Timespec {
+        tv_sec: d.as_secs().cast_signed(),
+        tv_nsec: i64::from(d.subsec_nanos()),
+    }
 }
 
 /// A guest timespec as a duration; EINVAL when out of range, as Linux checks.
-fn duration_of(ts: Timespec) -> Result<Duration, Errno> {
-    if ts.tv_sec < 0 || !(0..NSEC_PER_SEC).contains(&ts.tv_nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+pub(super) fn duration_of(ts: Timespec) -> Result<Duration, Errno> {
+    let secs = u64::try_from(ts.tv_sec).map_err(|_| Errno::EINVAL)?;
+    let nanos = u32::try_from(ts.tv_nsec)
+        .ok()
+        .filter(|&n| i64::from(n) < NSEC_PER_SEC);
+    Ok(Duration::new(secs, nanos.ok_or(Errno::EINVAL)?))
 }
 
 pub(super) fn clock_gettime(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -56,7 +63,13 @@ pub(super) fn clock_getres(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         _ => 1,
     };
     if a[1] != 0 {
-        task.mm.write_obj(a[1], &Timespec { tv_sec: 0, tv_nsec: res })?;
+        task.mm.write_obj(
+            a[1],
+            &Timespec {
+                tv_sec: 0,
+                tv_nsec: res,
+            },
+        )?;
     }
     Ok(0)
 }
@@ -64,7 +77,13 @@ pub(super) fn clock_getres(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 pub(super) fn gettimeofday(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if a[0] != 0 {
         let ts = now(task, libc::CLOCK_REALTIME)?;
-        task.mm.write_obj(a[0], &Timeval { tv_sec: ts.tv_sec, tv_usec: ts.tv_nsec / 1000 })?;
+        task.mm.write_obj(
+            a[0],
+            &Timeval {
+                tv_sec: ts.tv_sec,
+                tv_usec: ts.tv_nsec / 1000,
+            },
+        )?;
     }
     if a[1] != 0 {
         // struct timezone: the sandbox runs in UTC.

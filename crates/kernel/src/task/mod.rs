@@ -65,16 +65,39 @@ pub(crate) const RLIM_NLIMITS: usize = 16;
 
 /// Linux's defaults for a first process.
 fn default_rlimits() -> [Rlimit; RLIM_NLIMITS] {
-    let unlimited = Rlimit { cur: u64::MAX, max: u64::MAX };
+    let unlimited = Rlimit {
+        cur: u64::MAX,
+        max: u64::MAX,
+    };
     let mut limits = [unlimited; RLIM_NLIMITS];
-    limits[libc::RLIMIT_STACK as usize] = Rlimit { cur: 8 << 20, max: u64::MAX };
-    limits[libc::RLIMIT_CORE as usize] = Rlimit { cur: 0, max: u64::MAX };
-    limits[libc::RLIMIT_NOFILE as usize] =
-        Rlimit { cur: DEFAULT_NOFILE as u64, max: 1 << 20 };
-    limits[libc::RLIMIT_NPROC as usize] = Rlimit { cur: 63_432, max: 63_432 };
-    limits[libc::RLIMIT_MEMLOCK as usize] = Rlimit { cur: 8 << 20, max: 8 << 20 };
-    limits[libc::RLIMIT_SIGPENDING as usize] = Rlimit { cur: 63_432, max: 63_432 };
-    limits[libc::RLIMIT_MSGQUEUE as usize] = Rlimit { cur: 819_200, max: 819_200 };
+    limits[libc::RLIMIT_STACK as usize] = Rlimit {
+        cur: 8 << 20,
+        max: u64::MAX,
+    };
+    limits[libc::RLIMIT_CORE as usize] = Rlimit {
+        cur: 0,
+        max: u64::MAX,
+    };
+    limits[libc::RLIMIT_NOFILE as usize] = Rlimit {
+        cur: DEFAULT_NOFILE as u64,
+        max: 1 << 20,
+    };
+    limits[libc::RLIMIT_NPROC as usize] = Rlimit {
+        cur: 63_432,
+        max: 63_432,
+    };
+    limits[libc::RLIMIT_MEMLOCK as usize] = Rlimit {
+        cur: 8 << 20,
+        max: 8 << 20,
+    };
+    limits[libc::RLIMIT_SIGPENDING as usize] = Rlimit {
+        cur: 63_432,
+        max: 63_432,
+    };
+    limits[libc::RLIMIT_MSGQUEUE as usize] = Rlimit {
+        cur: 819_200,
+        max: 819_200,
+    };
     limits[libc::RLIMIT_NICE as usize] = Rlimit { cur: 0, max: 0 };
     limits[libc::RLIMIT_RTPRIO as usize] = Rlimit { cur: 0, max: 0 };
     limits
@@ -123,7 +146,11 @@ impl Task {
             ctx,
             mm,
             fds,
-            fs: FsContext { cwd: root.clone(), root, umask: 0o022 },
+            fs: FsContext {
+                cwd: root.clone(),
+                root,
+                umask: 0o022,
+            },
             creds: Credentials::default(),
             rlimits: default_rlimits(),
             signals: SignalState::default(),
@@ -149,13 +176,16 @@ impl Task {
 
     /// Path lookups relative to the working directory.
     pub(crate) fn lookup_ctx(&self) -> LookupCtx {
-        LookupCtx { root: self.fs.root.clone(), start: self.fs.cwd.clone() }
+        LookupCtx {
+            root: self.fs.root.clone(),
+            start: self.fs.cwd.clone(),
+        }
     }
 
     /// Path lookups relative to `dirfd` (AT_FDCWD: the working directory).
     pub(crate) fn lookup_ctx_at(&self, dirfd: u64) -> Result<LookupCtx, Errno> {
         // dirfd is an int: AT_FDCWD arrives sign-extended or not, depending on the caller.
-        if dirfd as i32 == libc::AT_FDCWD {
+        if crate::syscalls::is_at_fdcwd(dirfd) {
             return Ok(self.lookup_ctx());
         }
         let file = self.fds.get(dirfd)?;
@@ -163,7 +193,10 @@ impl Task {
         if !dir.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        Ok(LookupCtx { root: self.fs.root.clone(), start: dir.clone() })
+        Ok(LookupCtx {
+            root: self.fs.root.clone(),
+            start: dir.clone(),
+        })
     }
 
     pub(crate) fn nofile_limit(&self) -> usize {

@@ -21,13 +21,22 @@ impl Task {
             };
             match trap {
                 Trap::Syscall => self.handle_syscall(),
-                Trap::Fault { addr, access, signo, .. } => {
+                Trap::Fault {
+                    addr,
+                    access,
+                    signo,
+                    ..
+                } => {
                     if let Err(code) = self.mm.handle_fault(addr, access) {
                         tracing::debug!(
                             "task {}: {access:?} fault at {addr:#x} (si_code {code:?})",
                             self.tid
                         );
-                        self.force_signal(if signo == libc::SIGBUS { signo } else { libc::SIGSEGV });
+                        self.force_signal(if signo == libc::SIGBUS {
+                            signo
+                        } else {
+                            libc::SIGSEGV
+                        });
                     }
                 }
                 Trap::Signal { signo, code, addr } => {

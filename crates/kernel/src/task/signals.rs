@@ -7,11 +7,13 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use super::{ExitStatus, Task};
 
 /// Signals are numbered 1..=64.
-pub(crate) const NSIG: usize = 64;
+pub(crate) const NSIG: i32 = 64;
 
 /// `struct sigaction` as rt_sigaction takes it on amd64.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub(crate) struct SigAction {
     pub(crate) handler: u64,
     pub(crate) flags: u64,
@@ -21,7 +23,9 @@ pub(crate) struct SigAction {
 
 /// `stack_t` for sigaltstack.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub(crate) struct SigStack {
     pub(crate) sp: u64,
     pub(crate) flags: i32,
@@ -30,18 +34,29 @@ pub(crate) struct SigStack {
 }
 
 pub(crate) struct SignalState {
-    pub(crate) actions: [SigAction; NSIG],
+    actions: [SigAction; NSIG as usize],
     /// Blocked signals: bit `n - 1` for signal `n`.
     pub(crate) mask: u64,
     pub(crate) altstack: SigStack,
 }
 
+impl SignalState {
+    /// The disposition of `signo` (1..=NSIG, checked by the caller).
+    pub(crate) fn action_mut(&mut self, signo: i32) -> &mut SigAction {
+        let index = usize::try_from(signo - 1).unwrap_or_default();
+        &mut self.actions[index]
+    }
+}
+
 impl Default for SignalState {
     fn default() -> Self {
         SignalState {
-            actions: [SigAction::default(); NSIG],
+            actions: [SigAction::default(); NSIG as usize],
             mask: 0,
-            altstack: SigStack { flags: libc::SS_DISABLE, ..SigStack::default() },
+            altstack: SigStack {
+                flags: libc::SS_DISABLE,
+                ..SigStack::default()
+            },
         }
     }
 }
@@ -73,7 +88,7 @@ impl Task {
 
     /// A signal sent to this task by kill/tgkill.
     pub(crate) fn send_signal(&mut self, signo: i32) {
-        let action = self.signals.actions[(signo - 1) as usize];
+        let action = *self.signals.action_mut(signo);
         let ignored = action.handler == libc::SIG_IGN as u64
             || (action.handler == libc::SIG_DFL as u64
                 && default_action(signo) == DefaultAction::Ignore);

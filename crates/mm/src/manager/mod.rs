@@ -285,5 +285,5 @@ fn align_down(addr: u64, align: u64) -> u64 {
 
 /// Whether `addr` is page-aligned.
 fn page_aligned(addr: u64) -> bool {
-    addr % PAGE_SIZE == 0
+    addr.is_multiple_of(PAGE_SIZE)
 }

@@ -35,7 +35,7 @@ impl MemoryFile {
         let mapping_len = usize::try_from(capacity)
             .ok()
             .and_then(NonZeroUsize::new)
-            .filter(|_| capacity % abi::PAGE_SIZE == 0)
+            .filter(|_| capacity.is_multiple_of(abi::PAGE_SIZE))
             .ok_or(MmError::BadCapacity(capacity))?;
         let memfd = memfd::MemfdOptions::default()
             .close_on_exec(true)
