@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod boot;
+mod compatibility;
 mod fd_table;
 mod kernel;
 mod loader;
@@ -13,8 +14,8 @@ mod syscalls;
 mod task;
 
 pub use boot::{run, Config};
+pub use compatibility::compatibility_markdown;
 pub use kernel::Kernel;
-pub use syscalls::table::{Support, SYSCALLS};
 pub use task::ExitStatus;
 
 /// Errors that stop the Sentry itself (never a guest's error: those are errnos).
