@@ -38,7 +38,9 @@ impl Column {
             }
             None => Command::new(program),
         };
-        command.args(args);
+        // The same working directory everywhere, and one the sandboxes have (ours mounts its
+        // own /tmp, so a workspace under /tmp would not be there).
+        command.args(args).current_dir("/");
         command
     }
 }
