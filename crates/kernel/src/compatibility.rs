@@ -14,7 +14,10 @@ pub fn compatibility_markdown() -> String {
         })
         .collect();
     let full = rows.iter().filter(|r| r.2 == Some(Support::Full)).count();
-    let partial = rows.iter().filter(|r| matches!(r.2, Some(Support::Partial(_)))).count();
+    let partial = rows
+        .iter()
+        .filter(|r| matches!(r.2, Some(Support::Partial(_))))
+        .count();
     let missing = rows.len() - full - partial;
 
     let mut doc = String::new();

@@ -344,9 +344,10 @@ fn map_segment(
             file_map_end - start,
             Some((Arc::clone(file), page_floor(ph.offset))),
         ))?;
-        // The rest of the last file page belongs to .bss: zero it, as Linux does.
-        if mem_end > file_end && prot.write {
-            mm.zero(file_end, file_map_end.min(mem_end) - file_end)?;
+        // Past the file's bytes, the rest of the last page reads as zero, as Linux's padzero
+        // makes it: .bss starts there, and ld.so's early allocator uses the tail beyond _end.
+        if file_map_end > file_end && prot.write {
+            mm.zero(file_end, file_map_end - file_end)?;
         }
     }
     let anon_start = if ph.filesz > 0 { file_map_end } else { start };

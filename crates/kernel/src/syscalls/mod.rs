@@ -8,6 +8,7 @@ mod signal;
 pub(crate) mod strace;
 pub mod table;
 mod time;
+mod xattr;
 
 use abi::Errno;
 

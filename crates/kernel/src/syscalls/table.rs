@@ -3,7 +3,7 @@
 //! ENOSYS.
 
 use super::strace::Arg::{self, *};
-use super::{file, fs, memory, process, signal, time, Handler};
+use super::{file, fs, memory, process, signal, time, xattr, Handler};
 
 /// How completely a syscall is implemented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +107,18 @@ syscall_table! {
     138 fstatfs file::fstatfs [Fd, Ptr] F;
     158 arch_prctl process::arch_prctl [Hex, Hex] P("ARCH_SET_FS/GET_FS/SET_GS/GET_GS");
     186 gettid process::gettid [] F;
+    188 setxattr xattr::setxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
+    189 lsetxattr xattr::lsetxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
+    190 fsetxattr xattr::fsetxattr [Fd, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
+    191 getxattr xattr::getxattr [Path, Path, Ptr, Uint] P("no filesystem stores extended attributes yet");
+    192 lgetxattr xattr::lgetxattr [Path, Path, Ptr, Uint] P("no filesystem stores extended attributes yet");
+    193 fgetxattr xattr::fgetxattr [Fd, Path, Ptr, Uint] P("no filesystem stores extended attributes yet");
+    194 listxattr xattr::listxattr [Path, Ptr, Uint] P("no filesystem stores extended attributes yet");
+    195 llistxattr xattr::llistxattr [Path, Ptr, Uint] P("no filesystem stores extended attributes yet");
+    196 flistxattr xattr::flistxattr [Fd, Ptr, Uint] P("no filesystem stores extended attributes yet");
+    197 removexattr xattr::removexattr [Path, Path] P("no filesystem stores extended attributes yet");
+    198 lremovexattr xattr::lremovexattr [Path, Path] P("no filesystem stores extended attributes yet");
+    199 fremovexattr xattr::fremovexattr [Fd, Path] P("no filesystem stores extended attributes yet");
     200 tkill signal::tkill [Int, Int] P("to the caller itself");
     201 time time::time [Ptr] F;
     202 futex process::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("single-threaded: WAKE wakes no one, WAIT checks the value");

@@ -29,8 +29,9 @@ impl Task {
                 } => {
                     if let Err(code) = self.mm.handle_fault(addr, access) {
                         tracing::debug!(
-                            "task {}: {access:?} fault at {addr:#x} (si_code {code:?})",
-                            self.tid
+                            "task {}: {access:?} fault at {addr:#x} (si_code {code:?}), rip {:#x}",
+                            self.tid,
+                            self.ctx.regs().rip
                         );
                         self.force_signal(if signo == libc::SIGBUS {
                             signo
