@@ -73,6 +73,9 @@ pub enum Trap {
     /// Any other synchronous signal (SIGILL, SIGFPE, SIGTRAP from int3, ...) with its siginfo
     /// code and address.
     Signal { signo: i32, code: i32, addr: u64 },
+    /// [`Interrupter::interrupt`] was called (possibly before this switch began): the guest
+    /// stopped at an instruction boundary so the Sentry can deliver a signal or end the task.
+    Interrupted,
 }
 
 /// Errors of the platform itself (never of the guest).
@@ -106,6 +109,9 @@ pub trait AddressSpace: Send + Sync {
 
 /// One thread of guest execution, bound to the OS thread that created it.
 ///
+/// Dropping a context ends its thread; dropping the last context of an address space ends the
+/// address space too.
+///
 /// The register cache holds the guest's registers as of the last trap; changes made through
 /// [`Context::regs_mut`] or [`Context::set_return`] are written back on the next switch.
 pub trait Context {
@@ -130,6 +136,27 @@ pub trait Context {
 
     /// The address space this context runs in.
     fn address_space(&self) -> Arc<dyn AddressSpace>;
+
+    /// Starts another thread of execution in this context's address space (clone with
+    /// CLONE_VM). It runs no guest code until [`PendingThread::attach`] is called on the OS
+    /// thread that will own it; its registers then start as a copy of this context's as of now.
+    fn spawn_thread(&mut self) -> Result<Box<dyn PendingThread>, PlatformError>;
+
+    /// A handle that other OS threads use to make this context's `switch` return
+    /// [`Trap::Interrupted`] soon.
+    fn interrupter(&self) -> Arc<dyn Interrupter>;
+}
+
+/// A thread started by [`Context::spawn_thread`], not yet bound to an OS thread.
+pub trait PendingThread: Send {
+    /// Binds the thread to the calling OS thread and returns its context. Dropping a pending
+    /// thread instead ends it.
+    fn attach(self: Box<Self>) -> Result<Box<dyn Context>, PlatformError>;
+}
+
+/// Makes a running (or about to run) context stop and return [`Trap::Interrupted`].
+pub trait Interrupter: Send + Sync {
+    fn interrupt(&self);
 }
 
 /// A way to run guest code.
