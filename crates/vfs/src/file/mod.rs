@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use abi::{Errno, Stat, Statfs};
 use parking_lot::Mutex;
+use waiter::WaitQueue;
 
 use crate::fs::{generic_seek, DirEntry};
 use crate::mount::VfsPath;
@@ -61,6 +62,15 @@ pub trait FileOps: Send + Sync {
     fn statfs(&self) -> Result<Statfs, Errno> {
         Err(Errno::ENOSYS)
     }
+    /// The poll events of `mask` that are ready now. Files that never block are always
+    /// readable and writable, as Linux reports regular files.
+    fn readiness(&self, mask: u32) -> u32 {
+        mask & (waiter::events::READABLE | waiter::events::WRITABLE)
+    }
+    /// Where to register to hear of readiness changes; `None` if readiness never changes.
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        None
+    }
 }
 
 /// The status flags fcntl(F_SETFL) may change.
@@ -93,6 +103,27 @@ impl OpenFile {
     pub fn host(fd: std::os::fd::OwnedFd) -> Result<Arc<OpenFile>, Errno> {
         let (ops, flags) = host::HostFile::new(fd)?;
         Ok(OpenFile::new(Box::new(ops), None, flags))
+    }
+
+    /// The poll events of `mask` that are ready now.
+    pub fn readiness(&self, mask: u32) -> u32 {
+        self.ops.readiness(mask)
+    }
+
+    /// Where to register to hear of readiness changes.
+    pub fn wait_queue(&self) -> Option<&WaitQueue> {
+        self.ops.wait_queue()
+    }
+
+    /// A file of a kind the VFS doesn't know (pipes, eventfds, epoll instances...) that the
+    /// kernel makes: an open file description over `ops` with no path.
+    pub fn anonymous(ops: Box<dyn FileOps>, flags: i32) -> Arc<OpenFile> {
+        OpenFile::new(ops, None, flags)
+    }
+
+    /// The file's own operations, for kernel file kinds that need to reach their own type.
+    pub fn ops(&self) -> &dyn FileOps {
+        self.ops.as_ref()
     }
 
     /// Where the file was opened; `None` for host files.
