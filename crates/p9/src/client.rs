@@ -1,6 +1,7 @@
 //! A blocking 9P2000.L client over a Unix stream socket.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -9,6 +10,7 @@ use crate::dirent::DirEntry;
 use crate::error::{Error, ProtocolError};
 use crate::frame::{read_frame, Frame, HEADER_SIZE, NOFID, NOTAG};
 use crate::messages::*;
+use crate::sys;
 use crate::wire::Data;
 use crate::{Fid, Qid};
 
@@ -171,6 +173,23 @@ impl Client {
     pub fn lopen(&self, fid: Fid, flags: u32) -> Result<(Qid, u32), Error> {
         let reply: Rlopen = self.call(Tlopen { fid, flags })?;
         Ok((reply.qid, reply.iounit))
+    }
+
+    /// Opens the file `fid` names with Linux open `flags` and receives the host descriptor the
+    /// server opened (the fd-donation extension, see the crate docs); `fid` is left unopened.
+    /// Returns the qid, iounit and descriptor. A server without the extension answers
+    /// `Error::Remote(EOPNOTSUPP)` (or `ENOSYS`); then [`Client::lopen`] is the way to open.
+    pub fn lopenfd(&self, fid: Fid, flags: u32) -> Result<(Qid, u32, OwnedFd), Error> {
+        let (reply, mut fds): (Rlopenfd, _) =
+            self.exchange_with_fds(REQUEST_TAG, Tlopenfd { fid, flags }.into())?;
+        match (fds.pop(), fds.len()) {
+            (Some(fd), 0) => Ok((reply.qid, reply.iounit, fd)),
+            (fd, others) => Err(ProtocolError::DonatedFds {
+                expected: 1,
+                got: others + usize::from(fd.is_some()),
+            }
+            .into()),
+        }
     }
 
     /// Creates `name` in directory `fid` and opens it; `fid` then refers to the new file.
@@ -345,22 +364,45 @@ impl Client {
         self.exchange(REQUEST_TAG, request.into())
     }
 
-    /// Sends one request and waits for its reply, turning Rlerror into [`Error::Remote`].
+    /// Sends one request and waits for its reply, turning Rlerror into [`Error::Remote`]. A
+    /// reply that carries descriptors is a protocol error (they are closed).
     fn exchange<R: TryFrom<Message, Error = Message>>(
         &self,
         tag: u16,
         request: Message,
     ) -> Result<R, Error> {
+        let (reply, fds) = self.exchange_with_fds(tag, request)?;
+        if !fds.is_empty() {
+            return Err(ProtocolError::DonatedFds {
+                expected: 0,
+                got: fds.len(),
+            }
+            .into());
+        }
+        Ok(reply)
+    }
+
+    /// [`Client::exchange`], also returning the descriptors that came with the reply.
+    fn exchange_with_fds<R: TryFrom<Message, Error = Message>>(
+        &self,
+        tag: u16,
+        request: Message,
+    ) -> Result<(R, Vec<OwnedFd>), Error> {
         let request = Frame {
             tag,
             message: request,
         }
         .encode(self.msize)?;
-        let reply = {
+        let (reply, fds) = {
             let mut stream = lock(&self.stream);
             stream.write_all(&request)?;
-            read_frame(&mut *stream, self.msize)?
-                .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?
+            let mut receiver = FdReceiver {
+                stream: &stream,
+                fds: Vec::new(),
+            };
+            let reply = read_frame(&mut receiver, self.msize)?
+                .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+            (reply, receiver.fds)
         };
         let reply = Frame::decode(&reply, self.msize).map_err(|e| e.source)?;
         if reply.tag != tag {
@@ -372,7 +414,7 @@ impl Client {
         }
         match reply.message {
             Message::Rlerror(error) => Err(Error::Remote(error.ecode)),
-            other => R::try_from(other).map_err(|got| {
+            other => R::try_from(other).map(|reply| (reply, fds)).map_err(|got| {
                 let expected = std::any::type_name::<R>().rsplit("::").next().unwrap_or("");
                 ProtocolError::UnexpectedReply {
                     expected,
@@ -381,6 +423,19 @@ impl Client {
                 .into()
             }),
         }
+    }
+}
+
+/// Reads the reply stream with `recvmsg`, keeping the descriptors that arrive with the bytes
+/// (a plain `read` would make the kernel close them).
+struct FdReceiver<'a> {
+    stream: &'a UnixStream,
+    fds: Vec<OwnedFd>,
+}
+
+impl Read for FdReceiver<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        sys::recv_with_fds(self.stream, buf, &mut self.fds)
     }
 }
 

@@ -38,6 +38,8 @@ pub enum ProtocolError {
     OverlongReply { requested: u32, returned: usize },
     #[error("server walked {walked} names of {requested}")]
     OverlongWalk { requested: usize, walked: usize },
+    #[error("reply carried {got} donated descriptors, expected {expected}")]
+    DonatedFds { expected: usize, got: usize },
     #[error("all fids are in use")]
     FidsExhausted,
 }

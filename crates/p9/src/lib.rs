@@ -15,7 +15,37 @@
 //! # Ok(())
 //! # }
 //! ```
-#![forbid(unsafe_code)]
+//!
+//! # rvisor extensions
+//!
+//! Messages beyond 9P2000.L take type numbers from 200 up, which no 9P variant uses
+//! (9P2000.L's highest is 127). A server that does not know one answers `Rlerror` with
+//! `EOPNOTSUPP` (this crate's [`serve`] does so for any unknown type; other servers may say
+//! `ENOSYS`), and the client falls back to plain 9P2000.L.
+//!
+//! ## Fd donation: `Tlopenfd` (200) / `Rlopenfd` (201)
+//!
+//! ```text
+//! size[4] Tlopenfd tag[2] fid[4] flags[4]
+//! size[4] Rlopenfd tag[2] qid[13] iounit[4]      + SCM_RIGHTS: exactly one descriptor
+//! ```
+//!
+//! Like gVisor's LISAFS, this lets the client do I/O on a host file directly instead of a
+//! Tread/Twrite round trip per call. The transport must be a Unix domain socket.
+//!
+//! - The server opens the file `fid` names with the Linux open `flags` (as Tlopen would) and
+//!   sends the opened descriptor in the `SCM_RIGHTS` ancillary data of the Rlopenfd frame, on
+//!   its first byte. `qid` and `iounit` mean what they mean in Rlopen.
+//! - `fid` is left as it was: not opened, still walkable, still openable with Tlopen or
+//!   Tlopenfd. The descriptor is the client's alone; it stays valid after `fid` is clunked and
+//!   the client closes it when done.
+//! - The server may decline any request with `Rlerror`. `EOPNOTSUPP` (or `ENOSYS`) means "not
+//!   donated: open with Tlopen instead", whether the server lacks the extension or declines
+//!   this file or these flags (a read-only server donates only read-only opens of regular
+//!   files). Other errnos are what Tlopen would report.
+//! - Every other reply carries no descriptor; a client receiving one anyway closes it and
+//!   treats the reply as a protocol error.
+#![deny(unsafe_code)]
 
 mod client;
 mod consts;
@@ -24,6 +54,8 @@ mod error;
 mod frame;
 mod messages;
 mod server;
+#[allow(unsafe_code)]
+mod sys;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Every 9P2000.L message, one struct each, with its codec derived from the field list.
+//! Every 9P2000.L message and rvisor extension (see the crate docs), one struct each, with its
+//! codec derived from the field list.
 //!
 //! Field names and order follow the protocol description in the Linux kernel's
 //! `Documentation/filesystems/9p.rst` and diod's `protocol.md`.
@@ -54,7 +55,7 @@ macro_rules! messages {
             }
         )*
 
-        /// Any 9P2000.L message.
+        /// Any 9P2000.L message or rvisor extension message.
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub enum Message { $($name($name)),* }
 
@@ -199,4 +200,13 @@ messages! {
     /// Removes the file `fid` names, then forgets `fid`.
     Tremove = 122 { fid: u32 }
     Rremove = 123 {}
+
+    // rvisor extensions (see the crate docs): type numbers from 200 up, outside every 9P
+    // variant's range.
+    /// Opens the file `fid` names with Linux open `flags` and donates the opened host
+    /// descriptor to the client; `fid` itself is left as it was (not opened).
+    Tlopenfd = 200 { fid: u32, flags: u32 }
+    /// The opened file's qid and iounit, like Rlopen; the frame carries exactly one descriptor
+    /// in `SCM_RIGHTS` ancillary data.
+    Rlopenfd = 201 { qid: Qid, iounit: u32 }
 }

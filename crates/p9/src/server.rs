@@ -1,11 +1,13 @@
 //! The server side: a [`Server`] answers requests; [`serve`] runs the frame loop.
 
 use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use crate::error::Error;
+use crate::error::{Error, ProtocolError};
 use crate::frame::{read_frame, Frame, HEADER_SIZE};
 use crate::messages::*;
+use crate::sys;
 
 /// Linux errno values the loop answers with itself (same on every Linux architecture).
 const EINVAL: u32 = 22;
@@ -107,48 +109,70 @@ pub trait Server {
     fn getlock(&mut self, _: &Tgetlock) -> Reply<Rgetlock> {
         Err(EOPNOTSUPP)
     }
+    /// The fd-donation extension (see the crate docs): the reply and the descriptor to send
+    /// with it. `EOPNOTSUPP` declines, and the client opens with Tlopen instead.
+    fn lopenfd(&mut self, _: &Tlopenfd) -> Reply<(Rlopenfd, OwnedFd)> {
+        Err(EOPNOTSUPP)
+    }
 }
 
+/// A reply and the descriptor that goes with it (only Rlopenfd has one).
+type Outgoing = (Message, Option<OwnedFd>);
+
 /// Answers each frame on `stream` with a reply of the same tag until the client closes it.
-/// Failed requests and undecodable bodies are answered with Rlerror; a frame whose header is
-/// unreadable or larger than `msize` ends the loop with an error, since the stream cannot be
-/// resynchronized after it.
+/// Failed requests and undecodable bodies are answered with Rlerror (`EOPNOTSUPP` for an
+/// unknown message type, so a client can tell an extension is missing; `EINVAL` for other
+/// bodies); a frame whose header is unreadable or larger than `msize` ends the loop with an
+/// error, since the stream cannot be resynchronized after it.
 pub fn serve(mut stream: UnixStream, server: &mut impl Server) -> Result<(), Error> {
     let mut msize = PRE_VERSION_MSIZE;
     while let Some(bytes) = read_frame(&mut stream, msize)? {
         let (tag, reply) = match Frame::decode(&bytes, msize) {
             Ok(frame) => {
                 let reply = dispatch(server, &frame.message);
-                if let Ok(Message::Rversion(version)) = &reply {
+                if let Ok((Message::Rversion(version), _)) = &reply {
                     msize = version.msize.max(HEADER_SIZE);
                 }
                 (frame.tag, reply)
             }
-            Err(error) => match error.tag {
-                Some(tag) => (tag, Err(EINVAL)),
-                None => return Err(error.source.into()),
+            Err(error) => match (error.tag, error.source) {
+                (Some(tag), ProtocolError::UnknownType(_)) => (tag, Err(EOPNOTSUPP)),
+                (Some(tag), _) => (tag, Err(EINVAL)),
+                (None, source) => return Err(source.into()),
             },
         };
-        let reply = reply.unwrap_or_else(|ecode| Rlerror { ecode }.into());
+        let (reply, fd) = reply.unwrap_or_else(|ecode| (Rlerror { ecode }.into(), None));
         let encoded = Frame {
             tag,
             message: reply,
         }
-        .encode(msize)
-        .or_else(|_| {
-            Frame {
-                tag,
-                message: Rlerror { ecode: EMSGSIZE }.into(),
+        .encode(msize);
+        match (encoded, fd) {
+            (Ok(encoded), Some(fd)) => {
+                // The descriptor rides on the first chunk; the rest of a partial send follows
+                // as plain bytes.
+                let sent = sys::send_with_fd(&stream, &encoded, fd.as_fd())?;
+                stream.write_all(&encoded[sent..])?;
             }
-            .encode(msize)
-        })?;
-        stream.write_all(&encoded)?;
+            (Ok(encoded), None) => stream.write_all(&encoded)?,
+            (Err(_), _) => {
+                let error = Frame {
+                    tag,
+                    message: Rlerror { ecode: EMSGSIZE }.into(),
+                };
+                stream.write_all(&error.encode(msize)?)?;
+            }
+        }
     }
     Ok(())
 }
 
-fn dispatch(server: &mut impl Server, request: &Message) -> Reply<Message> {
-    Ok(match request {
+fn dispatch(server: &mut impl Server, request: &Message) -> Reply<Outgoing> {
+    if let Message::Tlopenfd(t) = request {
+        let (reply, fd) = server.lopenfd(t)?;
+        return Ok((reply.into(), Some(fd)));
+    }
+    let reply = match request {
         Message::Tversion(t) => server.version(t)?.into(),
         Message::Tauth(t) => server.auth(t)?.into(),
         Message::Tattach(t) => server.attach(t)?.into(),
@@ -179,5 +203,6 @@ fn dispatch(server: &mut impl Server, request: &Message) -> Reply<Message> {
         Message::Tgetlock(t) => server.getlock(t)?.into(),
         // A reply sent as a request.
         _ => return Err(EOPNOTSUPP),
-    })
+    };
+    Ok((reply, None))
 }

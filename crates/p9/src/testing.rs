@@ -26,7 +26,11 @@ sample_integers!(u8, u16, u32, u64);
 
 /// A length that is usually small but sometimes reaches `max`.
 fn sample_len(rng: &mut dyn Rng, max: usize) -> usize {
-    let bound = if rng.next_u32().is_multiple_of(8) { max } else { 16 };
+    let bound = if rng.next_u32().is_multiple_of(8) {
+        max
+    } else {
+        16
+    };
     rng.next_u32() as usize % (bound + 1)
 }
 

@@ -41,8 +41,9 @@ fn every_type_number_has_a_distinct_message() {
         assert_eq!(message.type_number(), type_number);
         assert!(seen.insert(message.name()));
     }
-    // 29 T/R pairs minus Tlerror, which 9P2000.L never sends.
-    assert_eq!(seen.len(), 57);
+    // 29 T/R pairs minus Tlerror, which 9P2000.L never sends, plus the Tlopenfd/Rlopenfd
+    // extension.
+    assert_eq!(seen.len(), 59);
 }
 
 fn header(size: u32, type_number: u8, tag: u16) -> Vec<u8> {
@@ -91,7 +92,7 @@ fn counts_larger_than_the_frame_are_truncation_errors() {
 
 #[test]
 fn undecodable_body_keeps_its_tag() {
-    let unknown = header(7, 200, 42);
+    let unknown = header(7, 250, 42);
     assert_eq!(
         Frame::decode(&unknown, LARGE_MSIZE).unwrap_err().tag,
         Some(42)
@@ -122,14 +123,19 @@ fn dir_entries_pack_whole_entries_only() {
     assert_eq!(DirEntry::unpack(&packed).unwrap(), entries[..2]);
 }
 
-/// A server with one directory (the root, path 1) holding one file `hello` (path 2).
+/// A server with one directory (the root, path 1) holding one file `hello` (path 2). With
+/// `donates`, it implements Tlopenfd by donating a pipe that holds the file's bytes.
+#[derive(Default)]
 struct OneFileServer {
     msize: u32,
     fids: std::collections::HashMap<Fid, u64>,
+    donates: bool,
 }
 
 const ENOENT: u32 = 2;
 const EBADF: u32 = 9;
+const EIO: u32 = 5;
+const EOPNOTSUPP: u32 = 95;
 const CONTENT: &[u8] = b"hello, world\n";
 
 impl OneFileServer {
@@ -190,25 +196,30 @@ impl Server for OneFileServer {
     fn clunk(&mut self, t: &Tclunk) -> Reply<Rclunk> {
         self.fids.remove(&t.fid).map(|_| Rclunk {}).ok_or(EBADF)
     }
+    fn lopenfd(&mut self, t: &Tlopenfd) -> Reply<(Rlopenfd, std::os::fd::OwnedFd)> {
+        if !self.donates {
+            return Err(EOPNOTSUPP);
+        }
+        let qid = Self::qid(*self.fids.get(&t.fid).ok_or(EBADF)?);
+        let (reader, mut writer) = std::io::pipe().map_err(|_| EIO)?;
+        writer.write_all(CONTENT).map_err(|_| EIO)?;
+        Ok((Rlopenfd { qid, iounit: 0 }, reader.into()))
+    }
 }
 
-fn connect(server_msize: u32) -> (Client, thread::JoinHandle<Result<(), Error>>) {
+fn connect(server: OneFileServer) -> (Client, thread::JoinHandle<Result<(), Error>>) {
     let (client_end, server_end) = UnixStream::pair().unwrap();
-    let server = thread::spawn(move || {
-        serve(
-            server_end,
-            &mut OneFileServer {
-                msize: server_msize,
-                fids: Default::default(),
-            },
-        )
-    });
+    let mut server = server;
+    let server = thread::spawn(move || serve(server_end, &mut server));
     (Client::new(client_end, 65536).unwrap(), server)
 }
 
 #[test]
 fn client_and_server_talk() {
-    let (client, server) = connect(4096);
+    let (client, server) = connect(OneFileServer {
+        msize: 4096,
+        ..OneFileServer::default()
+    });
     assert_eq!(client.msize(), 4096);
     let (root, root_qid) = client.attach(b"user", b"", 1000).unwrap();
     assert_eq!(root_qid.ty, QID_TYPE_DIR);
@@ -243,7 +254,7 @@ fn server_answers_undecodable_frames_with_rlerror_to_their_tag() {
             server_end,
             &mut OneFileServer {
                 msize: 8192,
-                fids: Default::default(),
+                ..OneFileServer::default()
             },
         )
     });
@@ -257,6 +268,74 @@ fn server_answers_undecodable_frames_with_rlerror_to_their_tag() {
         Frame {
             tag: 77,
             message: Rlerror { ecode: 22 }.into()
+        }
+    );
+    drop(raw);
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn donated_fd_reads_the_file_and_leaves_the_fid_unopened() {
+    let (client, server) = connect(OneFileServer {
+        msize: 8192,
+        donates: true,
+        ..OneFileServer::default()
+    });
+    let (root, _) = client.attach(b"user", b"", 0).unwrap();
+    let (file, _) = client.walk(root, &[b"hello"]).unwrap();
+    let (qid, _, fd) = client.lopenfd(file, 0).unwrap();
+    assert_eq!(qid, OneFileServer::qid(2));
+    // The fid is unchanged: still there to open and read through 9P.
+    client.lopen(file, 0).unwrap();
+    assert_eq!(client.read(file, 0, 100).unwrap(), CONTENT);
+    // The descriptor outlives the fid.
+    client.clunk(file).unwrap();
+    let mut donated = String::new();
+    std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut donated).unwrap();
+    assert_eq!(donated.as_bytes(), CONTENT);
+    // The connection stays in step after a reply with a descriptor.
+    assert_eq!(client.walk(root, &[b"hello"]).unwrap().1.len(), 1);
+    drop(client);
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn a_server_without_fd_donation_declines_and_lopen_still_works() {
+    let (client, server) = connect(OneFileServer {
+        msize: 8192,
+        ..OneFileServer::default()
+    });
+    let (root, _) = client.attach(b"user", b"", 0).unwrap();
+    let (file, _) = client.walk(root, &[b"hello"]).unwrap();
+    assert!(matches!(
+        client.lopenfd(file, 0),
+        Err(Error::Remote(EOPNOTSUPP))
+    ));
+    client.lopen(file, 0).unwrap();
+    assert_eq!(client.read(file, 0, 100).unwrap(), CONTENT);
+    drop(client);
+    server.join().unwrap().unwrap();
+}
+
+#[test]
+fn unknown_message_types_are_answered_with_eopnotsupp() {
+    let (mut raw, server_end) = UnixStream::pair().unwrap();
+    let server = thread::spawn(move || {
+        serve(
+            server_end,
+            &mut OneFileServer {
+                msize: 8192,
+                ..OneFileServer::default()
+            },
+        )
+    });
+    raw.write_all(&header(7, 250, 5)).unwrap();
+    let reply = read_frame(&mut raw, 8192).unwrap().unwrap();
+    assert_eq!(
+        Frame::decode(&reply, 8192).unwrap(),
+        Frame {
+            tag: 5,
+            message: Rlerror { ecode: EOPNOTSUPP }.into()
         }
     );
     drop(raw);
