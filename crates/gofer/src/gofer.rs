@@ -287,6 +287,29 @@ impl Server for Gofer {
         })
     }
 
+    /// Fd donation: only read-only opens of regular files are donated, so the Sentry can read
+    /// what it could read through Tread and nothing more; everything else is declined with
+    /// `EOPNOTSUPP` (the client then uses Tlopen, whose checks apply).
+    fn lopenfd(&mut self, request: &Tlopenfd) -> Reply<(Rlopenfd, OwnedFd)> {
+        let flags = open_flags(request.flags);
+        if writes(flags) {
+            return Err(EOPNOTSUPP);
+        }
+        let state = self.fid(request.fid)?;
+        if state.opaque {
+            return Err(EACCES);
+        }
+        if !host::is_regular(&host::stat(state.path_fd.as_fd())?) {
+            return Err(EOPNOTSUPP);
+        }
+        let fd = host::reopen(state.path_fd.as_fd(), flags)?;
+        let reply = Rlopenfd {
+            qid: state.qid,
+            iounit: 0,
+        };
+        Ok((reply, fd))
+    }
+
     fn read(&mut self, request: &Tread) -> Reply<Rread> {
         let count = request.count.min(self.msize.saturating_sub(READ_OVERHEAD));
         match &self.fid(request.fid)?.open {

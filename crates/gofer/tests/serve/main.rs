@@ -1,6 +1,7 @@
 //! The Gofer served over a socketpair to a p9 client: on temporary trees, on the host's "/",
-//! and on trees with mounts of their own.
+//! and on trees with mounts of their own; and its fd donation.
 
+mod donation;
 mod host_root;
 mod mounts;
 mod tree;
@@ -18,6 +19,7 @@ const EACCES: u32 = libc::EACCES as u32;
 const ENOENT: u32 = libc::ENOENT as u32;
 const EINVAL: u32 = libc::EINVAL as u32;
 const ELOOP: u32 = libc::ELOOP as u32;
+const EOPNOTSUPP: u32 = libc::EOPNOTSUPP as u32;
 const EROFS: u32 = libc::EROFS as u32;
 const O_RDONLY: u32 = libc::O_RDONLY as u32;
 const O_WRONLY: u32 = libc::O_WRONLY as u32;
