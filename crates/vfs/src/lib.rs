@@ -16,7 +16,7 @@ mod sys;
 pub mod tmpfs;
 mod vfs;
 
-pub use dentry::Dentry;
+pub use dentry::{Dentry, DENTRY_CACHE_CAPACITY};
 pub use file::{ioctl_arg_len, FileOps, OpenFile};
 pub use fs::{generic_seek, new_device_id, DirEntry, FileSystem, FileType, Inode, SetAttr};
 pub use mount::{Mount, VfsPath};

@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use abi::{Errno, Stat, Statfs, Timespec};
 use parking_lot::RwLock;
 
+use crate::dentry::{Dentry, RecentDentries, DENTRY_CACHE_CAPACITY};
 use crate::file::{InodeFile, OpenFile};
 use crate::fs::{FileSystem, FileType, SetAttr};
 use crate::mount::{Mount, VfsPath};
@@ -37,6 +38,8 @@ pub struct Vfs {
     /// Mounts by the place they cover: (parent mount id, mountpoint dentry).
     mounts: RwLock<HashMap<(u64, usize), Arc<Mount>>>,
     next_mount_id: AtomicU64,
+    /// Keeps the dentries of recently resolved names (and so their attributes) alive.
+    recent: RecentDentries,
 }
 
 impl Vfs {
@@ -47,6 +50,7 @@ impl Vfs {
             root,
             mounts: RwLock::new(HashMap::new()),
             next_mount_id: AtomicU64::new(1),
+            recent: RecentDentries::new(DENTRY_CACHE_CAPACITY),
         })
     }
 
@@ -75,6 +79,7 @@ impl Vfs {
     /// The child `name` of `dir`, entering whatever is mounted on it.
     fn child(&self, dir: &VfsPath, name: &[u8]) -> Result<VfsPath, Errno> {
         let dentry = dir.dentry().child(name)?;
+        self.recent.touch(&dentry);
         let mut path = VfsPath::new(dir.mount().clone(), dentry);
         let mounts = self.mounts.read();
         while let Some(mount) = mounts.get(&path.key()) {
@@ -288,7 +293,7 @@ impl Vfs {
         }
         Self::check_writable(&dir)?;
         dir.inode().unlink(name)?;
-        dir.dentry().forget_child(name);
+        self.forget(dir.dentry().forget_child(name));
         Ok(())
     }
 
@@ -310,7 +315,7 @@ impl Vfs {
         }
         Self::check_writable(&dir)?;
         dir.inode().rmdir(name)?;
-        dir.dentry().forget_child(name);
+        self.forget(dir.dentry().forget_child(name));
         Ok(())
     }
 
@@ -368,10 +373,18 @@ impl Vfs {
         old_dir
             .inode()
             .rename(old_name, new_dir.inode(), new_name)?;
-        old_dir
+        let replaced = old_dir
             .dentry()
             .move_child(old_name, new_dir.dentry(), new_name);
+        self.forget(replaced);
         Ok(())
+    }
+
+    /// Lets go of a dentry whose name was removed.
+    fn forget(&self, removed: Option<Arc<Dentry>>) {
+        if let Some(dentry) = removed {
+            self.recent.forget(&dentry);
+        }
     }
 
     /// chmod/fchmodat: sets the permission bits (follows a final symlink).

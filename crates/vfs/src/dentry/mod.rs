@@ -1,8 +1,11 @@
 //! Dentries: the names the VFS has looked up, linked to their parents.
 //!
 //! A dentry holds its parent strongly and its children weakly, so the tree of cached names lives
-//! exactly as long as something (an open file, a cwd, a mount) refers into it; dropping a Gofer
-//! dentry drops its inode, which clunks the fid.
+//! as long as something (an open file, a cwd, a mount, or the VFS's bounded set of recently
+//! used dentries, see `recent`) refers into it; dropping a Gofer dentry drops its inode, which
+//! clunks the fid.
+
+mod recent;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +15,8 @@ use abi::Errno;
 use parking_lot::Mutex;
 
 use crate::fs::Inode;
+pub(crate) use recent::RecentDentries;
+pub use recent::DENTRY_CACHE_CAPACITY;
 
 pub struct Dentry {
     inode: Arc<dyn Inode>,
@@ -63,6 +68,11 @@ impl Dentry {
         // The lock is held across the inode lookup so one name never gets two dentries.
         let mut children = self.children.lock();
         if let Some(child) = children.get(name).and_then(Weak::upgrade) {
+            // A cached name is trusted as is: every filesystem today is either the Sentry's
+            // own (tmpfs, devfs) or a read-only Gofer tree that cannot change under us. Once a
+            // Gofer tree can change on the host, this is where a child gets revalidated (its
+            // inode asked whether the name still leads to the same file, gVisor's
+            // `revalidate`), dropping it and looking `name` up again if not.
             return Ok(child);
         }
         let inode = self.inode.lookup(name)?;
@@ -80,34 +90,34 @@ impl Dentry {
         Ok(child)
     }
 
-    /// Drops `name` from the cache after it was removed from the directory.
-    pub(crate) fn forget_child(&self, name: &[u8]) {
-        if let Some(child) = self
+    /// Drops `name` from the cache after it was removed from the directory, returning its
+    /// dentry if it was cached.
+    pub(crate) fn forget_child(&self, name: &[u8]) -> Option<Arc<Dentry>> {
+        let child = self
             .children
             .lock()
             .remove(name)
-            .and_then(|weak| weak.upgrade())
-        {
-            child.deleted.store(true, Ordering::Relaxed);
-        }
+            .and_then(|weak| weak.upgrade())?;
+        child.deleted.store(true, Ordering::Relaxed);
+        Some(child)
     }
 
     /// Moves the cached child `old_name` to `new_name` of `new_parent` after a rename; whatever
-    /// `new_name` named before is forgotten.
+    /// `new_name` named before is forgotten and returned (if it was cached).
     pub(crate) fn move_child(
         self: &Arc<Self>,
         old_name: &[u8],
         new_parent: &Arc<Dentry>,
         new_name: &[u8],
-    ) {
-        new_parent.forget_child(new_name);
+    ) -> Option<Arc<Dentry>> {
+        let replaced = new_parent.forget_child(new_name);
         let Some(moved) = self
             .children
             .lock()
             .remove(old_name)
             .and_then(|weak| weak.upgrade())
         else {
-            return;
+            return replaced;
         };
         {
             let mut links = moved.links.lock();
@@ -118,6 +128,7 @@ impl Dentry {
             .children
             .lock()
             .insert(new_name.to_vec(), Arc::downgrade(&moved));
+        replaced
     }
 
     /// Whether `self` is `other` or lies below it in the same filesystem.
