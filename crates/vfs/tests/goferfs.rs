@@ -3,8 +3,9 @@
 mod common;
 
 use std::fs;
+use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use abi::Errno;
@@ -27,12 +28,71 @@ struct Sandbox {
     vfs: Arc<Vfs>,
     ctx: LookupCtx,
     server: JoinHandle<Result<(), gofer::GoferError>>,
+    relay: Option<Relay>,
     host: tempfile::TempDir,
+}
+
+/// Stands between the client and the Gofer like a Gofer without the fd-donation extension:
+/// answers Tlopenfd itself with EOPNOTSUPP and forwards every other frame, recording the type
+/// of each request.
+struct Relay {
+    thread: JoinHandle<()>,
+    requests: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Relay {
+    fn start(mut client: UnixStream, mut gofer: UnixStream) -> Relay {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let tlopenfd = p9::Message::from(p9::Tlopenfd::default()).type_number();
+        let thread = thread::spawn(move || {
+            while let Some(request) = p9::read_frame(&mut client, MSIZE).unwrap() {
+                let (ty, tag) = (request[4], u16::from_le_bytes([request[5], request[6]]));
+                seen.lock().unwrap().push(ty);
+                let reply = if ty == tlopenfd {
+                    let declined = p9::Rlerror {
+                        ecode: libc::EOPNOTSUPP as u32,
+                    };
+                    p9::Frame {
+                        tag,
+                        message: declined.into(),
+                    }
+                    .encode(MSIZE)
+                    .unwrap()
+                } else {
+                    gofer.write_all(&request).unwrap();
+                    p9::read_frame(&mut gofer, MSIZE).unwrap().unwrap()
+                };
+                client.write_all(&reply).unwrap();
+            }
+        });
+        Relay { thread, requests }
+    }
+
+    /// How many requests of the type of `message` went by.
+    fn count(&self, message: impl Into<p9::Message>) -> usize {
+        let ty = message.into().type_number();
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|&&t| t == ty)
+            .count()
+    }
+
+    fn total(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
 }
 
 /// Serves `root/` of a fresh temporary tree (with `outside/` beside it) and mounts it as the
 /// VFS root.
 fn start() -> Sandbox {
+    start_with(false)
+}
+
+/// [`start`], with the Gofer behind a [`Relay`] if `relayed`.
+fn start_with(relayed: bool) -> Sandbox {
     let host = tempfile::tempdir().unwrap();
     let root = host.path().join("root");
     let outside = host.path().join("outside");
@@ -55,8 +115,12 @@ fn start() -> Sandbox {
         Mode::empty(),
     )
     .unwrap();
-    let (sentry_end, gofer_end) = UnixStream::pair().unwrap();
+    let (mut sentry_end, gofer_end) = UnixStream::pair().unwrap();
     let server = thread::spawn(move || gofer::serve(root_fd, gofer_end, true));
+    let relay = relayed.then(|| {
+        let (client_end, relay_end) = UnixStream::pair().unwrap();
+        Relay::start(relay_end, std::mem::replace(&mut sentry_end, client_end))
+    });
     let client = Arc::new(p9::Client::new(sentry_end, MSIZE).unwrap());
     let vfs = Vfs::new(GoferFs::new(client, b"").unwrap());
     let ctx = LookupCtx {
@@ -67,6 +131,7 @@ fn start() -> Sandbox {
         vfs,
         ctx,
         server,
+        relay,
         host,
     }
 }
@@ -79,10 +144,14 @@ impl Sandbox {
             vfs,
             ctx,
             server,
+            relay,
             host,
         } = self;
         drop(ctx);
         drop(vfs);
+        if let Some(relay) = relay {
+            relay.thread.join().unwrap();
+        }
         server.join().unwrap().unwrap();
         drop(host);
     }
@@ -225,5 +294,49 @@ fn a_tmpfs_mounted_on_the_gofer_root_is_writable() {
     );
     drop(file);
     drop(mnt);
+    sandbox.finish();
+}
+
+#[test]
+fn without_fd_donation_files_are_read_through_9p() {
+    let sandbox = start_with(true);
+    let relay = sandbox.relay.as_ref().unwrap();
+    let file = sandbox
+        .vfs
+        .open(&sandbox.ctx, b"/big", libc::O_RDONLY, 0)
+        .unwrap();
+    let mut buf = vec![0u8; 100_000];
+    assert_eq!(file.pread(&mut buf, 0), Ok(100_000));
+    assert!(buf.iter().enumerate().all(|(i, &b)| b == pattern(i)));
+    assert_eq!(relay.count(p9::Tlopenfd::default()), 1);
+    assert!(
+        relay.count(p9::Tread::default()) > 1,
+        "read in msize chunks"
+    );
+    // The decline is remembered: a second open asks no more.
+    drop(file);
+    let again = sandbox
+        .vfs
+        .open(&sandbox.ctx, b"/big", libc::O_RDONLY, 0)
+        .unwrap();
+    assert_eq!(again.pread(&mut buf[..4], 99_996), Ok(4));
+    assert_eq!(buf[..4], [99_996, 99_997, 99_998, 99_999].map(pattern));
+    assert_eq!(relay.count(p9::Tlopenfd::default()), 1);
+    drop(again);
+    sandbox.finish();
+}
+
+#[test]
+fn recently_used_paths_are_resolved_without_the_gofer() {
+    let sandbox = start_with(true);
+    let relay = sandbox.relay.as_ref().unwrap();
+    let (vfs, ctx) = (&sandbox.vfs, &sandbox.ctx);
+    let first = vfs.stat(ctx, b"/etc/deep/file", true).unwrap();
+    let asked = relay.total();
+    assert!(relay.count(p9::Twalk::default()) >= 3, "looked up once");
+    // Nothing outside the VFS holds /etc/deep/file now; the recent dentries do.
+    assert_eq!(vfs.stat(ctx, b"/etc/deep/file", true), Ok(first));
+    assert_eq!(vfs.stat(ctx, b"/etc/deep/../deep/file", true), Ok(first));
+    assert_eq!(relay.total(), asked, "answered from the cache");
     sandbox.finish();
 }

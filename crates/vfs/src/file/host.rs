@@ -1,7 +1,7 @@
 //! Files over host fds the Sentry was handed (the sandbox's stdio). Reads and writes go to the
 //! host fd with its own offset, so pipes, ttys and redirected files all behave as on the host.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use abi::{Errno, Stat, Timespec};
 use nix::fcntl::{fcntl, FcntlArg};
@@ -38,6 +38,18 @@ impl HostFile {
 
 fn nix_errno(e: nix::errno::Errno) -> Errno {
     Errno(e as i32)
+}
+
+/// `pread` of a host fd the Sentry holds (stdio, or a descriptor the Gofer donated), retried
+/// when a signal interrupts it.
+pub(crate) fn pread_host(fd: BorrowedFd<'_>, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let offset = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+    loop {
+        match nix::sys::uio::pread(fd, buf, offset) {
+            Err(nix::errno::Errno::EINTR) => {}
+            read => return read.map_err(nix_errno),
+        }
+    }
 }
 
 impl FileOps for HostFile {
@@ -81,8 +93,7 @@ impl FileOps for HostFile {
     }
 
     fn pread(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        let offset = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
-        nix::sys::uio::pread(&self.fd, buf, offset).map_err(nix_errno)
+        pread_host(self.fd.as_fd(), offset, buf)
     }
 
     fn pwrite(&self, offset: u64, buf: &[u8]) -> Result<usize, Errno> {

@@ -13,6 +13,7 @@ use waiter::WaitQueue;
 use crate::fs::{generic_seek, DirEntry};
 use crate::mount::VfsPath;
 pub use host::ioctl_arg_len;
+pub(crate) use host::pread_host;
 pub(crate) use inode_file::InodeFile;
 
 /// The file behind an open file description. Reads and writes that use the file offset get it

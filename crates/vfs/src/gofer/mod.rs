@@ -2,15 +2,22 @@
 //!
 //! Every inode holds a fid walked one component at a time from the root, so the Gofer never
 //! resolves a symlink or a multi-component path for us. Attributes are fetched once per inode:
-//! the Gofer serves the root read-only, so they cannot change under us.
+//! the Gofer serves the root read-only, so they cannot change under us. (When it serves a
+//! writable tree, cached attributes and donated descriptors need revalidating; see `Node`.)
+//!
+//! Regular files opened read-only are read through a host descriptor the Gofer donates
+//! (p9's Tlopenfd extension), one per inode, shared by all its open files: a read is then one
+//! host `pread`, not a Tread round trip. Files the Gofer does not donate, and every file of a
+//! Gofer without the extension, are read through a fid of their own.
 
 use std::any::Any;
-use std::sync::Arc;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, OnceLock};
 
 use abi::{Errno, Stat, Statfs, Timespec};
 use p9::{Client, Fid, Rgetattr};
 
-use crate::file::FileOps;
+use crate::file::{pread_host, FileOps};
 use crate::fs::{new_device_id, DirEntry, FileSystem, FileType, Inode};
 
 fn errno(e: p9::Error) -> Errno {
@@ -71,10 +78,17 @@ impl FileSystem for GoferFs {
 
 /// A walked fid and the attributes of its file; the fid is clunked when the last user (an
 /// inode or an open file) drops it.
+///
+/// `stat` and `donated` are valid for the node's whole life because the tree is read-only.
+/// With a writable tree, revalidation goes here: refetch the attributes when the host file
+/// may have changed (gVisor compares them on each lookup), and donate descriptors for writes.
 struct Node {
     client: Arc<Client>,
     fid: Fid,
     stat: Stat,
+    /// The read-only host descriptor the Gofer donated, once an open asked for it; `None` if
+    /// the Gofer declined (or lacks the extension).
+    donated: OnceLock<Option<OwnedFd>>,
 }
 
 impl Node {
@@ -85,6 +99,7 @@ impl Node {
                 stat: stat_of(&attr, dev),
                 client,
                 fid,
+                donated: OnceLock::new(),
             }),
             Err(e) => {
                 clunk(&client, fid);
@@ -96,13 +111,37 @@ impl Node {
     /// A new fid for this file, opened for reading.
     fn open_fid(&self) -> Result<Fid, Errno> {
         let (fid, _) = self.client.walk(self.fid, &[]).map_err(errno)?;
-        let read_only = u32::try_from(libc::O_RDONLY).unwrap_or_default();
-        if let Err(e) = self.client.lopen(fid, read_only) {
+        if let Err(e) = self.client.lopen(fid, READ_ONLY) {
             clunk(&self.client, fid);
             return Err(errno(e));
         }
         Ok(fid)
     }
+
+    /// The donated read-only descriptor of this regular file, asking the Gofer on first use;
+    /// `None` if it declines. Two opens racing may both ask; the first answer is kept.
+    fn donated_fd(&self) -> Result<Option<&OwnedFd>, Errno> {
+        if let Some(donated) = self.donated.get() {
+            return Ok(donated.as_ref());
+        }
+        let donated = match self.client.lopenfd(self.fid, READ_ONLY) {
+            Ok((_, _, fd)) => Some(fd),
+            Err(p9::Error::Remote(code)) if declines(code) => None,
+            Err(e) => return Err(errno(e)),
+        };
+        Ok(self.donated.get_or_init(|| donated).as_ref())
+    }
+}
+
+/// `O_RDONLY` as 9P carries open flags.
+const READ_ONLY: u32 = libc::O_RDONLY as u32;
+
+/// Whether a Tlopenfd error means "not donated, open with Tlopen": the Gofer declined this
+/// file or does not know the extension.
+fn declines(code: u32) -> bool {
+    [libc::EOPNOTSUPP, libc::ENOSYS]
+        .iter()
+        .any(|&declined| u32::try_from(declined) == Ok(code))
 }
 
 impl Drop for Node {
@@ -225,7 +264,7 @@ impl Inode for GoferInode {
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         let file = GoferFile {
             node: self.0.clone(),
-            fid: self.0.open_fid()?,
+            handle: Handle::Fid(self.0.open_fid()?),
         };
         file.readdir()
     }
@@ -238,9 +277,15 @@ impl Inode for GoferInode {
         if flags & libc::O_ACCMODE != libc::O_RDONLY {
             return Err(Errno::EROFS);
         }
+        let donated = self.file_type() == FileType::Regular && self.0.donated_fd()?.is_some();
+        let handle = if donated {
+            Handle::Donated
+        } else {
+            Handle::Fid(self.0.open_fid()?)
+        };
         Ok(Some(Box::new(GoferFile {
             node: self.0.clone(),
-            fid: self.0.open_fid()?,
+            handle,
         })))
     }
 
@@ -249,15 +294,25 @@ impl Inode for GoferInode {
     }
 }
 
-/// A file opened through the Gofer: its own fid, clunked on drop.
+/// How an open file reaches its bytes.
+enum Handle {
+    /// Through the node's donated host descriptor.
+    Donated,
+    /// Through a fid opened for this file alone, clunked on drop.
+    Fid(Fid),
+}
+
+/// A file opened through the Gofer.
 struct GoferFile {
     node: Arc<Node>,
-    fid: Fid,
+    handle: Handle,
 }
 
 impl Drop for GoferFile {
     fn drop(&mut self) {
-        clunk(&self.node.client, self.fid);
+        if let Handle::Fid(fid) = self.handle {
+            clunk(&self.node.client, fid);
+        }
     }
 }
 
@@ -267,7 +322,14 @@ impl FileOps for GoferFile {
     }
 
     fn pread(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        read_fid(&self.node.client, self.fid, offset, buf)
+        match self.handle {
+            Handle::Fid(fid) => read_fid(&self.node.client, fid, offset, buf),
+            Handle::Donated => {
+                // `donated` was set before this file was made with `Handle::Donated`.
+                let fd = self.node.donated.get().and_then(Option::as_ref);
+                pread_host(fd.ok_or(Errno::EBADF)?.as_fd(), offset, buf)
+            }
+        }
     }
 
     fn pwrite(&self, _offset: u64, _buf: &[u8]) -> Result<usize, Errno> {
@@ -275,6 +337,9 @@ impl FileOps for GoferFile {
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
-        read_dir(&self.node.client, self.fid)
+        match self.handle {
+            Handle::Fid(fid) => read_dir(&self.node.client, fid),
+            Handle::Donated => Err(Errno::ENOTDIR),
+        }
     }
 }
