@@ -19,6 +19,15 @@ pub enum MmError {
         len: u64,
         source: nix::Error,
     },
+    #[error("looking for data at {offset:#x} of the memory file: {source}")]
+    Seek { offset: u64, source: nix::Error },
+    #[error("copying {len:#x} bytes from {from:#x} to {to:#x} of the memory file: {source}")]
+    Copy {
+        from: u64,
+        to: u64,
+        len: u64,
+        source: nix::Error,
+    },
     #[error("range {offset:#x}+{len:#x} is outside the memory file")]
     OutOfBounds { offset: u64, len: u64 },
 }

@@ -17,5 +17,7 @@ mod sys;
 mod vma;
 
 pub use error::{MmError, SegvCode};
-pub use manager::{parse_prot, MappableFile, MapsEntry, MemoryManager, MmapRequest};
+pub use manager::{
+    parse_prot, ForkedMemory, MappableFile, MapsEntry, MemoryManager, MmStats, MmapRequest,
+};
 pub use memory_file::MemoryFile;

@@ -1,11 +1,11 @@
-//! The mapping listing behind /proc/self/maps.
+//! The mapping listing behind /proc/[pid]/maps.
 
 use platform::Prot;
 
 use super::MemoryManager;
 use crate::vma::{Backing, Vma};
 
-/// One line of /proc/self/maps.
+/// One line of /proc/[pid]/maps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MapsEntry {
     pub start: u64,
@@ -14,8 +14,50 @@ pub struct MapsEntry {
     pub shared: bool,
     /// The file offset of `start` (0 for anonymous memory).
     pub offset: u64,
+    /// The file's `st_dev` (0 for anonymous memory).
+    pub device: u64,
+    /// The file's inode number (0 for anonymous memory).
+    pub inode: u64,
     /// The file's name, `[heap]`, `[stack]`, or empty.
     pub name: Vec<u8>,
+}
+
+/// The column where Linux starts the name: the fixed-width fields of a 64-bit line and their
+/// padding (fs/proc/task_mmu.c pads to `25 + 6 * sizeof(void *)` minus one, then a space).
+const NAME_COLUMN: usize = 73;
+
+impl MapsEntry {
+    /// The entry as Linux prints it, newline included:
+    /// `start-end perms offset major:minor inode` then, if there is one, the name at column 73.
+    pub fn line(&self) -> Vec<u8> {
+        let flag = |set: bool, c: char| if set { c } else { '-' };
+        let (major, minor) = split_device(self.device);
+        let mut line = format!(
+            "{:08x}-{:08x} {}{}{}{} {:08x} {major:02x}:{minor:02x} {} ",
+            self.start,
+            self.end,
+            flag(self.prot.read, 'r'),
+            flag(self.prot.write, 'w'),
+            flag(self.prot.exec, 'x'),
+            if self.shared { 's' } else { 'p' },
+            self.offset,
+            self.inode,
+        )
+        .into_bytes();
+        if !self.name.is_empty() {
+            line.resize(line.len().max(NAME_COLUMN), b' ');
+            line.extend_from_slice(&self.name);
+        }
+        line.push(b'\n');
+        line
+    }
+}
+
+/// The major and minor numbers of a `st_dev` value, as glibc's `major`/`minor` decode it.
+fn split_device(device: u64) -> (u64, u64) {
+    let major = ((device >> 8) & 0xfff) | ((device >> 32) & !0xfff);
+    let minor = (device & 0xff) | ((device >> 12) & !0xff);
+    (major, minor)
 }
 
 impl MemoryManager {
@@ -29,19 +71,26 @@ impl MemoryManager {
         for vma in state.vmas.iter() {
             match (previous, entries.last_mut()) {
                 (Some(prev), Some(last)) if prev.same_mapping_as(vma) => last.end = vma.range.end,
-                _ => entries.push(MapsEntry {
-                    start: vma.range.start,
-                    end: vma.range.end,
-                    prot: vma.prot,
-                    shared: vma.shared,
-                    offset: vma.file_offset_at(vma.range.start).unwrap_or(0),
-                    name: match &vma.backing {
-                        Backing::File { file, .. } => file.name(),
-                        Backing::Anonymous if vma.grows_down => b"[stack]".to_vec(),
-                        Backing::Anonymous if heap.contains(&vma.range.start) => b"[heap]".to_vec(),
-                        Backing::Anonymous => Vec::new(),
-                    },
-                }),
+                _ => {
+                    let (device, inode, name) = match &vma.backing {
+                        Backing::File { file, .. } => (file.device(), file.inode(), file.name()),
+                        Backing::Anonymous if vma.grows_down => (0, 0, b"[stack]".to_vec()),
+                        Backing::Anonymous if heap.contains(&vma.range.start) => {
+                            (0, 0, b"[heap]".to_vec())
+                        }
+                        Backing::Anonymous => (0, 0, Vec::new()),
+                    };
+                    entries.push(MapsEntry {
+                        start: vma.range.start,
+                        end: vma.range.end,
+                        prot: vma.prot,
+                        shared: vma.shared,
+                        offset: vma.file_offset_at(vma.range.start).unwrap_or(0),
+                        device,
+                        inode,
+                        name,
+                    });
+                }
             }
             previous = Some(vma);
         }

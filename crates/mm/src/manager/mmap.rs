@@ -6,7 +6,7 @@ use abi::Errno;
 use platform::Prot;
 
 use super::{page_aligned, present_runs, MappableFile, MemoryManager, VmaTemplate};
-use crate::vma::Backing;
+use crate::vma::{Backing, ForkFlags};
 
 /// A guest's mmap request, its flags already decoded.
 #[derive(Clone)]
@@ -71,6 +71,7 @@ impl MemoryManager {
             shared: request.shared,
             grows_down: request.grows_down,
             backing,
+            on_fork: ForkFlags::default(),
         };
 
         let mut state = self.state.lock();

@@ -3,10 +3,12 @@
 mod brk;
 mod copy;
 mod fault;
+mod fork;
 mod madvise;
 mod maps;
 mod mmap;
 mod mremap;
+mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -19,10 +21,12 @@ use platform::{AddressSpace, PlatformError, Prot};
 
 use crate::memory_file::MemoryFile;
 use crate::range_set::RangeSet;
-use crate::vma::{Backing, Vma, VmaSet};
+use crate::vma::{Backing, ForkFlags, Vma, VmaSet};
 
+pub use fork::ForkedMemory;
 pub use maps::MapsEntry;
 pub use mmap::{parse_prot, MmapRequest};
+pub use stats::MmStats;
 
 /// A file that can back a private mapping: read once per demand-paged chunk.
 pub trait MappableFile: Send + Sync {
@@ -32,6 +36,16 @@ pub trait MappableFile: Send + Sync {
     /// The name `/proc/self/maps` shows for mappings of this file.
     fn name(&self) -> Vec<u8> {
         Vec::new()
+    }
+
+    /// The file's device as stat(2) reports it (`st_dev`), for `/proc/self/maps`.
+    fn device(&self) -> u64 {
+        0
+    }
+
+    /// The file's inode number (`st_ino`), for `/proc/self/maps`.
+    fn inode(&self) -> u64 {
+        0
     }
 }
 
@@ -59,6 +73,28 @@ struct State {
     brk: Brk,
 }
 
+impl State {
+    /// No mappings, no heap yet.
+    fn empty() -> State {
+        State {
+            vmas: VmaSet::new(),
+            populated: RangeSet::new(),
+            brk: Brk {
+                start: 0,
+                current: 0,
+            },
+        }
+    }
+
+    /// Gives up the memory of every VMA (freed where no other address space holds it).
+    fn release_memory(&mut self, memory: &MemoryFile) {
+        for vma in std::mem::take(&mut self.vmas).iter() {
+            memory.release(vma.memory_range());
+        }
+        self.populated = RangeSet::new();
+    }
+}
+
 /// The program break: the heap is `[start, page_ceil(current))`.
 #[derive(Clone, Copy)]
 struct Brk {
@@ -79,14 +115,7 @@ impl MemoryManager {
             space,
             range,
             mmap_base,
-            state: Mutex::new(State {
-                vmas: VmaSet::new(),
-                populated: RangeSet::new(),
-                brk: Brk {
-                    start: 0,
-                    current: 0,
-                },
-            }),
+            state: Mutex::new(State::empty()),
         }
     }
 
@@ -141,6 +170,7 @@ impl MemoryManager {
             grows_down: template.grows_down,
             memory_offset: memory.start,
             backing: template.backing,
+            on_fork: template.on_fork,
         };
         if !vma.demand_paged() {
             if let Err(e) = self.space.map_file(addr, len, memory.start, vma.prot) {
@@ -195,10 +225,7 @@ impl Drop for MemoryManager {
     /// Gives the address space's memory back to the memory file. The platform tears down its
     /// own mappings with the address space (and may only be called from its own threads).
     fn drop(&mut self) {
-        let state = self.state.get_mut();
-        for vma in state.vmas.iter() {
-            self.memory.release(vma.memory_range());
-        }
+        self.state.get_mut().release_memory(&self.memory);
     }
 }
 
@@ -210,6 +237,7 @@ struct VmaTemplate {
     shared: bool,
     grows_down: bool,
     backing: Backing,
+    on_fork: ForkFlags,
 }
 
 impl VmaTemplate {
@@ -221,6 +249,7 @@ impl VmaTemplate {
             shared: false,
             grows_down: false,
             backing: Backing::Anonymous,
+            on_fork: ForkFlags::default(),
         }
     }
 
@@ -239,6 +268,7 @@ impl VmaTemplate {
             shared: vma.shared,
             grows_down: vma.grows_down,
             backing,
+            on_fork: vma.on_fork,
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::range_set::RangeSet;
 #[derive(Debug)]
 pub(crate) struct FileAllocator {
     free: RangeSet,
+    free_bytes: u64,
 }
 
 impl FileAllocator {
@@ -15,7 +16,10 @@ impl FileAllocator {
     pub(crate) fn new(capacity: u64) -> FileAllocator {
         let mut free = RangeSet::new();
         free.insert(0..capacity);
-        FileAllocator { free }
+        FileAllocator {
+            free,
+            free_bytes: capacity,
+        }
     }
 
     /// Takes the lowest free range of `len` bytes.
@@ -23,12 +27,19 @@ impl FileAllocator {
         let start = self.free.first_fit(len)?;
         let range = start..start + len;
         self.free.remove(range.clone());
+        self.free_bytes -= len;
         Some(range)
     }
 
     /// Gives `range` back.
     pub(crate) fn free(&mut self, range: Range<u64>) {
+        self.free_bytes += range.end - range.start;
         self.free.insert(range);
+    }
+
+    /// How many bytes are free.
+    pub(crate) fn free_bytes(&self) -> u64 {
+        self.free_bytes
     }
 }
 
@@ -77,10 +88,13 @@ mod tests {
                     let range = live.swap_remove(pick.index(live.len()));
                     allocator.free(range);
                 }
+                let live_bytes: u64 = live.iter().map(|r| r.end - r.start).sum();
+                prop_assert_eq!(allocator.free_bytes(), capacity - live_bytes);
             }
             for range in live.drain(..) {
                 allocator.free(range);
             }
+            prop_assert_eq!(allocator.free_bytes(), capacity);
             prop_assert_eq!(allocator.allocate(capacity), Some(0..capacity));
         }
     }

@@ -1,28 +1,38 @@
 //! The memory file: one memfd holding all application memory of a sandbox.
 
 mod allocator;
+mod owners;
 
 use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 
-use nix::fcntl::{fallocate, FallocateFlags};
+use nix::fcntl::{copy_file_range, fallocate, FallocateFlags};
+use nix::unistd::{lseek, Whence};
 use parking_lot::Mutex;
 
 use crate::error::MmError;
 use crate::sys::SentryMapping;
 use allocator::FileAllocator;
+use owners::SharedOwners;
 
 /// A sparse memfd, mapped once into the Sentry, whose page ranges back guest memory.
 ///
 /// Pages cost nothing until touched; released ranges are punched out so their memory goes back to
-/// the host and they read as zeros when allocated again.
+/// the host and they read as zeros when allocated again. A page may have several owners (a shared
+/// mapping inherited by fork); it is freed when the last one releases it.
 pub struct MemoryFile {
     memfd: memfd::Memfd,
     mapping: SentryMapping,
     capacity: u64,
-    allocator: Mutex<FileAllocator>,
+    ownership: Mutex<Ownership>,
+}
+
+/// Which pages are free, and which allocated ones have more than one owner.
+struct Ownership {
+    allocator: FileAllocator,
+    shared: SharedOwners,
 }
 
 impl MemoryFile {
@@ -51,7 +61,10 @@ impl MemoryFile {
             memfd,
             mapping,
             capacity,
-            allocator: Mutex::new(FileAllocator::new(capacity)),
+            ownership: Mutex::new(Ownership {
+                allocator: FileAllocator::new(capacity),
+                shared: SharedOwners::default(),
+            }),
         }))
     }
 
@@ -65,20 +78,37 @@ impl MemoryFile {
         self.capacity
     }
 
-    /// Allocates `len` bytes (a multiple of the page size) of zeroed file; returns the range.
+    /// How many bytes are allocated (owned by someone), whether or not they hold data.
+    pub fn allocated(&self) -> u64 {
+        self.capacity - self.ownership.lock().allocator.free_bytes()
+    }
+
+    /// Allocates `len` bytes (a multiple of the page size) of zeroed file, with one owner (the
+    /// caller); returns the range.
     pub fn allocate(&self, len: u64) -> Result<Range<u64>, MmError> {
-        self.allocator
+        self.ownership
             .lock()
+            .allocator
             .allocate(len)
             .ok_or(MmError::Exhausted(len))
     }
 
-    /// Frees `range`: its pages go back to the host and the range to the free list. A range whose
-    /// hole could not be punched is kept out of the free list, since it might not read as zeros.
+    /// Adds an owner to the allocated `range`: it stays allocated until one more
+    /// [`MemoryFile::release`] than before.
+    pub fn share(&self, range: Range<u64>) {
+        self.ownership.lock().shared.acquire(range);
+    }
+
+    /// Drops the caller's ownership of `range`. The pages it owned alone are freed: they go back
+    /// to the host and to the free list. A range whose hole could not be punched is kept out of
+    /// the free list, since it might not read as zeros.
     pub fn release(&self, range: Range<u64>) {
-        match self.decommit(range.clone()) {
-            Ok(()) => self.allocator.lock().free(range),
-            Err(e) => tracing::warn!("leaking memory file range: {e}"),
+        let ownerless = self.ownership.lock().shared.release(range);
+        for part in ownerless {
+            match self.decommit(part.clone()) {
+                Ok(()) => self.ownership.lock().allocator.free(part),
+                Err(e) => tracing::warn!("leaking memory file range: {e}"),
+            }
         }
     }
 
@@ -100,6 +130,68 @@ impl MemoryFile {
             file_len,
         )
         .map_err(punch_error)
+    }
+
+    /// The parts of `range` that hold data (pages written since they were last punched out), in
+    /// order; the rest reads as zeros without costing memory.
+    pub fn data_runs(&self, range: Range<u64>) -> Result<Vec<Range<u64>>, MmError> {
+        let seek = |offset: u64, whence: Whence| -> Result<Option<u64>, MmError> {
+            let seek_error = |source| MmError::Seek { offset, source };
+            let position = i64::try_from(offset).map_err(|_| seek_error(nix::Error::EINVAL))?;
+            match lseek(self.fd(), position, whence) {
+                Ok(found) => Ok(Some(u64::try_from(found).unwrap_or(u64::MAX))),
+                // ENXIO: no data (SEEK_DATA) at or after `offset`.
+                Err(nix::Error::ENXIO) => Ok(None),
+                Err(source) => Err(seek_error(source)),
+            }
+        };
+        let mut runs = Vec::new();
+        let mut cursor = range.start;
+        while cursor < range.end {
+            let Some(data) = seek(cursor, Whence::SeekData)?.filter(|&d| d < range.end) else {
+                break;
+            };
+            // The file's end counts as a hole, so SEEK_HOLE from data always finds one.
+            let hole = seek(data, Whence::SeekHole)?.map_or(range.end, |h| h.min(range.end));
+            runs.push(data..hole);
+            cursor = hole;
+        }
+        Ok(runs)
+    }
+
+    /// Copies the data of `from` to the (allocated, zero) range starting at `to`, inside the
+    /// host kernel and skipping holes, so a sparse range costs only what it holds.
+    pub fn copy_data(&self, from: Range<u64>, to: u64) -> Result<(), MmError> {
+        for run in self.data_runs(from.clone())? {
+            let copy_error = |source| MmError::Copy {
+                from: run.start,
+                to: to + (run.start - from.start),
+                len: run.end - run.start,
+                source,
+            };
+            let to_i64 = |offset: u64| i64::try_from(offset).map_err(|_| nix::Error::EINVAL);
+            let mut done = 0;
+            while run.start + done < run.end {
+                let mut source_offset = to_i64(run.start + done).map_err(copy_error)?;
+                let mut dest_offset =
+                    to_i64(to + (run.start - from.start) + done).map_err(copy_error)?;
+                let left = usize::try_from(run.end - run.start - done).unwrap_or(usize::MAX);
+                let copied = copy_file_range(
+                    self.fd(),
+                    Some(&mut source_offset),
+                    self.fd(),
+                    Some(&mut dest_offset),
+                    left,
+                )
+                .map_err(copy_error)?;
+                if copied == 0 {
+                    // The source ends inside the file's capacity, so this is not its end.
+                    return Err(copy_error(nix::Error::EIO));
+                }
+                done += copied as u64;
+            }
+        }
+        Ok(())
     }
 
     /// Copies the file bytes at `offset` into `dst`.

@@ -10,8 +10,7 @@ use platform::Prot;
 use crate::manager::MappableFile;
 pub(crate) use set::VmaSet;
 
-/// Where a VMA's contents come from. Either way the pages live in the VMA's memory-file range;
-/// a fork with copy-on-write will later share those ranges between address spaces.
+/// Where a VMA's contents come from. Either way the pages live in the VMA's memory-file range.
 #[derive(Clone)]
 pub(crate) enum Backing {
     /// Zero-filled memory, mapped in full when created.
@@ -21,6 +20,15 @@ pub(crate) enum Backing {
         file: Arc<dyn MappableFile>,
         offset: u64,
     },
+}
+
+/// What fork does with a VMA besides the default (copy a private one, share a shared one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ForkFlags {
+    /// MADV_DONTFORK: the child does not get the mapping at all.
+    pub(crate) skip: bool,
+    /// MADV_WIPEONFORK (private anonymous only): the child gets the mapping zero-filled.
+    pub(crate) wipe: bool,
 }
 
 /// One guest mapping: `[range)` shows the memory-file bytes starting at `memory_offset`.
@@ -34,6 +42,7 @@ pub(crate) struct Vma {
     pub(crate) grows_down: bool,
     pub(crate) memory_offset: u64,
     pub(crate) backing: Backing,
+    pub(crate) on_fork: ForkFlags,
 }
 
 impl Vma {
@@ -97,6 +106,7 @@ impl Vma {
             && self.max_prot == next.max_prot
             && self.shared == next.shared
             && self.grows_down == next.grows_down
+            && self.on_fork == next.on_fork
             && backing_continues
     }
 

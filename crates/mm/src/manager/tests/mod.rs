@@ -2,9 +2,11 @@
 
 mod copy;
 mod demand_paging;
+mod fork;
 mod mapping;
 mod properties;
 mod resize;
+mod stats;
 
 use std::ops::Range;
 use std::sync::Arc;

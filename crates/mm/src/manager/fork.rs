@@ -1,0 +1,133 @@
+//! fork(2): the child's copy of an address space.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use abi::Errno;
+use parking_lot::Mutex;
+use platform::{AddressSpace, Prot};
+
+use super::{platform_failure, present_runs, MemoryManager, State};
+use crate::memory_file::MemoryFile;
+
+/// An address space copied for a child by [`MemoryManager::fork`], not yet placed in the child's
+/// platform address space. It owns the child's memory: [`MemoryManager::from_fork`] takes it
+/// over, and dropping it instead frees it.
+pub struct ForkedMemory {
+    memory: Arc<MemoryFile>,
+    range: Range<u64>,
+    mmap_base: u64,
+    state: State,
+}
+
+impl Drop for ForkedMemory {
+    fn drop(&mut self) {
+        self.state.release_memory(&self.memory);
+    }
+}
+
+impl MemoryManager {
+    /// fork(2), first half, on the parent's OS thread: a snapshot of this address space for a
+    /// child. Private mappings are copied (demand-paged ones only in their filled chunks; the
+    /// others stay demand-paged), shared ones are shared, MADV_DONTFORK ranges left out and
+    /// MADV_WIPEONFORK ones zero-filled; brk, the mmap base and each mapping's attributes carry
+    /// over. ENOMEM if the memory file cannot hold the copy.
+    ///
+    /// Other threads of the parent may write while the copy is taken; the child then sees each
+    /// page as of some moment during the call, as a racing write would on Linux.
+    pub fn fork(&self) -> Result<ForkedMemory, Errno> {
+        let parent = self.state.lock();
+        let mut forked = ForkedMemory {
+            memory: self.memory.clone(),
+            range: self.range.clone(),
+            mmap_base: self.mmap_base,
+            state: State::empty(),
+        };
+        forked.state.brk = parent.brk;
+        let child = &mut forked.state;
+        for vma in parent.vmas.iter().filter(|vma| !vma.on_fork.skip) {
+            if vma.shared {
+                self.memory.share(vma.memory_range());
+                child.vmas.insert(vma.clone());
+                continue;
+            }
+            let memory = self.memory.allocate(vma.len()).map_err(|e| {
+                tracing::warn!("fork: copying a mapping of {:#x} bytes: {e}", vma.len());
+                Errno::ENOMEM
+            })?;
+            let mut copy = vma.clone();
+            copy.memory_offset = memory.start;
+            // Owned by the child from here, so a failure below frees it with the rest.
+            child.vmas.insert(copy);
+            if vma.on_fork.wipe {
+                continue;
+            }
+            // An eager copy, of the pages holding data only. Copy-on-write would instead give
+            // both sides the parent's range (a second owner, as for shared mappings), map it
+            // read-only in both, and copy a page on its first write fault; the VMA would then
+            // need per-page memory offsets instead of one contiguous range.
+            let filled = if vma.demand_paged() {
+                parent.populated.intersection(vma.memory_range())
+            } else {
+                vec![vma.memory_range()]
+            };
+            for part in filled {
+                let to = memory.start + (part.start - vma.memory_offset);
+                self.memory.copy_data(part.clone(), to).map_err(|e| {
+                    tracing::error!("fork: {e}");
+                    Errno::ENOMEM
+                })?;
+                if vma.demand_paged() {
+                    child.populated.insert(to..to + (part.end - part.start));
+                }
+            }
+        }
+        Ok(forked)
+    }
+
+    /// fork(2), second half, on the child's OS thread: builds the child's manager over its new
+    /// (empty) address space and maps everything into it. On failure the child's memory is freed.
+    pub fn from_fork(
+        mut forked: ForkedMemory,
+        space: Arc<dyn AddressSpace>,
+    ) -> Result<MemoryManager, Errno> {
+        let state = std::mem::replace(&mut forked.state, State::empty());
+        let manager = MemoryManager {
+            memory: forked.memory.clone(),
+            space,
+            range: forked.range.clone(),
+            mmap_base: forked.mmap_base,
+            state: Mutex::new(state),
+        };
+        manager.map_everything()?;
+        Ok(manager)
+    }
+
+    /// Maps every present page into the platform address space (empty until now), one call per
+    /// run that is contiguous in both guest addresses and memory file and has one protection.
+    fn map_everything(&self) -> Result<(), Errno> {
+        let state = self.state.lock();
+        let mut runs: Vec<(Range<u64>, u64, Prot)> = Vec::new();
+        for vma in state.vmas.iter() {
+            for run in present_runs(&state, vma, vma.range.clone()) {
+                let offset = vma.memory_at(run.start);
+                match runs.last_mut() {
+                    Some((last, last_offset, prot))
+                        if last.end == run.start
+                            && *last_offset + (last.end - last.start) == offset
+                            && *prot == vma.prot =>
+                    {
+                        last.end = run.end;
+                    }
+                    _ => runs.push((run, offset, vma.prot)),
+                }
+            }
+        }
+        for (run, offset, prot) in runs {
+            self.space
+                .map_file(run.start, run.end - run.start, offset, prot)
+                .map_err(|e| platform_failure("map_file", &e))?;
+        }
+        Ok(())
+    }
+}
