@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's build, test and benchmark entry points.
 
 mod bench;
+mod conformance;
 mod process;
 mod test;
 
@@ -22,12 +23,15 @@ enum Command {
     Test,
     /// Run the microbenchmark natively, under our runsc and under gVisor's, and compare.
     Bench(bench::BenchArgs),
+    /// Run the conformance suites (ours and CPython's) natively and sandboxed, and compare.
+    Conformance(conformance::ConformanceArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Test => test::run(&workspace_root()),
         Command::Bench(args) => bench::run(&workspace_root(), &args),
+        Command::Conformance(args) => conformance::run(&workspace_root(), &args),
     }
 }
 

@@ -1,0 +1,60 @@
+//! `cargo xtask conformance`: the project's own conformance programs (conformance/tests) and
+//! CPython's regression tests, each run natively and under our runsc; a table per suite, then
+//! `N passed, M failed, K skipped`.
+
+mod cpython;
+mod programs;
+mod report;
+mod runner;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use crate::process::run_checked;
+use report::Totals;
+use runner::Runner;
+
+#[derive(clap::Args, Debug)]
+pub struct ConformanceArgs {
+    /// The platform our runsc runs the tests on.
+    #[arg(long, default_value = "ptrace")]
+    platform: String,
+
+    /// Run only the tests whose name contains this (e.g. `fs/`, `test_int`).
+    #[arg(long, value_name = "F")]
+    filter: Option<String>,
+}
+
+pub fn run(root: &Path, args: &ConformanceArgs) -> Result<()> {
+    let start = Instant::now();
+    run_checked(Command::new(crate::cargo()).current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "runsc",
+    ]))?;
+    let target = crate::target_dir(root);
+    let runner = Runner::new(
+        target.join("release/runsc"),
+        &args.platform,
+        target.join("conformance/scratch"),
+    );
+    let filter = args.filter.as_deref();
+    let suites = [
+        programs::run(root, &runner, filter)?,
+        cpython::run(root, &runner, filter)?,
+    ];
+    for suite in suites.iter().filter(|suite| !suite.rows.is_empty()) {
+        print!("{}", suite.render());
+    }
+    let totals = Totals::of(&suites);
+    eprintln!("xtask: conformance took {:.0?}", start.elapsed());
+    println!("\n{totals}");
+    if totals.failed > 0 {
+        bail!("{} conformance tests failed", totals.failed);
+    }
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! The project's own suite: C programs under conformance/tests/<family>/<name>.c, one per
+//! syscall area. Each prints "ok CHECK" or "FAIL CHECK: details" per check and exits 0 when all
+//! passed; it passes when it does so both natively and sandboxed with identical output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::report::{Row, Suite, Verdict};
+use super::runner::{ending, seconds, Job, Run, Runner};
+use crate::process::{describe, Captured};
+
+/// Each program makes a few dozen system calls and sleeps for milliseconds.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the programs ask for their scratch directory (see conformance/tests/check.h).
+const SCRATCH_VAR: &str = "TEST_TMPDIR";
+
+pub fn run(root: &Path, runner: &Runner, filter: Option<&str>) -> Result<Suite> {
+    let sources = root.join("conformance/tests");
+    let tests: Vec<(String, PathBuf)> = list_tests(&sources)?
+        .into_iter()
+        .filter(|(name, _)| filter.is_none_or(|filter| name.contains(filter)))
+        .collect();
+    let bin_dir = crate::target_dir(root).join("conformance/bin");
+    let gcc_missing = !tests.is_empty() && !gcc_available();
+    let mut rows = Vec::new();
+    for (name, source) in &tests {
+        let row = if gcc_missing {
+            Row::skipped(
+                name,
+                "gcc not found (apt-get install gcc libc6-dev)".to_owned(),
+            )
+        } else {
+            let binary = bin_dir.join(name);
+            match compile(source, &binary)? {
+                Some(error) => Row {
+                    native: "-".to_owned(),
+                    sandboxed: "-".to_owned(),
+                    verdict: Verdict::Fail(format!("does not compile: {error}")),
+                    test: name.clone(),
+                },
+                None => run_test(runner, name, &binary)?,
+            }
+        };
+        eprintln!("xtask: conformance {name}: {}", row.verdict.word());
+        rows.push(row);
+    }
+    Ok(Suite {
+        title: "Conformance programs (conformance/tests)".to_owned(),
+        rows,
+    })
+}
+
+/// ("family/name", source) for every `family/name.c`, sorted.
+fn list_tests(sources: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut tests = Vec::new();
+    for family in read_dir_sorted(sources)? {
+        if !family.is_dir() {
+            continue;
+        }
+        for source in read_dir_sorted(&family)? {
+            if source.extension().is_some_and(|ext| ext == "c") {
+                let name = format!("{}/{}", file_name(&family), stem(&source));
+                tests.push((name, source));
+            }
+        }
+    }
+    Ok(tests)
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths = std::fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .with_context(|| format!("listing {}", dir.display()))?;
+    paths.sort();
+    Ok(paths)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned())
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(String::new, |stem| stem.to_string_lossy().into_owned())
+}
+
+fn gcc_available() -> bool {
+    Command::new("gcc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// Builds `source` into `binary`; `Some(first error line)` when gcc refuses it.
+fn compile(source: &Path, binary: &Path) -> Result<Option<String>> {
+    if let Some(dir) = binary.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let output = Command::new("gcc")
+        .args(["-O2", "-static", "-Wall", "-o"])
+        .arg(binary)
+        .arg(source)
+        .output()
+        .with_context(|| format!("running gcc on {}", source.display()))?;
+    if output.status.success() {
+        return Ok(None);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error = stderr
+        .lines()
+        .find(|line| line.contains("error"))
+        .map_or_else(|| describe(output.status), str::to_owned);
+    Ok(Some(error))
+}
+
+fn run_test(runner: &Runner, name: &str, binary: &Path) -> Result<Row> {
+    let job = Job {
+        name,
+        program: binary,
+        args: &[],
+        scratch_var: SCRATCH_VAR,
+        timeout: TIMEOUT,
+    };
+    let native = runner.native(&job)?;
+    let sandboxed = runner.sandboxed(&job);
+    Ok(Row {
+        test: name.to_owned(),
+        native: cell(&native),
+        sandboxed: cell(&sandboxed),
+        verdict: verdict(&native, &sandboxed),
+    })
+}
+
+/// "28 ok, 0.01s" or "exit code 1: 16/17 ok".
+fn cell(run: &Run) -> String {
+    match run {
+        Ok(captured) => {
+            let (ok, total) = count_checks(&captured.stdout);
+            if captured.status.success() {
+                format!("{ok} ok, {}", seconds(captured))
+            } else {
+                format!("{}: {ok}/{total} ok", describe(captured.status))
+            }
+        }
+        Err(_) => ending(run),
+    }
+}
+
+/// (checks that passed, all checks) in a program's output.
+fn count_checks(stdout: &str) -> (usize, usize) {
+    let ok = stdout
+        .lines()
+        .filter(|line| line.starts_with("ok "))
+        .count();
+    let failed = stdout
+        .lines()
+        .filter(|line| line.starts_with("FAIL "))
+        .count();
+    (ok, ok + failed)
+}
+
+fn verdict(native: &Run, sandboxed: &Run) -> Verdict {
+    let (native, sandboxed) = match (native, sandboxed) {
+        (Ok(native), Ok(sandboxed)) => (native, sandboxed),
+        (Err(err), _) => return Verdict::Fail(format!("native: {err}")),
+        (_, Err(err)) => return Verdict::Fail(format!("sandboxed: {err}")),
+    };
+    if !native.status.success() {
+        return Verdict::Fail(format!("native: {}", failure(native)));
+    }
+    if !sandboxed.status.success() {
+        return Verdict::Fail(format!("sandboxed: {}", failure(sandboxed)));
+    }
+    match first_difference(&native.stdout, &sandboxed.stdout) {
+        Some(difference) => Verdict::Fail(difference),
+        None => Verdict::Pass,
+    }
+}
+
+/// The first failed check, else the last line of stderr, else how the program ended.
+fn failure(captured: &Captured) -> String {
+    captured
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("FAIL "))
+        .or_else(|| {
+            captured
+                .stderr
+                .lines()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+        })
+        .map_or_else(|| describe(captured.status), str::to_owned)
+}
+
+fn first_difference(native: &str, sandboxed: &str) -> Option<String> {
+    let mut native_lines = native.lines();
+    let mut sandboxed_lines = sandboxed.lines();
+    for line in 1.. {
+        match (native_lines.next(), sandboxed_lines.next()) {
+            (None, None) => return None,
+            (a, b) if a == b => continue,
+            (a, b) => {
+                return Some(format!(
+                    "outputs differ at line {line}: native {:?}, sandboxed {:?}",
+                    a.unwrap_or("<end>"),
+                    b.unwrap_or("<end>")
+                ))
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_outputs_do_not_differ() {
+        assert_eq!(first_difference("ok a\nok b\n", "ok a\nok b\n"), None);
+    }
+
+    #[test]
+    fn first_difference_names_the_line_and_both_sides() {
+        assert_eq!(
+            first_difference("ok a\nok b\n", "ok a\nok c\nok d\n").as_deref(),
+            Some(r#"outputs differ at line 2: native "ok b", sandboxed "ok c""#)
+        );
+        assert_eq!(
+            first_difference("ok a\n", "ok a\nok b\n").as_deref(),
+            Some(r#"outputs differ at line 2: native "<end>", sandboxed "ok b""#)
+        );
+    }
+
+    #[test]
+    fn checks_are_counted_from_their_lines() {
+        assert_eq!(count_checks("ok a\nFAIL b: why\nnoise\nok c\n"), (2, 3));
+    }
+
+    #[test]
+    fn the_suite_lists_every_family_s_programs() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/tests");
+        let names: Vec<String> = list_tests(&root)
+            .expect("listing conformance/tests")
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        for family in ["fs/", "mm/", "process/", "time/", "signal/", "errors/"] {
+            assert!(
+                names.iter().any(|name| name.starts_with(family)),
+                "no {family} test in {names:?}"
+            );
+        }
+    }
+}
