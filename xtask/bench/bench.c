@@ -1,9 +1,13 @@
 // rvisor microbenchmark: `bench CASE` runs one case and prints "CASE NS_PER_OP".
 // Each case repeats its operation, doubling the count until a batch takes at least
 // TARGET_NS, and reports that batch's time per operation. `bench --exit` exits at once (the
-// program fork+exec runs). On failure a case prints why to stderr and exits 1.
+// program fork+exec runs). `bench --wall PROGRAM ARGS...` runs a program (a sandbox, natively)
+// and prints "wall NS", its wall time. On failure the program prints "bench: WHAT: ERROR" to
+// stderr (the prefix tells it apart from a sandbox's own output) and exits non-zero.
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +22,11 @@
 #define PAGE 4096
 
 static const char *self_path;
-static int file_fd = -1, null_fd = -1, ping[2], pong[2];
+static int file_fd = -1, ping[2], pong[2];
 static char buffer[64 * 1024];
 
 static void die(const char *what) {
-  perror(what);
+  fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
   exit(1);
 }
 
@@ -49,8 +53,10 @@ static void op_pread(void) {
   if (pread(file_fd, buffer, 4096, 0) != 4096) die("pread");
 }
 
+// Over the same 64 KiB of a file, so that the data is copied every time (a write to /dev/null
+// may be dropped unread) and the file does not grow.
 static void op_write(void) {
-  if (write(null_fd, buffer, sizeof buffer) != (ssize_t)sizeof buffer) die("write /dev/null");
+  if (pwrite(file_fd, buffer, sizeof buffer, 0) != (ssize_t)sizeof buffer) die("pwrite");
 }
 
 static void op_ping_pong(void) {
@@ -60,8 +66,11 @@ static void op_ping_pong(void) {
 
 static void wait_child(pid_t pid) {
   int status;
-  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    die("child did not exit 0");
+  if (waitpid(pid, &status, 0) != pid) die("waitpid");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fprintf(stderr, "bench: child did not exit 0 (wait status %#x)\n", status);
+    exit(1);
+  }
 }
 
 static void op_fork_exit(void) {
@@ -88,6 +97,17 @@ static void op_mmap(void) {
   if (munmap(p, 64 * PAGE) != 0) die("munmap");
 }
 
+static void open_self(void) {
+  if ((file_fd = open(self_path, O_RDONLY)) < 0) die("open self");
+}
+
+// A scratch file, unlinked at once so that nothing is left behind.
+static void open_scratch(void) {
+  char path[] = "/tmp/rvisor-bench-XXXXXX";
+  if ((file_fd = mkstemp(path)) < 0) die("mkstemp in /tmp");
+  if (unlink(path) != 0) die("unlink scratch file");
+}
+
 // The other end of the ping-pong: echoes each byte until the pipe closes.
 static void start_ponger(void) {
   if (pipe(ping) != 0 || pipe(pong) != 0) die("pipe");
@@ -104,19 +124,50 @@ static void start_ponger(void) {
   close(pong[1]);
 }
 
+extern char **environ;
+
+// Times one run of argv[0] from spawn to reaping. The program's exit code is passed on.
+static int time_program(char **argv) {
+  pid_t pid;
+  long long start = now_ns();
+  int err = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+  if (err != 0) {
+    errno = err;
+    die(argv[0]);
+  }
+  int status;
+  if (waitpid(pid, &status, 0) != pid) die("waitpid");
+  long long elapsed = now_ns() - start;
+  if (WIFSIGNALED(status)) {
+    fprintf(stderr, "bench: %s killed by signal %d\n", argv[0], WTERMSIG(status));
+    return 1;
+  }
+  if (WEXITSTATUS(status) != 0) return WEXITSTATUS(status);
+  printf("wall %lld\n", elapsed);
+  return 0;
+}
+
 static const struct {
   const char *name;
+  void (*setup)(void);
   void (*op)(void);
 } cases[] = {
-    {"getpid", op_getpid},       {"open+close", op_open_close}, {"stat", op_stat},
-    {"pread-4k", op_pread},      {"write-64k", op_write},       {"pipe-ping-pong", op_ping_pong},
-    {"fork+exit+wait", op_fork_exit}, {"fork+exec+wait", op_fork_exec}, {"mmap-64-pages", op_mmap},
+    {"getpid", NULL, op_getpid},
+    {"open+close", NULL, op_open_close},
+    {"stat", NULL, op_stat},
+    {"pread-4k", open_self, op_pread},
+    {"write-64k", open_scratch, op_write},
+    {"pipe-ping-pong", start_ponger, op_ping_pong},
+    {"fork+exit+wait", NULL, op_fork_exit},
+    {"fork+exec+wait", NULL, op_fork_exec},
+    {"mmap-64-pages", NULL, op_mmap},
 };
 
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--exit") == 0) return 0;
+  if (argc > 2 && strcmp(argv[1], "--wall") == 0) return time_program(argv + 2);
   if (argc != 2) {
-    fprintf(stderr, "usage: %s CASE | --list\n", argv[0]);
+    fprintf(stderr, "usage: %s CASE | --list | --wall PROGRAM ARGS...\n", argv[0]);
     return 2;
   }
   self_path = argv[0];
@@ -127,9 +178,7 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < ncases; i++) {
     if (strcmp(argv[1], cases[i].name) != 0) continue;
-    if ((file_fd = open(self_path, O_RDONLY)) < 0) die("open self");
-    if ((null_fd = open("/dev/null", O_WRONLY)) < 0) die("open /dev/null");
-    if (cases[i].op == op_ping_pong) start_ponger();
+    if (cases[i].setup) cases[i].setup();
     for (long long n = 1;; n *= 2) {
       long long start = now_ns();
       for (long long k = 0; k < n; k++) cases[i].op();
