@@ -7,12 +7,14 @@
 
 mod errno;
 mod regs;
+mod signal;
 mod stat;
 mod statfs;
 mod statx;
 
 pub use errno::Errno;
 pub use regs::{FpState, UserRegs};
+pub use signal::*;
 pub use stat::{Stat, Timespec, Timeval};
 pub use statfs::Statfs;
 pub use statx::{Statx, StatxTimestamp, STATX_BASIC_STATS};

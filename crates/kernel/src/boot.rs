@@ -49,18 +49,32 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
         argv, envp, cwd, ..
     } = config;
 
-    // The task runs on a thread of its own: the platform binds its context to the OS thread that
-    // created it, and later tasks get threads of their own the same way.
-    let thread = std::thread::Builder::new()
+    // Init runs on a thread of its own, like every task: the platform binds a context to the
+    // OS thread that creates it.
+    let init_kernel = Arc::clone(&kernel);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
         .name("task-1".into())
-        .spawn(move || -> Result<ExitStatus, KernelError> {
-            let mut task = Task::new_init(kernel, fds)?;
-            task.set_cwd(&cwd);
-            task.exec_init(&argv, &envp)?;
-            Ok(task.run())
+        .spawn(move || {
+            let task = Task::new_init(init_kernel, fds).and_then(|mut task| {
+                task.set_cwd(&cwd);
+                task.exec_init(&argv, &envp)?;
+                Ok(task)
+            });
+            match task {
+                Ok(mut task) => {
+                    let _ = started_tx.send(Ok(()));
+                    let status = task.run();
+                    task.exit_thread(status);
+                }
+                Err(e) => {
+                    let _ = started_tx.send(Err(e));
+                }
+            }
         })
         .map_err(KernelError::Thread)?;
-    thread.join().map_err(|_| KernelError::TaskPanicked)?
+    started_rx.recv().map_err(|_| KernelError::TaskPanicked)??;
+    Ok(kernel.wait_finished())
 }
 
 /// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`.

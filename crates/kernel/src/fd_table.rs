@@ -9,6 +9,9 @@ use vfs::OpenFile;
 /// The default RLIMIT_NOFILE soft limit, as Linux sets it.
 pub(crate) const DEFAULT_NOFILE: usize = 1024;
 
+/// The most descriptors a process may have (/proc/sys/fs/nr_open).
+pub(crate) const NR_OPEN: u64 = 1 << 20;
+
 #[derive(Clone)]
 pub(crate) struct FdEntry {
     pub(crate) file: Arc<OpenFile>,
@@ -70,6 +73,11 @@ impl FdTable {
     pub(crate) fn remove(&mut self, fd: u64) -> Result<FdEntry, Errno> {
         let fd = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
         self.entries.remove(&fd).ok_or(Errno::EBADF)
+    }
+
+    /// execve: closes the descriptors marked close-on-exec.
+    pub(crate) fn remove_cloexec(&mut self) {
+        self.entries.retain(|_, e| !e.cloexec);
     }
 
     /// Closes every descriptor in `[first, last]`.

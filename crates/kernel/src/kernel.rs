@@ -1,9 +1,15 @@
+use std::sync::atomic::AtomicI32;
 use std::sync::Arc;
 use std::time::Instant;
 
 use mm::MemoryFile;
+use parking_lot::{Condvar, Mutex};
 use platform::Platform;
 use vfs::Vfs;
+
+use crate::futex::FutexTable;
+use crate::pid::PidTable;
+use crate::task::{ExitStatus, ThreadGroup};
 
 /// The identity the sandbox reports through uname(2): its own kernel, not the host's.
 pub(crate) const UNAME_SYSNAME: &str = "Linux";
@@ -17,9 +23,17 @@ pub struct Kernel {
     pub(crate) memory: Arc<MemoryFile>,
     pub(crate) vfs: Arc<Vfs>,
     pub(crate) strace: bool,
-    pub(crate) hostname: Vec<u8>,
+    pub(crate) hostname: Mutex<Vec<u8>>,
+    pub(crate) domainname: Mutex<Vec<u8>>,
     /// CLOCK_MONOTONIC and uptime count from here.
     pub(crate) boot_time: Instant,
+    pub(crate) pids: Mutex<PidTable>,
+    pub(crate) futexes: FutexTable,
+    /// The foreground process group of the sandbox's terminal (its stdio, when a tty).
+    pub(crate) foreground_pgid: AtomicI32,
+    /// How init ended; set once, when the sandbox is over.
+    sandbox_exit: Mutex<Option<ExitStatus>>,
+    sandbox_done: Condvar,
 }
 
 impl Kernel {
@@ -34,8 +48,39 @@ impl Kernel {
             memory,
             vfs,
             strace,
-            hostname: b"rvisor".to_vec(),
+            hostname: Mutex::new(b"rvisor".to_vec()),
+            domainname: Mutex::new(b"(none)".to_vec()),
             boot_time: Instant::now(),
+            pids: Mutex::new(PidTable::default()),
+            futexes: FutexTable::default(),
+            foreground_pgid: AtomicI32::new(1),
+            sandbox_exit: Mutex::new(None),
+            sandbox_done: Condvar::new(),
         })
+    }
+
+    /// The sandbox's init process (pid 1), while it exists.
+    pub(crate) fn init(&self) -> Option<Arc<ThreadGroup>> {
+        self.pids.lock().group(1)
+    }
+
+    /// Init ended with `status`: the sandbox is over.
+    pub(crate) fn finish(&self, status: ExitStatus) {
+        let mut exit = self.sandbox_exit.lock();
+        if exit.is_none() {
+            *exit = Some(status);
+        }
+        self.sandbox_done.notify_all();
+    }
+
+    /// Waits until init has ended.
+    pub(crate) fn wait_finished(&self) -> ExitStatus {
+        let mut exit = self.sandbox_exit.lock();
+        loop {
+            if let Some(status) = *exit {
+                return status;
+            }
+            self.sandbox_done.wait(&mut exit);
+        }
     }
 }

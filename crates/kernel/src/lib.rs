@@ -8,8 +8,11 @@
 mod boot;
 mod compatibility;
 mod fd_table;
+mod futex;
 mod kernel;
 mod loader;
+mod pid;
+mod pipe;
 mod syscalls;
 mod task;
 

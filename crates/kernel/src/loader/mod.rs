@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use abi::{page_ceil, page_floor, Errno, UserRegs, PAGE_SIZE};
 use mm::{MappableFile, MemoryManager, MmapRequest};
-use platform::Prot;
+use platform::{Context, Prot};
 use vfs::OpenFile;
 
 use self::elf::{FileHeader, ProgramHeader, ET_DYN, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
@@ -18,8 +18,12 @@ use crate::KernelError;
 /// Where a position-independent main executable goes (Linux's ELF_ET_DYN_BASE, without ASLR).
 const PIE_BASE: u64 = 0x5555_5555_4000;
 
-/// Size of the main thread's stack mapping (the RLIMIT_STACK default).
-const STACK_SIZE: u64 = 8 << 20;
+/// Bounds of the main thread's stack mapping, which follows RLIMIT_STACK.
+const MIN_STACK_SIZE: u64 = 128 << 10;
+const MAX_STACK_SIZE: u64 = 1 << 30;
+
+/// Longest thread name (TASK_COMM_LEN less the NUL).
+pub(crate) const COMM_LEN: usize = 15;
 
 /// Nested `#!` interpreters allowed before ELOOP (Linux: 4 levels, BINPRM_MAX_RECURSION).
 const MAX_SCRIPT_DEPTH: usize = 4;
@@ -64,6 +68,35 @@ impl LoadedObject {
     }
 }
 
+/// A program loaded into an address space, ready to start.
+pub(crate) struct Image {
+    pub(crate) entry: u64,
+    pub(crate) sp: u64,
+    /// The executable actually loaded (the script's interpreter for `#!`).
+    pub(crate) exe: Vec<u8>,
+    /// argv as the program sees it (an interpreter's argv for `#!`).
+    pub(crate) argv: Vec<Vec<u8>>,
+}
+
+impl Image {
+    /// Points `ctx`'s registers at the program's entry with a clean register file.
+    pub(crate) fn start(&self, ctx: &mut dyn Context) {
+        let regs = ctx.regs_mut();
+        *regs = UserRegs {
+            rip: self.entry,
+            rsp: self.sp,
+            cs: regs.cs,
+            ss: regs.ss,
+            ds: regs.ds,
+            es: regs.es,
+            fs: regs.fs,
+            gs: regs.gs,
+            eflags: regs.eflags,
+            ..UserRegs::default()
+        };
+    }
+}
+
 impl Task {
     /// Starts the first process: argv[0] is looked up in PATH when it has no '/'.
     pub(crate) fn exec_init(
@@ -73,16 +106,16 @@ impl Task {
     ) -> Result<(), KernelError> {
         let name = argv.first().cloned().unwrap_or_default();
         let path = self.find_in_path(&name, envp);
-        self.comm = name
-            .rsplit(|&b| b == b'/')
-            .next()
-            .unwrap_or_default()
-            .to_vec();
-        self.load_executable(&path, argv.to_vec(), envp, 0)
+        let mm = Arc::clone(&self.mm);
+        let image = self
+            .load_image(&mm, &path, argv.to_vec(), envp)
             .map_err(|errno| KernelError::Exec {
                 path: String::from_utf8_lossy(&path).into_owned(),
                 errno,
-            })
+            })?;
+        image.start(self.ctx.as_mut());
+        self.image_started(&image);
+        Ok(())
     }
 
     /// execvp's search: the first PATH entry holding `name`, or `name` itself.
@@ -105,48 +138,63 @@ impl Task {
             .unwrap_or_else(|| name.to_vec())
     }
 
-    /// Replaces the (fresh) address space's contents with the program at `path`.
-    fn load_executable(
-        &mut self,
+    /// Loads the program at `path` into `mm`, an empty address space, following `#!`.
+    pub(crate) fn load_image(
+        &self,
+        mm: &MemoryManager,
         path: &[u8],
         argv: Vec<Vec<u8>>,
         envp: &[Vec<u8>],
-        depth: usize,
-    ) -> Result<(), Errno> {
-        let file = self.open_executable(path)?;
-        let mut head = [0u8; SHEBANG_MAX];
-        let n = read_full(&file, &mut head, 0)?;
-        let head = &head[..n];
-        if head.starts_with(b"#!") {
-            if depth >= MAX_SCRIPT_DEPTH {
-                return Err(Errno::ELOOP);
+    ) -> Result<Image, Errno> {
+        let mut path = path.to_vec();
+        let mut argv = argv;
+        for _ in 0..=MAX_SCRIPT_DEPTH {
+            let file = self.open_executable(&path)?;
+            let mut head = [0u8; SHEBANG_MAX];
+            let n = read_full(&file, &mut head, 0)?;
+            let head = &head[..n];
+            if head.starts_with(b"#!") {
+                let (interp, interp_argv) = script_argv(head, &path, argv)?;
+                path = interp;
+                argv = interp_argv;
+                continue;
             }
-            let (interp, interp_argv) = script_argv(head, path, argv)?;
-            return self.load_executable(&interp, interp_argv, envp, depth + 1);
+            return self.load_elf(mm, &file, head, path, argv, envp);
         }
+        Err(Errno::ELOOP)
+    }
 
-        let main = load_object(&self.mm, &file, head, Some(PIE_BASE))?;
+    fn load_elf(
+        &self,
+        mm: &MemoryManager,
+        file: &Arc<OpenFile>,
+        head: &[u8],
+        path: Vec<u8>,
+        argv: Vec<Vec<u8>>,
+        envp: &[Vec<u8>],
+    ) -> Result<Image, Errno> {
+        let main = load_object(mm, file, head, Some(PIE_BASE))?;
         let interp = match main.phdrs.iter().find(|p| p.ty == PT_INTERP) {
             Some(ph) => {
-                let interp_path = read_interp_path(&file, ph)?;
+                let interp_path = read_interp_path(file, ph)?;
                 let interp_file = self.open_executable(&interp_path)?;
                 let mut interp_head = [0u8; SHEBANG_MAX];
                 let n = read_full(&interp_file, &mut interp_head, 0)?;
-                Some(load_object(
-                    &self.mm,
-                    &interp_file,
-                    &interp_head[..n],
-                    None,
-                )?)
+                Some(load_object(mm, &interp_file, &interp_head[..n], None)?)
             }
             None => None,
         };
-        self.mm.set_brk_start(main.end);
+        mm.set_brk_start(main.end);
 
         let stack_top = page_floor(self.kernel.platform.user_address_range().end) - PAGE_SIZE;
-        self.mm.mmap(MmapRequest {
-            addr: stack_top - STACK_SIZE,
-            len: STACK_SIZE,
+        let stack_size = self
+            .rlimit(libc::RLIMIT_STACK)
+            .cur
+            .clamp(MIN_STACK_SIZE, MAX_STACK_SIZE);
+        let stack_size = page_ceil(stack_size).ok_or(Errno::ENOMEM)?;
+        mm.mmap(MmapRequest {
+            addr: stack_top - stack_size,
+            len: stack_size,
             prot: Prot::RW,
             fixed: true,
             fixed_noreplace: false,
@@ -157,35 +205,27 @@ impl Task {
 
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|_| Errno::EIO)?;
+        let creds = self.creds();
         let auxv = stack::Auxv {
             phdr: main.phdr_addr().unwrap_or(0),
             phnum: u64::from(main.header.phnum),
             entry: main.entry(),
             base: interp.as_ref().map_or(0, |i| i.bias),
-            uid: u64::from(self.creds.ruid),
-            euid: u64::from(self.creds.euid),
-            gid: u64::from(self.creds.rgid),
-            egid: u64::from(self.creds.egid),
+            uid: u64::from(creds.ruid),
+            euid: u64::from(creds.euid),
+            gid: u64::from(creds.rgid),
+            egid: u64::from(creds.egid),
         };
-        let sp = stack::build(&self.mm, stack_top, &argv, envp, path, &auxv, &random)?;
-
+        let sp = stack::build(mm, stack_top, &argv, envp, &path, &auxv, &random)?;
         let entry = interp
             .as_ref()
             .map_or_else(|| main.entry(), LoadedObject::entry);
-        let regs = self.ctx.regs_mut();
-        *regs = UserRegs {
-            rip: entry,
-            rsp: sp,
-            cs: regs.cs,
-            ss: regs.ss,
-            ds: regs.ds,
-            es: regs.es,
-            fs: regs.fs,
-            gs: regs.gs,
-            eflags: regs.eflags,
-            ..UserRegs::default()
-        };
-        Ok(())
+        Ok(Image {
+            entry,
+            sp,
+            exe: path,
+            argv,
+        })
     }
 
     /// Opens `path` for execution: a regular file with an execute bit (EACCES otherwise).
@@ -199,6 +239,19 @@ impl Task {
             return Err(Errno::EACCES);
         }
         Ok(file)
+    }
+
+    /// Records the new image in the process: its name, path and command line.
+    pub(crate) fn image_started(&mut self, image: &Image) {
+        let name = image
+            .argv
+            .first()
+            .map(|a| a.rsplit(|&b| b == b'/').next().unwrap_or_default())
+            .unwrap_or_default();
+        *self.handle.comm.lock() = name.iter().copied().take(COMM_LEN).collect();
+        let mut state = self.tg().state.lock();
+        state.exe = image.exe.clone();
+        state.cmdline = image.argv.clone();
     }
 }
 

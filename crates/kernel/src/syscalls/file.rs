@@ -24,6 +24,37 @@ struct Iovec {
     len: u64,
 }
 
+/// Runs `op` on `file`, sleeping while it would block (EAGAIN) unless the file is
+/// non-blocking. A signal ends the wait with ERESTARTSYS.
+pub(super) fn blocking<T>(
+    task: &Task,
+    file: &OpenFile,
+    events: u32,
+    mut op: impl FnMut() -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    loop {
+        match op() {
+            Err(Errno::EAGAIN) if file.status_flags() & libc::O_NONBLOCK == 0 => {}
+            result => return result,
+        }
+        let Some(queue) = file.wait_queue() else {
+            return Err(Errno::EAGAIN);
+        };
+        let waiter = Arc::clone(&task.handle.waiter);
+        let _registration = queue.register(waiter.clone(), events);
+        waiter.clear();
+        // Re-check now that a change can't be missed.
+        match op() {
+            Err(Errno::EAGAIN) => {}
+            result => return result,
+        }
+        if task.has_deliverable_signal() {
+            return Err(abi::restart::ERESTARTSYS);
+        }
+        waiter.sleep(None);
+    }
+}
+
 /// Reads from `file` into guest memory at `addr`, up to `count` bytes; `offset` for pread.
 fn read_into_guest(
     task: &Task,
@@ -36,9 +67,18 @@ fn read_into_guest(
     let mut done = 0;
     loop {
         let want = (count - done).min(IO_CHUNK);
-        let n = match offset {
-            Some(off) => file.pread(&mut buf[..want], off + done as u64)?,
-            None => file.read(&mut buf[..want])?,
+        let step = match offset {
+            Some(off) => file.pread(&mut buf[..want], off + done as u64),
+            // Only the first step may block: once data has arrived, read returns it.
+            None if done == 0 => blocking(task, file, waiter::events::READABLE, || {
+                file.read(&mut buf[..want])
+            }),
+            None => file.read(&mut buf[..want]),
+        };
+        let n = match step {
+            Ok(n) => n,
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
         };
         task.mm.copy_out(addr + done as u64, &buf[..n])?;
         done += n;
@@ -54,7 +94,8 @@ fn is_regular(file: &OpenFile) -> bool {
         .is_some_and(|p| p.file_type() == vfs::FileType::Regular)
 }
 
-/// Writes `count` bytes of guest memory at `addr` to `file`; `offset` for pwrite.
+/// Writes `count` bytes of guest memory at `addr` to `file`; `offset` for pwrite. A blocking
+/// file is written until everything went or a signal interrupts; EPIPE also raises SIGPIPE.
 fn write_from_guest(
     task: &Task,
     file: &OpenFile,
@@ -64,15 +105,31 @@ fn write_from_guest(
 ) -> Result<usize, Errno> {
     let mut buf = vec![0u8; count.min(IO_CHUNK)];
     let mut done = 0;
+    let mut pending = 0..0;
     loop {
-        let want = (count - done).min(IO_CHUNK);
-        task.mm.copy_in(addr + done as u64, &mut buf[..want])?;
-        let n = match offset {
-            Some(off) => file.pwrite(&buf[..want], off + done as u64)?,
-            None => file.write(&buf[..want])?,
+        if pending.is_empty() {
+            let want = (count - done).min(IO_CHUNK);
+            task.mm.copy_in(addr + done as u64, &mut buf[..want])?;
+            pending = 0..want;
+        }
+        let chunk = &buf[pending.clone()];
+        let step = match offset {
+            Some(off) => file.pwrite(chunk, off + done as u64),
+            None => blocking(task, file, waiter::events::WRITABLE, || file.write(chunk)),
+        };
+        let n = match step {
+            Ok(n) => n,
+            Err(e) => {
+                if e == Errno::EPIPE {
+                    task.kernel
+                        .signal_thread(&task.handle, abi::SigInfo::kernel(libc::SIGPIPE));
+                }
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
         };
         done += n;
-        if n < want || done == count {
+        pending.start += n;
+        if done == count || n == 0 {
             return Ok(done);
         }
     }
@@ -95,23 +152,23 @@ fn offset_arg(value: u64) -> Result<u64, Errno> {
 }
 
 pub(super) fn read(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     Ok(read_into_guest(task, &file, a[1], arg_len(a[2])?, None)? as u64)
 }
 
 pub(super) fn write(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     Ok(write_from_guest(task, &file, a[1], arg_len(a[2])?, None)? as u64)
 }
 
 pub(super) fn pread64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     let offset = offset_arg(a[3])?;
     Ok(read_into_guest(task, &file, a[1], arg_len(a[2])?, Some(offset))? as u64)
 }
 
 pub(super) fn pwrite64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     let offset = offset_arg(a[3])?;
     Ok(write_from_guest(task, &file, a[1], arg_len(a[2])?, Some(offset))? as u64)
 }
@@ -137,7 +194,7 @@ fn read_iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> 
 }
 
 pub(super) fn readv(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     let mut done = 0;
     for iov in read_iovecs(task, a[1], a[2])? {
         let len = arg_len(iov.len)?;
@@ -151,7 +208,7 @@ pub(super) fn readv(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn writev(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     let mut done = 0;
     for iov in read_iovecs(task, a[1], a[2])? {
         let len = arg_len(iov.len)?;
@@ -165,12 +222,50 @@ pub(super) fn writev(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn lseek(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     file.seek(arg_i64(a[1]), arg_i32(a[2]))
 }
 
+fn install_pipe(task: &mut Task, fds_addr: u64, flags: i32) -> SyscallResult {
+    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (reader, writer) = crate::pipe::new_pipe(flags);
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    let limit = task.nofile_limit();
+    let mut fds = task.fds();
+    let r = fds.install(reader, cloexec, 0, limit)?;
+    let w = match fds.install(writer, cloexec, 0, limit) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = fds.remove(r as u64);
+            return Err(e);
+        }
+    };
+    drop(fds);
+    let pair = [
+        i32::try_from(r).unwrap_or(-1),
+        i32::try_from(w).unwrap_or(-1),
+    ];
+    if let Err(e) = task.mm.write_obj(fds_addr, &pair) {
+        let mut fds = task.fds();
+        let _ = fds.remove(r as u64);
+        let _ = fds.remove(w as u64);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub(super) fn pipe(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    install_pipe(task, a[0], 0)
+}
+
+pub(super) fn pipe2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    install_pipe(task, a[0], arg_i32(a[1]))
+}
+
 pub(super) fn close(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    task.fds.remove(a[0]).map(|_| 0)
+    task.fds().remove(a[0]).map(|_| 0)
 }
 
 pub(super) fn close_range(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -182,12 +277,12 @@ pub(super) fn close_range(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let (first, last) = (first as usize, last as usize);
     if flags & libc::CLOSE_RANGE_CLOEXEC != 0 {
         for fd in first..=last.min(task.nofile_limit()) {
-            if let Ok(entry) = task.fds.entry_mut(fd as u64) {
+            if let Ok(entry) = task.fds().entry_mut(fd as u64) {
                 entry.cloexec = true;
             }
         }
     } else {
-        task.fds.remove_range(first, last);
+        task.fds().remove_range(first, last);
     }
     Ok(0)
 }
@@ -195,7 +290,7 @@ pub(super) fn close_range(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 fn dup_to(task: &mut Task, file: Arc<OpenFile>, newfd: u64, cloexec: bool) -> SyscallResult {
     let fd = usize::try_from(newfd).map_err(|_| Errno::EBADF)?;
     if arg_i32(newfd) >= 0 && fd < task.nofile_limit() {
-        task.fds.install_at(fd, file, cloexec);
+        task.fds().install_at(fd, file, cloexec);
         Ok(newfd)
     } else {
         Err(Errno::EBADF)
@@ -203,13 +298,13 @@ fn dup_to(task: &mut Task, file: Arc<OpenFile>, newfd: u64, cloexec: bool) -> Sy
 }
 
 pub(super) fn dup(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     let limit = task.nofile_limit();
-    Ok(task.fds.install(file, false, 0, limit)? as u64)
+    Ok(task.fds().install(file, false, 0, limit)? as u64)
 }
 
 pub(super) fn dup2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     if a[0] == a[1] {
         return Ok(a[1]);
     }
@@ -221,7 +316,7 @@ pub(super) fn dup3(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if flags & !libc::O_CLOEXEC != 0 || a[0] == a[1] {
         return Err(Errno::EINVAL);
     }
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     dup_to(task, file, a[1], flags & libc::O_CLOEXEC != 0)
 }
 
@@ -233,30 +328,30 @@ pub(super) fn fcntl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let cmd = arg_i32(a[1]);
     match cmd {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
-            let file = task.fds.get(a[0])?;
+            let file = task.fds().get(a[0])?;
             let min = usize::try_from(arg_i32(a[2])).map_err(|_| Errno::EINVAL)?;
             let limit = task.nofile_limit();
             if min >= limit {
                 return Err(Errno::EINVAL);
             }
             Ok(task
-                .fds
+                .fds()
                 .install(file, cmd == libc::F_DUPFD_CLOEXEC, min, limit)? as u64)
         }
-        libc::F_GETFD => Ok(u64::from(task.fds.entry_mut(a[0])?.cloexec)),
+        libc::F_GETFD => Ok(u64::from(task.fds().entry_mut(a[0])?.cloexec)),
         libc::F_SETFD => {
-            task.fds.entry_mut(a[0])?.cloexec = arg_i32(a[2]) & libc::FD_CLOEXEC != 0;
+            task.fds().entry_mut(a[0])?.cloexec = arg_i32(a[2]) & libc::FD_CLOEXEC != 0;
             Ok(0)
         }
-        libc::F_GETFL => Ok(ret_flags(task.fds.get(a[0])?.status_flags())),
+        libc::F_GETFL => Ok(ret_flags(task.fds().get(a[0])?.status_flags())),
         libc::F_SETFL => {
-            let file = task.fds.get(a[0])?;
+            let file = task.fds().get(a[0])?;
             let flags = (file.status_flags() & !SETFL_MASK) | (arg_i32(a[2]) & SETFL_MASK);
             file.set_status_flags(flags);
             Ok(0)
         }
         _ => {
-            task.fds.get(a[0])?;
+            task.fds().get(a[0])?;
             Err(Errno::EINVAL)
         }
     }
@@ -284,7 +379,7 @@ fn ioctl_arg(cmd: u32) -> Option<IoctlArg> {
 }
 
 pub(super) fn ioctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     let cmd = arg_u32(a[1]);
     match u64::from(cmd) {
         libc::FIONBIO => {
@@ -298,14 +393,20 @@ pub(super) fn ioctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
             return Ok(0);
         }
         libc::FIOCLEX | libc::FIONCLEX => {
-            task.fds.entry_mut(a[0])?.cloexec = u64::from(cmd) == libc::FIOCLEX;
+            task.fds().entry_mut(a[0])?.cloexec = u64::from(cmd) == libc::FIOCLEX;
             return Ok(0);
         }
         libc::TIOCGPGRP => {
             // The terminal's foreground process group is the sandbox's, not the host's.
             let mut termios = [0u8; TERMIOS_SIZE];
             file.ioctl(arg_u32(libc::TCGETS), &mut termios)?;
-            task.mm.write_obj(a[2], &task.pgid)?;
+            task.mm.write_obj(
+                a[2],
+                &task
+                    .kernel
+                    .foreground_pgid
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            )?;
             return Ok(0);
         }
         _ => {}
@@ -326,19 +427,19 @@ pub(super) fn ioctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn fstat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let stat = task.fds.get(a[0])?.stat()?;
+    let stat = task.fds().get(a[0])?.stat()?;
     task.mm.write_obj(a[1], &stat)?;
     Ok(0)
 }
 
 pub(super) fn fstatfs(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let statfs = task.fds.get(a[0])?.statfs()?;
+    let statfs = task.fds().get(a[0])?.statfs()?;
     task.mm.write_obj(a[1], &statfs)?;
     Ok(0)
 }
 
 pub(super) fn getdents64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     let count = arg_len(u64::from(arg_u32(a[2])))?;
     let records = file.getdents64(count.min(IO_CHUNK))?;
     task.mm.copy_out(a[1], &records)?;
@@ -346,10 +447,10 @@ pub(super) fn getdents64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn fsync(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    task.fds.get(a[0])?.fsync().map(|()| 0)
+    task.fds().get(a[0])?.fsync().map(|()| 0)
 }
 
 pub(super) fn ftruncate(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let len = offset_arg(a[1])?;
-    task.fds.get(a[0])?.truncate(len).map(|()| 0)
+    task.fds().get(a[0])?.truncate(len).map(|()| 0)
 }

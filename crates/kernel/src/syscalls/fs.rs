@@ -24,11 +24,11 @@ impl Task {
 
     fn do_open(&mut self, dirfd: u64, path_addr: u64, flags: i32, mode: u32) -> SyscallResult {
         let (ctx, path) = self.at_path(dirfd, path_addr)?;
-        let mode = mode & !self.fs.umask & 0o7777;
+        let mode = mode & !self.fs.lock().umask & 0o7777;
         let file = self.vfs().open(&ctx, &path, flags, mode)?;
         let limit = self.nofile_limit();
         Ok(self
-            .fds
+            .fds()
             .install(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
     }
 
@@ -43,9 +43,9 @@ impl Task {
                 return Err(Errno::ENOENT);
             }
             if is_at_fdcwd(dirfd) {
-                return self.fs.cwd.inode().stat();
+                return self.fs.lock().cwd.inode().stat();
             }
-            return self.fds.get(dirfd)?.stat();
+            return self.fds().get(dirfd)?.stat();
         }
         let ctx = if path.starts_with(b"/") {
             self.lookup_ctx()
@@ -128,7 +128,7 @@ pub(super) fn faccessat2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 fn mkdir_at(task: &Task, dirfd: u64, path: u64, mode: u64) -> SyscallResult {
     let (ctx, path) = task.at_path(dirfd, path)?;
-    let mode = arg_u32(mode) & !task.fs.umask & 0o7777;
+    let mode = arg_u32(mode) & !task.fs.lock().umask & 0o7777;
     task.vfs().mkdir(&ctx, &path, mode).map(|()| 0)
 }
 
@@ -280,7 +280,7 @@ pub(super) fn utimensat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     };
     // A NULL path is futimens: the file dirfd refers to.
     if a[1] == 0 {
-        let file = task.fds.get(a[0])?;
+        let file = task.fds().get(a[0])?;
         let path = file.path().ok_or(Errno::EBADF)?;
         return Vfs::utimens_path(path, times).map(|()| 0);
     }
@@ -297,7 +297,8 @@ pub(super) fn statfs(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn getcwd(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let mut path = task.vfs().path_of(&task.fs.cwd);
+    let cwd = task.fs.lock().cwd.clone();
+    let mut path = task.vfs().path_of(&cwd);
     path.push(0);
     if path.len() > arg_len(a[1])? {
         return Err(Errno::ERANGE);
@@ -312,22 +313,22 @@ pub(super) fn chdir(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if !dir.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    task.fs.cwd = dir;
+    task.fs.lock().cwd = dir;
     Ok(0)
 }
 
 pub(super) fn fchdir(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds.get(a[0])?;
+    let file = task.fds().get(a[0])?;
     let dir = file.path().ok_or(Errno::ENOTDIR)?;
     if !dir.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    task.fs.cwd = dir.clone();
+    task.fs.lock().cwd = dir.clone();
     Ok(0)
 }
 
 pub(super) fn umask(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let old = task.fs.umask;
-    task.fs.umask = arg_u32(a[0]) & 0o777;
+    let old = task.fs.lock().umask;
+    task.fs.lock().umask = arg_u32(a[0]) & 0o777;
     Ok(u64::from(old))
 }

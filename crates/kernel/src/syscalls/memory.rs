@@ -60,7 +60,7 @@ pub(super) fn mmap(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         if offset % abi::PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
         }
-        let file = task.fds.get(a[4])?;
+        let file = task.fds().get(a[4])?;
         if !file.readable() {
             return Err(Errno::EACCES);
         }

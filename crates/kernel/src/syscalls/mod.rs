@@ -1,11 +1,15 @@
 //! System calls: the table (number, name, argument kinds, handler) and one file per family.
 
+mod creds;
 mod file;
 mod fs;
+mod futex;
+mod limits;
 mod memory;
 mod process;
 mod signal;
 pub(crate) mod strace;
+mod system;
 pub mod table;
 mod time;
 mod xattr;
@@ -42,9 +46,17 @@ impl Task {
         if self.kernel.strace {
             strace::exit(self, nr, entry, &args, &result);
         }
+        if std::mem::take(&mut self.regs_replaced) {
+            return;
+        }
         let ret = match result {
             Ok(value) => value,
-            Err(errno) => errno.as_return(),
+            Err(errno) => {
+                if is_restart(errno) {
+                    self.restart = Some(errno);
+                }
+                errno.as_return()
+            }
         };
         self.ctx.set_return(ret);
     }
@@ -57,6 +69,12 @@ impl Task {
         }
         Ok(path)
     }
+}
+
+/// An ERESTART* errno: the syscall was interrupted and may be restarted.
+fn is_restart(errno: Errno) -> bool {
+    use abi::restart::{ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS};
+    errno == ERESTARTSYS || errno == ERESTARTNOINTR || errno == ERESTARTNOHAND
 }
 
 /// An `int` argument: the register's low 32 bits (the ABI leaves the upper half undefined).

@@ -1,14 +1,15 @@
-//! Process and thread identity, exit, limits, and system information.
+//! Processes: ids, clone/fork/vfork, execve, exit, wait, process groups and sessions.
 
-use abi::Errno;
+use std::sync::Arc;
+
+use abi::{Errno, SigInfo};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use super::{arg_i32, arg_len, arg_u32, ret_id, SyscallResult};
-use crate::kernel::{UNAME_MACHINE, UNAME_RELEASE, UNAME_SYSNAME, UNAME_VERSION};
-use crate::task::{ExitStatus, Rlimit, Task, RLIM_NLIMITS};
+use super::{arg_i32, arg_len, arg_u32, ret_id, SyscallResult, PATH_MAX};
+use crate::task::{CloneArgs, ExitStatus, Task, ThreadGroup, WaitSelector};
 
 pub(super) fn getpid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(ret_id(task.pid))
+    Ok(ret_id(task.pid()))
 }
 
 pub(super) fn gettid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
@@ -16,139 +17,345 @@ pub(super) fn gettid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn getppid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(ret_id(task.ppid))
+    Ok(ret_id(task.tg().ppid()))
 }
 
-pub(super) fn getuid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(u64::from(task.creds.ruid))
-}
-
-pub(super) fn geteuid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(u64::from(task.creds.euid))
-}
-
-pub(super) fn getgid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(u64::from(task.creds.rgid))
-}
-
-pub(super) fn getegid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(u64::from(task.creds.egid))
-}
-
-/// getresuid/getresgid: three ids written to three guest pointers.
-fn write_res_ids(task: &Task, ids: [u32; 3], addrs: &[u64]) -> SyscallResult {
-    for (id, &addr) in ids.iter().zip(addrs) {
-        task.mm.write_obj(addr, id)?;
-    }
-    Ok(0)
-}
-
-pub(super) fn getresuid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let c = task.creds;
-    write_res_ids(task, [c.ruid, c.euid, c.suid], &a[..3])
-}
-
-pub(super) fn getresgid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let c = task.creds;
-    write_res_ids(task, [c.rgid, c.egid, c.sgid], &a[..3])
-}
-
-pub(super) fn getgroups(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    // No supplementary groups.
-    if arg_i32(a[0]) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let _ = task;
-    Ok(0)
-}
-
-pub(super) fn getpgrp(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    Ok(ret_id(task.pgid))
-}
-
-/// The pid argument names the caller (0 or its own pid); other processes don't exist yet.
-fn own_pid(task: &Task, pid: u64) -> Result<(), Errno> {
-    match arg_i32(pid) {
-        0 => Ok(()),
-        p if p == task.pid => Ok(()),
-        p if p < 0 => Err(Errno::EINVAL),
-        _ => Err(Errno::ESRCH),
-    }
-}
-
-pub(super) fn getpgid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    own_pid(task, a[0])?;
-    Ok(ret_id(task.pgid))
-}
-
-pub(super) fn getsid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    own_pid(task, a[0])?;
-    Ok(ret_id(task.sid))
-}
-
-pub(super) fn setpgid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    own_pid(task, a[0])?;
-    let pgid = arg_i32(a[1]);
-    if pgid < 0 {
-        return Err(Errno::EINVAL);
-    }
-    // A session leader can't change its group; pid 1 leads the sandbox's session.
-    if task.sid == task.pid && pgid != task.pgid && pgid != 0 {
-        return Err(Errno::EPERM);
-    }
-    Ok(0)
+pub(super) fn set_tid_address(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.clear_child_tid = a[0];
+    Ok(ret_id(task.tid))
 }
 
 pub(super) fn exit(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    // With one thread per process so far, the thread's exit ends the process.
-    task.exit = Some(ExitStatus::Exited(arg_i32(a[0]) & 0xff));
+    task.thread_exit = Some(ExitStatus::Exited(arg_i32(a[0]) & 0xff));
     Ok(0)
 }
 
 pub(super) fn exit_group(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    task.exit = Some(ExitStatus::Exited(arg_i32(a[0]) & 0xff));
+    task.kernel
+        .start_group_exit(task.tg(), ExitStatus::Exited(arg_i32(a[0]) & 0xff));
     Ok(0)
 }
 
+/// The exit signal in clone's low byte (CSIGNAL).
+const CSIGNAL: u64 = 0xff;
+
+fn exit_signal(value: u64) -> Result<i32, Errno> {
+    let signo = i32::try_from(value).map_err(|_| Errno::EINVAL)?;
+    if (0..=crate::task::NSIG).contains(&signo) {
+        Ok(signo)
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+pub(super) fn clone(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    // amd64 clone: (flags, stack, parent_tid, child_tid, tls).
+    let args = CloneArgs {
+        flags: a[0] & !CSIGNAL,
+        exit_signal: exit_signal(a[0] & CSIGNAL)?,
+        stack: a[1],
+        parent_tid: a[2],
+        child_tid: a[3],
+        tls: a[4],
+    };
+    task.clone_task(&args).map(ret_id)
+}
+
+/// `struct clone_args` of clone3 (the first 64 bytes: up to `tls`; later fields must be 0).
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+struct Clone3Args {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+}
+
+/// Size of the first version of `struct clone_args` (CLONE_ARGS_SIZE_VER0).
+const CLONE_ARGS_SIZE_VER0: usize = 64;
+
+pub(super) fn clone3(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let size = arg_len(a[1])?;
+    if !(CLONE_ARGS_SIZE_VER0..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = vec![0u8; size];
+    task.mm.copy_in(a[0], &mut bytes)?;
+    // Fields past the ones supported (set_tid, cgroup) must be zero, as Linux requires of
+    // anything it doesn't know.
+    if bytes[CLONE_ARGS_SIZE_VER0..].iter().any(|&b| b != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let (raw, _) = Clone3Args::read_from_prefix(&bytes).map_err(|_| Errno::EINVAL)?;
+    if raw.flags & CSIGNAL != 0 || (raw.stack == 0) != (raw.stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let args = CloneArgs {
+        flags: raw.flags,
+        exit_signal: exit_signal(raw.exit_signal)?,
+        // clone3 gives the stack's lowest address and size; the child starts at its top.
+        stack: raw.stack.checked_add(raw.stack_size).ok_or(Errno::EINVAL)?,
+        parent_tid: raw.parent_tid,
+        child_tid: raw.child_tid,
+        tls: raw.tls,
+    };
+    task.clone_task(&args).map(ret_id)
+}
+
+pub(super) fn fork(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
+    let args = CloneArgs {
+        exit_signal: libc::SIGCHLD,
+        ..CloneArgs::default()
+    };
+    task.clone_task(&args).map(ret_id)
+}
+
+pub(super) fn vfork(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
+    let args = CloneArgs {
+        flags: (libc::CLONE_VM | libc::CLONE_VFORK) as u64,
+        exit_signal: libc::SIGCHLD,
+        ..CloneArgs::default()
+    };
+    task.clone_task(&args).map(ret_id)
+}
+
+/// Most argv/envp entries execve takes (MAX_ARG_STRINGS).
+const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
+/// Longest single argument or environment string (MAX_ARG_STRLEN: 32 pages).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// Reads a NULL-terminated array of string pointers (argv or envp); NULL itself is empty.
+fn read_string_array(task: &Task, mut addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut strings = Vec::new();
+    if addr == 0 {
+        return Ok(strings);
+    }
+    loop {
+        let ptr: u64 = task.mm.read_obj(addr)?;
+        if ptr == 0 {
+            return Ok(strings);
+        }
+        if strings.len() >= MAX_ARG_STRINGS {
+            return Err(Errno::E2BIG);
+        }
+        let s = task.mm.read_cstring(ptr, MAX_ARG_STRLEN).map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })?;
+        strings.push(s);
+        addr = addr.checked_add(8).ok_or(Errno::EFAULT)?;
+    }
+}
+
+fn exec_at(
+    task: &mut Task,
+    dirfd: u64,
+    path: u64,
+    argv: u64,
+    envp: u64,
+    flags: i32,
+) -> SyscallResult {
+    if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut path = task.mm.read_cstring(path, PATH_MAX)?;
+    if path.is_empty() {
+        if flags & libc::AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        // fexecve: the file dirfd refers to, by its path in the sandbox.
+        let file = task.fds().get(dirfd)?;
+        let at = file.path().ok_or(Errno::ENOENT)?;
+        path = task.kernel.vfs.path_of(at);
+    } else if !path.starts_with(b"/") && !super::is_at_fdcwd(dirfd) {
+        let dir = task.lookup_ctx_at(dirfd)?;
+        path = [task.kernel.vfs.path_of(&dir.start), b"/".to_vec(), path].concat();
+    }
+    if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+        let st = task.kernel.vfs.stat(&task.lookup_ctx(), &path, false)?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            return Err(Errno::ELOOP);
+        }
+    }
+    let argv = read_string_array(task, argv)?;
+    let envp = read_string_array(task, envp)?;
+    task.execve(&path, argv, &envp).map(|()| 0)
+}
+
+pub(super) fn execve(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    exec_at(task, super::AT_FDCWD, a[0], a[1], a[2], 0)
+}
+
+pub(super) fn execveat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    exec_at(task, a[0], a[1], a[2], a[3], arg_i32(a[4]))
+}
+
+const WAIT_OPTIONS: i32 = libc::WNOHANG
+    | libc::WUNTRACED
+    | libc::WCONTINUED
+    | libc::__WALL
+    | libc::__WCLONE
+    | libc::__WNOTHREAD;
+
 pub(super) fn wait4(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let options = arg_i32(a[2]);
+    if options & !WAIT_OPTIONS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pid = arg_i32(a[0]);
+    let selector = match pid {
+        -1 => WaitSelector::Any,
+        0 => WaitSelector::Pgid(task.tg().state.lock().pgid),
+        p if p < -1 => WaitSelector::Pgid(-p),
+        p => WaitSelector::Pid(p),
+    };
+    // wait4 always waits for exits; WUNTRACED is WSTOPPED.
+    let Some(result) = task.wait_child(selector, options | libc::WEXITED)? else {
+        return Ok(0);
+    };
+    if a[1] != 0 {
+        task.mm.write_obj(a[1], &result.status)?;
+    }
+    if a[3] != 0 {
+        task.mm.write_obj(a[3], &[0u64; 18])?;
+    }
+    Ok(ret_id(result.pid))
+}
+
+pub(super) fn waitid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let options = arg_i32(a[3]);
     let known = libc::WNOHANG
-        | libc::WUNTRACED
+        | libc::WEXITED
+        | libc::WSTOPPED
         | libc::WCONTINUED
+        | libc::WNOWAIT
         | libc::__WALL
         | libc::__WCLONE
         | libc::__WNOTHREAD;
-    if options & !known != 0 {
+    if options & !known != 0 || options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
-    let _ = task;
-    Err(Errno::ECHILD)
-}
-
-/// `struct new_utsname`: six NUL-padded 65-byte fields.
-#[repr(C)]
-#[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct Utsname {
-    fields: [[u8; 65]; 6],
-}
-
-pub(super) fn uname(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let mut uts = Utsname {
-        fields: [[0; 65]; 6],
+    let id = arg_i32(a[1]);
+    let selector = match arg_u32(a[0]) {
+        libc::P_ALL => WaitSelector::Any,
+        libc::P_PID if id > 0 => WaitSelector::Pid(id),
+        libc::P_PGID if id >= 0 => WaitSelector::Pgid(if id == 0 {
+            task.tg().state.lock().pgid
+        } else {
+            id
+        }),
+        _ => return Err(Errno::EINVAL),
     };
-    let values: [&[u8]; 6] = [
-        UNAME_SYSNAME.as_bytes(),
-        &task.kernel.hostname,
-        UNAME_RELEASE.as_bytes(),
-        UNAME_VERSION.as_bytes(),
-        UNAME_MACHINE.as_bytes(),
-        b"(none)",
-    ];
-    for (field, value) in uts.fields.iter_mut().zip(values) {
-        let n = value.len().min(64);
-        field[..n].copy_from_slice(&value[..n]);
+    let result = task.wait_child(selector, options)?;
+    if a[2] != 0 {
+        let info = match result {
+            Some(r) => SigInfo::child(libc::SIGCHLD, r.code, r.pid, r.uid, r.si_status),
+            // WNOHANG with nothing to report: si_pid 0 (Linux zeroes the structure).
+            None => SigInfo::from_process(0, 0, 0, 0),
+        };
+        task.mm.write_obj(a[2], &info)?;
     }
-    task.mm.write_obj(a[0], &uts)?;
+    Ok(0)
+}
+
+/// The thread group with id `pid`, if it exists and isn't reaped.
+fn group_of(task: &Task, pid: i32) -> Option<Arc<ThreadGroup>> {
+    task.kernel.pids.lock().group(pid)
+}
+
+/// The process a pid argument names: 0 is the caller's.
+fn target_group(task: &Task, pid: u64) -> Result<Arc<ThreadGroup>, Errno> {
+    match arg_i32(pid) {
+        0 => Ok(Arc::clone(task.tg())),
+        p if p < 0 => Err(Errno::EINVAL),
+        p => group_of(task, p).ok_or(Errno::ESRCH),
+    }
+}
+
+pub(super) fn getpgrp(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
+    Ok(ret_id(task.tg().state.lock().pgid))
+}
+
+pub(super) fn getpgid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let tg = target_group(task, a[0])?;
+    let pgid = tg.state.lock().pgid;
+    Ok(ret_id(pgid))
+}
+
+pub(super) fn getsid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let tg = target_group(task, a[0])?;
+    let sid = tg.state.lock().sid;
+    Ok(ret_id(sid))
+}
+
+pub(super) fn setsid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
+    let pid = task.pid();
+    // A process group leader can't start a session: its group would straddle two sessions.
+    let pgid_in_use = task
+        .kernel
+        .pids
+        .lock()
+        .groups()
+        .any(|g| g.state.lock().pgid == pid);
+    if pgid_in_use {
+        return Err(Errno::EPERM);
+    }
+    let mut state = task.tg().state.lock();
+    state.sid = pid;
+    state.pgid = pid;
+    Ok(ret_id(pid))
+}
+
+pub(super) fn setpgid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let target = target_group(task, a[0])?;
+    let pgid = match arg_i32(a[1]) {
+        0 => target.tgid,
+        p if p < 0 => return Err(Errno::EINVAL),
+        p => p,
+    };
+    let caller_sid = task.tg().state.lock().sid;
+    let is_self = Arc::ptr_eq(&target, task.tg());
+    if !is_self {
+        let state = target.state.lock();
+        let is_child = state
+            .parent
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, task.tg()));
+        if !is_child {
+            return Err(Errno::ESRCH);
+        }
+        if state.has_execed {
+            return Err(Errno::EACCES);
+        }
+        if state.sid != caller_sid {
+            return Err(Errno::EPERM);
+        }
+    }
+    {
+        let state = target.state.lock();
+        // A session leader stays in its own group.
+        if state.sid == target.tgid {
+            return Err(Errno::EPERM);
+        }
+    }
+    // Joining another group requires it to exist in the caller's session.
+    if pgid != target.tgid {
+        let exists = task.kernel.pids.lock().groups().any(|g| {
+            let s = g.state.lock();
+            s.pgid == pgid && s.sid == caller_sid && s.zombie.is_none()
+        });
+        if !exists {
+            return Err(Errno::EPERM);
+        }
+    }
+    target.state.lock().pgid = pgid;
     Ok(0)
 }
 
@@ -186,196 +393,4 @@ pub(super) fn arch_prctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         }
         _ => Err(Errno::EINVAL),
     }
-}
-
-pub(super) fn set_tid_address(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    task.clear_child_tid = a[0];
-    Ok(ret_id(task.tid))
-}
-
-/// `struct robust_list_head` is three words.
-const ROBUST_LIST_HEAD_SIZE: u64 = 24;
-
-pub(super) fn set_robust_list(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    if a[1] != ROBUST_LIST_HEAD_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    task.robust_list = a[0];
-    Ok(0)
-}
-
-pub(super) fn futex(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let op = arg_i32(a[1]) & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
-    match op {
-        libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
-            let current: u32 = task.mm.read_obj(a[0])?;
-            if current != arg_u32(a[2]) {
-                return Err(Errno::EAGAIN);
-            }
-            // No other task can wake this one yet: it sleeps until its timeout, like Linux.
-            if a[3] == 0 {
-                loop {
-                    std::thread::park();
-                }
-            }
-            let timeout = super::time::duration_of(task.mm.read_obj(a[3])?)?;
-            std::thread::sleep(timeout);
-            Err(Errno::ETIMEDOUT)
-        }
-        libc::FUTEX_WAKE | libc::FUTEX_WAKE_BITSET => {
-            task.mm.read_obj::<u32>(a[0])?;
-            Ok(0)
-        }
-        _ => Err(Errno::ENOSYS),
-    }
-}
-
-pub(super) fn sched_yield(_: &mut Task, _: &[u64; 6]) -> SyscallResult {
-    std::thread::yield_now();
-    Ok(0)
-}
-
-/// CPUs the sandbox shows: as many as the host gives the Sentry.
-fn cpu_count() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
-pub(super) fn sched_getaffinity(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    own_pid_or_tid(task, a[0])?;
-    let size = arg_len(a[1])?;
-    let cpus = cpu_count();
-    // The mask is a whole number of longs large enough for the CPUs, as Linux requires.
-    let needed = cpus.div_ceil(64) * 8;
-    if size < needed || size % 8 != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let mut mask = vec![0u8; needed];
-    for cpu in 0..cpus {
-        mask[cpu / 8] |= 1 << (cpu % 8);
-    }
-    task.mm.copy_out(a[2], &mask)?;
-    Ok(needed as u64)
-}
-
-fn own_pid_or_tid(task: &Task, id: u64) -> Result<(), Errno> {
-    match arg_i32(id) {
-        0 => Ok(()),
-        id if id == task.tid || id == task.pid => Ok(()),
-        _ => Err(Errno::ESRCH),
-    }
-}
-
-/// `struct rlimit64`.
-#[repr(C)]
-#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct RlimitAbi {
-    cur: u64,
-    max: u64,
-}
-
-fn resource(value: u64) -> Result<usize, Errno> {
-    usize::try_from(arg_u32(value))
-        .ok()
-        .filter(|&r| r < RLIM_NLIMITS)
-        .ok_or(Errno::EINVAL)
-}
-
-pub(super) fn getrlimit(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let limit = task.rlimits[resource(a[0])?];
-    task.mm.write_obj(
-        a[1],
-        &RlimitAbi {
-            cur: limit.cur,
-            max: limit.max,
-        },
-    )?;
-    Ok(0)
-}
-
-pub(super) fn prlimit64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    own_pid(task, a[0])?;
-    let res = resource(a[1])?;
-    let old = task.rlimits[res];
-    if a[2] != 0 {
-        let new: RlimitAbi = task.mm.read_obj(a[2])?;
-        if new.cur > new.max {
-            return Err(Errno::EINVAL);
-        }
-        // Raising a hard limit takes CAP_SYS_RESOURCE, which the sandbox's root has.
-        task.rlimits[res] = Rlimit {
-            cur: new.cur,
-            max: new.max,
-        };
-    }
-    if a[3] != 0 {
-        task.mm.write_obj(
-            a[3],
-            &RlimitAbi {
-                cur: old.cur,
-                max: old.max,
-            },
-        )?;
-    }
-    Ok(0)
-}
-
-pub(super) fn getrusage(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let who = arg_i32(a[0]);
-    if !matches!(
-        who,
-        libc::RUSAGE_SELF | libc::RUSAGE_CHILDREN | libc::RUSAGE_THREAD
-    ) {
-        return Err(Errno::EINVAL);
-    }
-    // struct rusage: 2 timevals and 14 longs. Resource accounting comes later: all zero.
-    task.mm.write_obj(a[1], &[0u64; 18])?;
-    Ok(0)
-}
-
-/// `struct sysinfo` (112 bytes on amd64).
-#[repr(C)]
-#[derive(Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct SysinfoAbi {
-    uptime: i64,
-    loads: [u64; 3],
-    totalram: u64,
-    freeram: u64,
-    sharedram: u64,
-    bufferram: u64,
-    totalswap: u64,
-    freeswap: u64,
-    procs: u16,
-    pad: [u8; 6],
-    totalhigh: u64,
-    freehigh: u64,
-    mem_unit: u32,
-    pad2: u32,
-}
-
-pub(super) fn sysinfo(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let host = nix::sys::sysinfo::sysinfo().map_err(|e| Errno(e as i32))?;
-    let info = SysinfoAbi {
-        uptime: task.kernel.boot_time.elapsed().as_secs().cast_signed(),
-        totalram: host.ram_total(),
-        freeram: host.ram_unused(),
-        procs: 1,
-        mem_unit: 1,
-        ..SysinfoAbi::default()
-    };
-    task.mm.write_obj(a[0], &info)?;
-    Ok(0)
-}
-
-pub(super) fn getrandom(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let flags = arg_u32(a[2]);
-    let known = libc::GRND_NONBLOCK | libc::GRND_RANDOM | libc::GRND_INSECURE;
-    if flags & !known != 0 {
-        return Err(Errno::EINVAL);
-    }
-    // Linux returns at most 32 MiB per call; a smaller cap bounds the Sentry's buffer.
-    let len = arg_len(a[1])?.min(1 << 20);
-    let mut buf = vec![0u8; len];
-    getrandom::fill(&mut buf).map_err(|_| Errno::EIO)?;
-    task.mm.copy_out(a[0], &buf)?;
-    Ok(len as u64)
 }

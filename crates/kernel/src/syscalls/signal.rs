@@ -1,22 +1,31 @@
-//! Signal syscalls: dispositions, masks, and sending.
+//! Signal syscalls: dispositions, masks, sending, waiting, and returning from handlers.
 
-use abi::Errno;
+use std::sync::Arc;
+use std::time::Instant;
+
+use abi::{Errno, SigInfo, Timespec};
 
 use super::{arg_i32, SyscallResult};
-use crate::task::{SigAction, Task, NSIG};
+use crate::task::{
+    SigAction, SigStack, Task, TaskHandle, ThreadGroup, NSIG, SS_AUTODISARM, UNBLOCKABLE,
+};
 
 /// The kernel's sigset_t is 64 bits: rt_* calls must pass exactly that size.
 const SIGSET_SIZE: u64 = 8;
 
-/// sigaltstack's flag to disarm the stack while a handler runs on it.
-const SS_AUTODISARM: i32 = 1 << 31;
-
-/// SIGKILL and SIGSTOP can be neither caught, blocked nor ignored.
-const UNBLOCKABLE: u64 = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
-
 fn signal_number(value: u64) -> Result<i32, Errno> {
     let signo = arg_i32(value);
     if (1..=NSIG).contains(&signo) {
+        Ok(signo)
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// A signal number that may also be 0 (kill's existence check).
+fn signal_or_zero(value: u64) -> Result<i32, Errno> {
+    let signo = arg_i32(value);
+    if (0..=NSIG).contains(&signo) {
         Ok(signo)
     } else {
         Err(Errno::EINVAL)
@@ -36,11 +45,28 @@ pub(super) fn rt_sigaction(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if new.is_some() && (signo == libc::SIGKILL || signo == libc::SIGSTOP) {
         return Err(Errno::EINVAL);
     }
-    let slot = task.signals.action_mut(signo);
-    let old = *slot;
-    if let Some(mut action) = new {
-        action.mask &= !UNBLOCKABLE;
-        *slot = action;
+    let old = {
+        let state = task.tg().state.lock();
+        let mut handlers = state.handlers.lock();
+        let old = handlers.get(signo);
+        if let Some(mut action) = new {
+            action.mask &= !UNBLOCKABLE;
+            handlers.set(signo, action);
+            // Setting SIG_IGN (or a default of ignore) discards what is already pending.
+            if action.handler == libc::SIG_IGN as u64 {
+                let bit = 1u64 << (signo - 1);
+                drop(handlers);
+                for t in &state.threads {
+                    t.signals.lock().pending.discard(bit);
+                }
+            }
+        }
+        old
+    };
+    if let Some(action) = new {
+        if action.handler == libc::SIG_IGN as u64 {
+            task.tg().state.lock().pending.discard(1u64 << (signo - 1));
+        }
     }
     if a[2] != 0 {
         task.mm.write_obj(a[2], &old)?;
@@ -52,74 +78,271 @@ pub(super) fn rt_sigprocmask(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if a[3] != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let old = task.signals.mask;
-    if a[1] != 0 {
-        let set: u64 = task.mm.read_obj(a[1])?;
-        task.signals.mask = match arg_i32(a[0]) {
-            libc::SIG_BLOCK => old | set,
-            libc::SIG_UNBLOCK => old & !set,
-            libc::SIG_SETMASK => set,
-            _ => return Err(Errno::EINVAL),
-        } & !UNBLOCKABLE;
-    }
+    let set = if a[1] != 0 {
+        Some(task.mm.read_obj::<u64>(a[1])?)
+    } else {
+        None
+    };
+    let old = {
+        let mut signals = task.handle.signals.lock();
+        let old = signals.mask;
+        if let Some(set) = set {
+            signals.mask = match arg_i32(a[0]) {
+                libc::SIG_BLOCK => old | set,
+                libc::SIG_UNBLOCK => old & !set,
+                libc::SIG_SETMASK => set,
+                _ => return Err(Errno::EINVAL),
+            } & !UNBLOCKABLE;
+        }
+        old
+    };
     if a[2] != 0 {
         task.mm.write_obj(a[2], &old)?;
     }
     Ok(0)
 }
 
+pub(super) fn rt_sigpending(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    if a[1] > SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let pending = {
+        let state = task.tg().state.lock();
+        let signals = task.handle.signals.lock();
+        (state.pending.set() | signals.pending.set()) & signals.mask
+    };
+    task.mm.write_obj(a[0], &pending)?;
+    Ok(0)
+}
+
+pub(super) fn rt_sigsuspend(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    if a[1] != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mask: u64 = task.mm.read_obj(a[0])?;
+    {
+        let mut signals = task.handle.signals.lock();
+        // The handler's frame saves the old mask; rt_sigreturn puts it back.
+        signals.saved_mask = Some(signals.mask);
+        signals.mask = mask & !UNBLOCKABLE;
+    }
+    while !task.has_deliverable_signal() {
+        task.handle.waiter.sleep(None);
+    }
+    Err(abi::restart::ERESTARTNOHAND)
+}
+
+pub(super) fn pause(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
+    while !task.has_deliverable_signal() {
+        task.handle.waiter.sleep(None);
+    }
+    Err(abi::restart::ERESTARTNOHAND)
+}
+
+pub(super) fn rt_sigtimedwait(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    if a[3] != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let set: u64 = task.mm.read_obj::<u64>(a[0])? & !UNBLOCKABLE;
+    let deadline = if a[2] == 0 {
+        None
+    } else {
+        let ts: Timespec = task.mm.read_obj(a[2])?;
+        Some(Instant::now() + super::time::duration_of(ts)?)
+    };
+    loop {
+        if let Some(info) = task.take_signal_in(set) {
+            if a[1] != 0 {
+                task.mm.write_obj(a[1], &info)?;
+            }
+            return Ok(u64::from(info.signo.cast_unsigned()));
+        }
+        if task.has_deliverable_signal() {
+            return Err(Errno::EINTR);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Errno::EAGAIN);
+        }
+        task.handle.waiter.sleep(deadline);
+    }
+}
+
 pub(super) fn sigaltstack(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let old = task.signals.altstack;
+    let sp = task.ctx.regs().rsp;
+    let old = task.handle.signals.lock().altstack;
+    let on_stack = old.contains(sp);
     if a[0] != 0 {
-        let new: crate::task::SigStack = task.mm.read_obj(a[0])?;
+        let new: SigStack = task.mm.read_obj(a[0])?;
+        if on_stack {
+            return Err(Errno::EPERM);
+        }
         if new.flags & !(libc::SS_DISABLE | SS_AUTODISARM) != 0 {
             return Err(Errno::EINVAL);
         }
-        if new.flags & libc::SS_DISABLE == 0 && new.size < libc::MINSIGSTKSZ as u64 {
-            return Err(Errno::ENOMEM);
-        }
-        task.signals.altstack = new;
+        let new = if new.flags & libc::SS_DISABLE != 0 {
+            SigStack::disabled()
+        } else {
+            if new.size < libc::MINSIGSTKSZ as u64 {
+                return Err(Errno::ENOMEM);
+            }
+            new
+        };
+        task.handle.signals.lock().altstack = new;
     }
     if a[1] != 0 {
-        task.mm.write_obj(a[1], &old)?;
+        let mut report = old;
+        if on_stack {
+            report.flags |= libc::SS_ONSTACK;
+        }
+        task.mm.write_obj(a[1], &report)?;
     }
     Ok(0)
 }
 
-/// Sends `signo` (0: only checks) to the calling task if `target_is_self`, else ESRCH: the
-/// sandbox has one task until processes arrive.
-fn send_to_self(task: &mut Task, target_is_self: bool, signo: u64) -> SyscallResult {
-    let signo = arg_i32(signo);
-    if !(0..=NSIG).contains(&signo) {
-        return Err(Errno::EINVAL);
-    }
-    if !target_is_self {
-        return Err(Errno::ESRCH);
-    }
-    if signo != 0 {
-        task.send_signal(signo);
+pub(super) fn rt_sigreturn(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
+    if let Err(errno) = task.sigreturn() {
+        // A frame that can't be read back: Linux kills the task with SIGSEGV.
+        tracing::debug!("task {}: rt_sigreturn: {errno}", task.tid);
+        task.kernel
+            .start_group_exit(task.tg(), crate::task::ExitStatus::Signaled(libc::SIGSEGV));
     }
     Ok(0)
+}
+
+/// Whether the caller may signal `target`: root may signal anyone; others need a matching
+/// real or effective uid (SIGCONT within the session always).
+fn may_signal(task: &Task, target: &ThreadGroup) -> bool {
+    let me = task.creds();
+    let them = target.state.lock().creds.clone();
+    me.euid == 0
+        || me.euid == them.ruid
+        || me.euid == them.suid
+        || me.ruid == them.ruid
+        || me.ruid == them.suid
+}
+
+fn sender_info(task: &Task, signo: i32, code: i32) -> SigInfo {
+    SigInfo::from_process(signo, code, task.pid(), task.creds().ruid)
+}
+
+/// Signals every group in `targets` the caller may signal; ESRCH if none exists, EPERM if none
+/// was permitted.
+fn signal_groups(task: &Task, targets: &[Arc<ThreadGroup>], signo: i32) -> SyscallResult {
+    if targets.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    let mut sent = false;
+    for tg in targets {
+        if !may_signal(task, tg) {
+            continue;
+        }
+        sent = true;
+        if signo != 0 {
+            task.kernel
+                .signal_group(tg, sender_info(task, signo, abi::SI_USER));
+        }
+    }
+    if sent {
+        Ok(0)
+    } else {
+        Err(Errno::EPERM)
+    }
 }
 
 pub(super) fn kill(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let signo = signal_or_zero(a[1])?;
     let pid = arg_i32(a[0]);
-    let is_self = pid == task.pid || pid == 0 || pid == -1 || pid == -task.pgid;
-    send_to_self(task, is_self, a[1])
+    let live = |g: &Arc<ThreadGroup>| g.state.lock().zombie.is_none();
+    let targets: Vec<Arc<ThreadGroup>> = match pid {
+        p if p > 0 => task.kernel.pids.lock().group(p).into_iter().collect(),
+        0 | -1 | i32::MIN => {
+            if pid == i32::MIN {
+                return Err(Errno::ESRCH);
+            }
+            let own_pgid = task.tg().state.lock().pgid;
+            let groups: Vec<Arc<ThreadGroup>> = task.kernel.pids.lock().groups().cloned().collect();
+            groups
+                .into_iter()
+                .filter(|g| {
+                    if pid == 0 {
+                        g.state.lock().pgid == own_pgid
+                    } else {
+                        // kill(-1): everyone but init and the caller.
+                        g.tgid != 1 && !Arc::ptr_eq(g, task.tg())
+                    }
+                })
+                .filter(live)
+                .collect()
+        }
+        p => {
+            let pgid = -p;
+            let groups: Vec<Arc<ThreadGroup>> = task.kernel.pids.lock().groups().cloned().collect();
+            groups
+                .into_iter()
+                .filter(|g| g.state.lock().pgid == pgid)
+                .filter(live)
+                .collect()
+        }
+    };
+    signal_groups(task, &targets, signo)
+}
+
+fn signal_task(task: &Task, target: Option<Arc<TaskHandle>>, signo: i32) -> SyscallResult {
+    let target = target.ok_or(Errno::ESRCH)?;
+    if !may_signal(task, &target.tg) {
+        return Err(Errno::EPERM);
+    }
+    if signo != 0 {
+        task.kernel
+            .signal_thread(&target, sender_info(task, signo, abi::SI_TKILL));
+    }
+    Ok(0)
 }
 
 pub(super) fn tkill(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let tid = arg_i32(a[0]);
+    let signo = signal_or_zero(a[1])?;
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    send_to_self(task, tid == task.tid, a[1])
+    let target = task.kernel.pids.lock().task(tid);
+    signal_task(task, target, signo)
 }
 
 pub(super) fn tgkill(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let (tgid, tid) = (arg_i32(a[0]), arg_i32(a[1]));
+    let signo = signal_or_zero(a[2])?;
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    send_to_self(task, tgid == task.pid && tid == task.tid, a[2])
+    let target = task
+        .kernel
+        .pids
+        .lock()
+        .task(tid)
+        .filter(|t| t.tg.tgid == tgid);
+    signal_task(task, target, signo)
+}
+
+pub(super) fn rt_sigqueueinfo(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let signo = signal_or_zero(a[1])?;
+    let mut info: SigInfo = task.mm.read_obj(a[2])?;
+    // Only the kernel may claim to be the kernel or kill(): Linux refuses such codes (EPERM).
+    if info.code >= 0 || info.code == abi::SI_TKILL {
+        return Err(Errno::EPERM);
+    }
+    info.signo = signo;
+    let target = task
+        .kernel
+        .pids
+        .lock()
+        .group(arg_i32(a[0]))
+        .ok_or(Errno::ESRCH)?;
+    if !may_signal(task, &target) {
+        return Err(Errno::EPERM);
+    }
+    if signo != 0 {
+        task.kernel.signal_group(&target, info);
+    }
+    Ok(0)
 }

@@ -3,7 +3,9 @@
 //! ENOSYS.
 
 use super::strace::Arg::{self, *};
-use super::{file, fs, memory, process, signal, time, xattr, Handler};
+use super::{
+    creds, file, fs, futex, limits, memory, process, signal, system, time, xattr, Handler,
+};
 
 /// How completely a syscall is implemented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,25 +51,32 @@ syscall_table! {
     10 mprotect memory::mprotect [Ptr, Uint, Hex] F;
     11 munmap memory::munmap [Ptr, Uint] F;
     12 brk memory::brk [Ptr] F;
-    13 rt_sigaction signal::rt_sigaction [Int, Ptr, Ptr, Uint] P("handlers are recorded; delivery comes with signals");
+    13 rt_sigaction signal::rt_sigaction [Int, Ptr, Ptr, Uint] F;
     14 rt_sigprocmask signal::rt_sigprocmask [Int, Ptr, Ptr, Uint] F;
+    15 rt_sigreturn signal::rt_sigreturn [] F;
     16 ioctl file::ioctl [Fd, Hex, Hex] P("terminal ioctls on the sandbox's stdio, FIONBIO, FIOCLEX");
     17 pread64 file::pread64 [Fd, OutBuf, Uint, Int] F;
     18 pwrite64 file::pwrite64 [Fd, InBuf(2), Uint, Int] F;
     19 readv file::readv [Fd, Ptr, Uint] F;
     20 writev file::writev [Fd, Ptr, Uint] F;
     21 access fs::access [Path, Oct] F;
-    24 sched_yield process::sched_yield [] F;
+    22 pipe file::pipe [Ptr] F;
+    24 sched_yield system::sched_yield [] F;
     25 mremap memory::mremap [Ptr, Uint, Uint, Hex, Ptr] F;
     28 madvise memory::madvise [Ptr, Uint, Int] F;
     32 dup file::dup [Fd] F;
     33 dup2 file::dup2 [Fd, Fd] F;
+    34 pause signal::pause [] F;
     35 nanosleep time::nanosleep [Ptr, Ptr] F;
     39 getpid process::getpid [] F;
+    56 clone process::clone [Hex, Ptr, Ptr, Ptr, Ptr] P("no namespaces (CLONE_NEW*), no pidfds");
+    57 fork process::fork [] F;
+    58 vfork process::vfork [] F;
+    59 execve process::execve [Path, Ptr, Ptr] F;
     60 exit process::exit [Int] F;
-    61 wait4 process::wait4 [Int, Ptr, Hex, Ptr] P("no child processes yet: ECHILD");
-    62 kill signal::kill [Int, Int] P("to the caller's own process");
-    63 uname process::uname [Ptr] F;
+    61 wait4 process::wait4 [Int, Ptr, Hex, Ptr] P("rusage is zero");
+    62 kill signal::kill [Int, Int] F;
+    63 uname system::uname [Ptr] F;
     72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL; no locks");
     74 fsync file::fsync [Fd] F;
     75 fdatasync file::fsync [Fd] F;
@@ -87,25 +96,31 @@ syscall_table! {
     90 chmod fs::chmod [Path, Oct] F;
     95 umask fs::umask [Oct] F;
     96 gettimeofday time::gettimeofday [Ptr, Ptr] F;
-    97 getrlimit process::getrlimit [Int, Ptr] F;
-    98 getrusage process::getrusage [Int, Ptr] P("times are zero");
-    99 sysinfo process::sysinfo [Ptr] F;
-    102 getuid process::getuid [] F;
-    104 getgid process::getgid [] F;
-    107 geteuid process::geteuid [] F;
-    108 getegid process::getegid [] F;
-    109 setpgid process::setpgid [Int, Int] P("one process");
+    97 getrlimit limits::getrlimit [Int, Ptr] F;
+    98 getrusage limits::getrusage [Int, Ptr] P("times are zero");
+    99 sysinfo system::sysinfo [Ptr] F;
+    102 getuid creds::getuid [] F;
+    104 getgid creds::getgid [] F;
+    107 geteuid creds::geteuid [] F;
+    108 getegid creds::getegid [] F;
+    109 setpgid process::setpgid [Int, Int] F;
     110 getppid process::getppid [] F;
     111 getpgrp process::getpgrp [] F;
-    115 getgroups process::getgroups [Int, Ptr] F;
-    118 getresuid process::getresuid [Ptr, Ptr, Ptr] F;
-    120 getresgid process::getresgid [Ptr, Ptr, Ptr] F;
+    112 setsid process::setsid [] F;
+    115 getgroups creds::getgroups [Int, Ptr] F;
+    118 getresuid creds::getresuid [Ptr, Ptr, Ptr] F;
+    120 getresgid creds::getresgid [Ptr, Ptr, Ptr] F;
     121 getpgid process::getpgid [Int] F;
     124 getsid process::getsid [Int] F;
-    131 sigaltstack signal::sigaltstack [Ptr, Ptr] P("recorded; used when signals are delivered");
+    127 rt_sigpending signal::rt_sigpending [Ptr, Uint] F;
+    128 rt_sigtimedwait signal::rt_sigtimedwait [Hex, Ptr, Ptr, Uint] F;
+    129 rt_sigqueueinfo signal::rt_sigqueueinfo [Int, Int, Ptr] F;
+    130 rt_sigsuspend signal::rt_sigsuspend [Hex, Uint] F;
+    131 sigaltstack signal::sigaltstack [Ptr, Ptr] F;
     137 statfs fs::statfs [Path, Ptr] F;
     138 fstatfs file::fstatfs [Fd, Ptr] F;
     158 arch_prctl process::arch_prctl [Hex, Hex] P("ARCH_SET_FS/GET_FS/SET_GS/GET_GS");
+    160 setrlimit limits::setrlimit [Int, Ptr] F;
     186 gettid process::gettid [] F;
     188 setxattr xattr::setxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
     189 lsetxattr xattr::lsetxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
@@ -119,17 +134,18 @@ syscall_table! {
     197 removexattr xattr::removexattr [Path, Path] P("no filesystem stores extended attributes yet");
     198 lremovexattr xattr::lremovexattr [Path, Path] P("no filesystem stores extended attributes yet");
     199 fremovexattr xattr::fremovexattr [Fd, Path] P("no filesystem stores extended attributes yet");
-    200 tkill signal::tkill [Int, Int] P("to the caller itself");
+    200 tkill signal::tkill [Int, Int] F;
     201 time time::time [Ptr] F;
-    202 futex process::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("single-threaded: WAKE wakes no one, WAIT checks the value");
-    204 sched_getaffinity process::sched_getaffinity [Int, Uint, Ptr] F;
+    202 futex futex::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("WAIT/WAKE/REQUEUE/CMP_REQUEUE/*_BITSET; no PI or WAKE_OP; process-shared futexes are per process");
+    204 sched_getaffinity system::sched_getaffinity [Int, Uint, Ptr] F;
     217 getdents64 file::getdents64 [Fd, Ptr, Uint] F;
     218 set_tid_address process::set_tid_address [Ptr] F;
     228 clock_gettime time::clock_gettime [Int, Ptr] F;
     229 clock_getres time::clock_getres [Int, Ptr] F;
     230 clock_nanosleep time::clock_nanosleep [Int, Hex, Ptr, Ptr] F;
     231 exit_group process::exit_group [Int] F;
-    234 tgkill signal::tgkill [Int, Int, Int] P("to the caller itself");
+    234 tgkill signal::tgkill [Int, Int, Int] F;
+    247 waitid process::waitid [Int, Int, Ptr, Hex, Ptr] P("rusage is zero");
     257 openat fs::openat [DirFd, Path, Hex, Oct] F;
     258 mkdirat fs::mkdirat [DirFd, Path, Oct] F;
     262 newfstatat fs::newfstatat [DirFd, Path, Ptr, Hex] F;
@@ -140,13 +156,17 @@ syscall_table! {
     267 readlinkat fs::readlinkat [DirFd, Path, OutBuf, Uint] F;
     268 fchmodat fs::fchmodat [DirFd, Path, Oct] F;
     269 faccessat fs::faccessat [DirFd, Path, Oct] F;
-    273 set_robust_list process::set_robust_list [Ptr, Uint] F;
+    273 set_robust_list futex::set_robust_list [Ptr, Uint] F;
+    274 get_robust_list futex::get_robust_list [Int, Ptr, Ptr] F;
     280 utimensat fs::utimensat [DirFd, Path, Ptr, Hex] F;
     292 dup3 file::dup3 [Fd, Fd, Hex] F;
-    302 prlimit64 process::prlimit64 [Int, Int, Ptr, Ptr] F;
+    293 pipe2 file::pipe2 [Ptr, Hex] F;
+    302 prlimit64 limits::prlimit64 [Int, Int, Ptr, Ptr] P("the caller's own process only");
     316 renameat2 fs::renameat2 [DirFd, Path, DirFd, Path, Hex] P("flags other than 0: EINVAL");
-    318 getrandom process::getrandom [OutBuf, Uint, Hex] F;
+    318 getrandom system::getrandom [OutBuf, Uint, Hex] F;
+    322 execveat process::execveat [DirFd, Path, Ptr, Ptr, Hex] F;
     332 statx fs::statx [DirFd, Path, Hex, Hex, Ptr] F;
+    435 clone3 process::clone3 [Ptr, Uint] P("no namespaces, pidfds, set_tid or cgroups");
     436 close_range file::close_range [Fd, Fd, Hex] F;
     439 faccessat2 fs::faccessat2 [DirFd, Path, Oct, Hex] F;
 }

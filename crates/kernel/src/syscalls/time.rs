@@ -11,7 +11,7 @@ use crate::task::Task;
 const NSEC_PER_SEC: i64 = 1_000_000_000;
 
 /// The time of `clock`, as the guest sees it.
-fn now(task: &Task, clock: i32) -> Result<Timespec, Errno> {
+pub(super) fn now(task: &Task, clock: i32) -> Result<Timespec, Errno> {
     let host_clock = match clock {
         libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_COARSE => ClockId::CLOCK_REALTIME,
         libc::CLOCK_MONOTONIC

@@ -47,7 +47,7 @@ pub(super) fn lgetxattr(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn fgetxattr(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    task.fds.get(a[0])?;
+    task.fds().get(a[0])?;
     check_name(task, a[1])?;
     Err(Errno::ENODATA)
 }
@@ -63,7 +63,7 @@ pub(super) fn llistxattr(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn flistxattr(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    task.fds.get(a[0])?;
+    task.fds().get(a[0])?;
     Ok(0)
 }
 
@@ -88,7 +88,7 @@ pub(super) fn lsetxattr(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn fsetxattr(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     check_set_flags(a[4])?;
-    task.fds.get(a[0])?;
+    task.fds().get(a[0])?;
     check_name(task, a[1])?;
     Err(Errno::EOPNOTSUPP)
 }
@@ -104,7 +104,7 @@ pub(super) fn lremovexattr(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn fremovexattr(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    task.fds.get(a[0])?;
+    task.fds().get(a[0])?;
     check_name(task, a[1])?;
     Err(Errno::ENODATA)
 }

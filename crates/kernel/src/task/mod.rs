@@ -1,20 +1,33 @@
-//! Tasks: one guest thread of execution, its process state, and its run loop.
+//! Tasks: one guest thread each, on a Sentry OS thread of its own, inside a thread group.
 
+mod clone;
+mod exec;
+mod exit;
 mod run;
+mod signal_frame;
 mod signals;
+mod thread_group;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use abi::Errno;
 use mm::MemoryManager;
-use platform::Context;
+use parking_lot::{Mutex, MutexGuard};
+use platform::{Context, Interrupter};
 use vfs::{LookupCtx, VfsPath};
+use waiter::Waiter;
 
 use crate::fd_table::{FdTable, DEFAULT_NOFILE};
 use crate::kernel::Kernel;
-use crate::KernelError;
 
-pub(crate) use signals::{SigAction, SigStack, SignalState, NSIG};
+pub(crate) use clone::CloneArgs;
+pub(crate) use exit::WaitSelector;
+pub(crate) use signals::{
+    PendingSignals, SigAction, SigHandlers, SigStack, ThreadSignals, NSIG, SS_AUTODISARM,
+    UNBLOCKABLE,
+};
+pub(crate) use thread_group::{JobState, TgState, ThreadGroup};
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,14 +49,16 @@ impl ExitStatus {
 }
 
 /// The filesystem view of a process: its root, working directory and umask.
+#[derive(Clone)]
 pub(crate) struct FsContext {
     pub(crate) root: VfsPath,
     pub(crate) cwd: VfsPath,
     pub(crate) umask: u32,
 }
 
-/// Real, effective and saved ids. The sandbox's first process is root inside the sandbox.
-#[derive(Clone, Copy, Default)]
+/// Real, effective, saved and filesystem ids, and supplementary groups. The sandbox's first
+/// process is root inside the sandbox.
+#[derive(Clone, Default)]
 pub(crate) struct Credentials {
     pub(crate) ruid: u32,
     pub(crate) euid: u32,
@@ -51,6 +66,7 @@ pub(crate) struct Credentials {
     pub(crate) rgid: u32,
     pub(crate) egid: u32,
     pub(crate) sgid: u32,
+    pub(crate) groups: Vec<u32>,
 }
 
 /// A resource limit (soft, hard); `u64::MAX` is RLIM_INFINITY.
@@ -64,72 +80,99 @@ pub(crate) struct Rlimit {
 pub(crate) const RLIM_NLIMITS: usize = 16;
 
 /// Linux's defaults for a first process.
-fn default_rlimits() -> [Rlimit; RLIM_NLIMITS] {
+pub(crate) fn default_rlimits() -> [Rlimit; RLIM_NLIMITS] {
     let unlimited = Rlimit {
         cur: u64::MAX,
         max: u64::MAX,
     };
     let mut limits = [unlimited; RLIM_NLIMITS];
-    limits[libc::RLIMIT_STACK as usize] = Rlimit {
-        cur: 8 << 20,
-        max: u64::MAX,
+    let mut set = |resource: u32, cur: u64, max: u64| {
+        if let Some(slot) = limits.get_mut(resource as usize) {
+            *slot = Rlimit { cur, max };
+        }
     };
-    limits[libc::RLIMIT_CORE as usize] = Rlimit {
-        cur: 0,
-        max: u64::MAX,
-    };
-    limits[libc::RLIMIT_NOFILE as usize] = Rlimit {
-        cur: DEFAULT_NOFILE as u64,
-        max: 1 << 20,
-    };
-    limits[libc::RLIMIT_NPROC as usize] = Rlimit {
-        cur: 63_432,
-        max: 63_432,
-    };
-    limits[libc::RLIMIT_MEMLOCK as usize] = Rlimit {
-        cur: 8 << 20,
-        max: 8 << 20,
-    };
-    limits[libc::RLIMIT_SIGPENDING as usize] = Rlimit {
-        cur: 63_432,
-        max: 63_432,
-    };
-    limits[libc::RLIMIT_MSGQUEUE as usize] = Rlimit {
-        cur: 819_200,
-        max: 819_200,
-    };
-    limits[libc::RLIMIT_NICE as usize] = Rlimit { cur: 0, max: 0 };
-    limits[libc::RLIMIT_RTPRIO as usize] = Rlimit { cur: 0, max: 0 };
+    set(libc::RLIMIT_STACK, 8 << 20, u64::MAX);
+    set(libc::RLIMIT_CORE, 0, u64::MAX);
+    set(
+        libc::RLIMIT_NOFILE,
+        DEFAULT_NOFILE as u64,
+        crate::fd_table::NR_OPEN,
+    );
+    set(libc::RLIMIT_NPROC, 63_432, 63_432);
+    set(libc::RLIMIT_MEMLOCK, 8 << 20, 8 << 20);
+    set(libc::RLIMIT_SIGPENDING, 63_432, 63_432);
+    set(libc::RLIMIT_MSGQUEUE, 819_200, 819_200);
+    set(libc::RLIMIT_NICE, 0, 0);
+    set(libc::RLIMIT_RTPRIO, 0, 0);
     limits
 }
 
-/// One guest thread, with the process state it owns (until threads share it, in a later issue).
+/// The part of a task other tasks reach: to signal it, wake it, find its process.
+pub(crate) struct TaskHandle {
+    pub(crate) tid: i32,
+    pub(crate) tg: Arc<ThreadGroup>,
+    /// Where the task sleeps in blocking syscalls; signals wake it.
+    pub(crate) waiter: Arc<Waiter>,
+    /// Stops the task's guest code when it runs (set once its context exists).
+    pub(crate) interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
+    pub(crate) signals: Mutex<ThreadSignals>,
+    /// The thread's name (comm), 15 bytes at most.
+    pub(crate) comm: Mutex<Vec<u8>>,
+    /// Another thread's execve is replacing the process: this thread is to go, quietly.
+    pub(crate) must_exit: AtomicBool,
+}
+
+impl TaskHandle {
+    pub(crate) fn new(tid: i32, tg: Arc<ThreadGroup>, mask: u64, comm: Vec<u8>) -> Arc<TaskHandle> {
+        Arc::new(TaskHandle {
+            tid,
+            tg,
+            waiter: Waiter::new(),
+            interrupter: Mutex::new(None),
+            signals: Mutex::new(ThreadSignals::new(mask)),
+            comm: Mutex::new(comm),
+            must_exit: AtomicBool::new(false),
+        })
+    }
+
+    /// Makes the task look at its state soon: wakes it if it sleeps in the Sentry, stops its
+    /// guest code if it runs.
+    pub(crate) fn kick(&self) {
+        self.waiter.wake();
+        if let Some(interrupter) = self.interrupter.lock().as_ref() {
+            interrupter.interrupt();
+        }
+    }
+}
+
+/// A task as its own OS thread holds it.
 pub(crate) struct Task {
     pub(crate) kernel: Arc<Kernel>,
+    pub(crate) handle: Arc<TaskHandle>,
     pub(crate) tid: i32,
-    pub(crate) pid: i32,
-    pub(crate) ppid: i32,
-    pub(crate) pgid: i32,
-    pub(crate) sid: i32,
     pub(crate) ctx: Box<dyn Context>,
     pub(crate) mm: Arc<MemoryManager>,
-    pub(crate) fds: FdTable,
-    pub(crate) fs: FsContext,
-    pub(crate) creds: Credentials,
-    pub(crate) rlimits: [Rlimit; RLIM_NLIMITS],
-    pub(crate) signals: SignalState,
-    pub(crate) comm: Vec<u8>,
-    /// set_tid_address: cleared and futex-woken when the thread exits.
+    pub(crate) files: Arc<Mutex<FdTable>>,
+    pub(crate) fs: Arc<Mutex<FsContext>>,
+    /// set_tid_address / CLONE_CHILD_CLEARTID: zeroed and futex-woken when the thread exits.
     pub(crate) clear_child_tid: u64,
-    /// set_robust_list head, walked when the thread dies (later issue: with other threads).
+    /// set_robust_list head, walked when the thread exits.
     pub(crate) robust_list: u64,
-    /// Set by exit/exit_group or a fatal signal; the run loop stops.
-    pub(crate) exit: Option<ExitStatus>,
+    /// The syscall being served replaced all registers (execve, rt_sigreturn): don't write a
+    /// return value over them.
+    pub(crate) regs_replaced: bool,
+    /// The last syscall returned an ERESTART* errno: signal delivery decides between restarting
+    /// it and EINTR.
+    pub(crate) restart: Option<Errno>,
+    /// Set by vfork children: completed (parent woken) at execve or exit.
+    pub(crate) vfork_done: Option<Arc<clone::VforkDone>>,
+    /// This thread alone exits (exit(2) of one thread) with this status.
+    pub(crate) thread_exit: Option<ExitStatus>,
 }
 
 impl Task {
-    /// The sandbox's first task: pid 1, a fresh address space, the given descriptors.
-    pub(crate) fn new_init(kernel: Arc<Kernel>, fds: FdTable) -> Result<Task, KernelError> {
+    /// The sandbox's first task: pid 1 in a fresh address space, with the given descriptors.
+    pub(crate) fn new_init(kernel: Arc<Kernel>, fds: FdTable) -> Result<Task, crate::KernelError> {
         let ctx = kernel.platform.new_address_space(kernel.memory.fd())?;
         let mm = Arc::new(MemoryManager::new(
             Arc::clone(&kernel.memory),
@@ -137,28 +180,110 @@ impl Task {
             kernel.platform.user_address_range(),
         ));
         let root = kernel.vfs.root();
-        Ok(Task {
-            tid: 1,
-            pid: 1,
-            ppid: 0,
-            pgid: 1,
-            sid: 1,
+        let tg = ThreadGroup::new(
+            1,
+            TgState {
+                parent: None,
+                children: Vec::new(),
+                threads: Vec::new(),
+                pgid: 1,
+                sid: 1,
+                exit_signal: libc::SIGCHLD,
+                group_exit: None,
+                zombie: None,
+                job: JobState::Running,
+                pending: PendingSignals::default(),
+                handlers: Arc::new(Mutex::new(SigHandlers::default())),
+                creds: Credentials::default(),
+                rlimits: default_rlimits(),
+                exe: Vec::new(),
+                cmdline: Vec::new(),
+                has_execed: true,
+            },
+        );
+        let handle = TaskHandle::new(1, Arc::clone(&tg), 0, Vec::new());
+        tg.state.lock().threads.push(Arc::clone(&handle));
+        {
+            let mut pids = kernel.pids.lock();
+            pids.insert_task(Arc::clone(&handle));
+            pids.insert_group(tg);
+        }
+        let fs = FsContext {
+            cwd: root.clone(),
+            root,
+            umask: 0o022,
+        };
+        Ok(Task::new(
+            kernel,
+            handle,
             ctx,
             mm,
-            fds,
-            fs: FsContext {
-                cwd: root.clone(),
-                root,
-                umask: 0o022,
-            },
-            creds: Credentials::default(),
-            rlimits: default_rlimits(),
-            signals: SignalState::default(),
-            comm: Vec::new(),
+            Arc::new(Mutex::new(fds)),
+            Arc::new(Mutex::new(fs)),
+        ))
+    }
+
+    /// A task over a context already bound to the calling OS thread.
+    pub(crate) fn new(
+        kernel: Arc<Kernel>,
+        handle: Arc<TaskHandle>,
+        ctx: Box<dyn Context>,
+        mm: Arc<MemoryManager>,
+        files: Arc<Mutex<FdTable>>,
+        fs: Arc<Mutex<FsContext>>,
+    ) -> Task {
+        *handle.interrupter.lock() = Some(ctx.interrupter());
+        Task {
+            tid: handle.tid,
+            kernel,
+            handle,
+            ctx,
+            mm,
+            files,
+            fs,
             clear_child_tid: 0,
             robust_list: 0,
-            exit: None,
-            kernel,
+            regs_replaced: false,
+            restart: None,
+            vfork_done: None,
+            thread_exit: None,
+        }
+    }
+
+    pub(crate) fn tg(&self) -> &Arc<ThreadGroup> {
+        &self.handle.tg
+    }
+
+    pub(crate) fn pid(&self) -> i32 {
+        self.handle.tg.tgid
+    }
+
+    pub(crate) fn fds(&self) -> MutexGuard<'_, FdTable> {
+        self.files.lock()
+    }
+
+    /// Path lookups relative to the working directory.
+    pub(crate) fn lookup_ctx(&self) -> LookupCtx {
+        let fs = self.fs.lock();
+        LookupCtx {
+            root: fs.root.clone(),
+            start: fs.cwd.clone(),
+        }
+    }
+
+    /// Path lookups relative to `dirfd` (AT_FDCWD: the working directory).
+    pub(crate) fn lookup_ctx_at(&self, dirfd: u64) -> Result<LookupCtx, Errno> {
+        if crate::syscalls::is_at_fdcwd(dirfd) {
+            return Ok(self.lookup_ctx());
+        }
+        let file = self.fds().get(dirfd)?;
+        let dir = file.path().ok_or(Errno::ENOTDIR)?;
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(LookupCtx {
+            root: self.fs.lock().root.clone(),
+            start: dir.clone(),
         })
     }
 
@@ -166,7 +291,7 @@ impl Task {
     /// `runsc do` would rather run than fail on a working directory the root lacks.
     pub(crate) fn set_cwd(&mut self, path: &[u8]) {
         match self.kernel.vfs.lookup(&self.lookup_ctx(), path, true) {
-            Ok(dir) if dir.is_dir() => self.fs.cwd = dir,
+            Ok(dir) if dir.is_dir() => self.fs.lock().cwd = dir,
             Ok(_) | Err(_) => tracing::warn!(
                 "working directory {} is not a directory in the sandbox; using /",
                 String::from_utf8_lossy(path)
@@ -174,32 +299,15 @@ impl Task {
         }
     }
 
-    /// Path lookups relative to the working directory.
-    pub(crate) fn lookup_ctx(&self) -> LookupCtx {
-        LookupCtx {
-            root: self.fs.root.clone(),
-            start: self.fs.cwd.clone(),
-        }
-    }
-
-    /// Path lookups relative to `dirfd` (AT_FDCWD: the working directory).
-    pub(crate) fn lookup_ctx_at(&self, dirfd: u64) -> Result<LookupCtx, Errno> {
-        // dirfd is an int: AT_FDCWD arrives sign-extended or not, depending on the caller.
-        if crate::syscalls::is_at_fdcwd(dirfd) {
-            return Ok(self.lookup_ctx());
-        }
-        let file = self.fds.get(dirfd)?;
-        let dir = file.path().ok_or(Errno::ENOTDIR)?;
-        if !dir.is_dir() {
-            return Err(Errno::ENOTDIR);
-        }
-        Ok(LookupCtx {
-            root: self.fs.root.clone(),
-            start: dir.clone(),
-        })
+    pub(crate) fn rlimit(&self, resource: u32) -> Rlimit {
+        self.tg().state.lock().rlimits[resource as usize % RLIM_NLIMITS]
     }
 
     pub(crate) fn nofile_limit(&self) -> usize {
-        usize::try_from(self.rlimits[libc::RLIMIT_NOFILE as usize].cur).unwrap_or(usize::MAX)
+        usize::try_from(self.rlimit(libc::RLIMIT_NOFILE).cur).unwrap_or(usize::MAX)
+    }
+
+    pub(crate) fn creds(&self) -> Credentials {
+        self.tg().state.lock().creds.clone()
     }
 }

@@ -1,22 +1,26 @@
-//! The run loop: switch into the guest, serve what it trapped on, switch back.
+//! The run loop: deliver signals, switch into the guest, serve what it trapped on.
 
+use abi::SigInfo;
 use platform::Trap;
 
+use super::signals::Delivery;
 use super::{ExitStatus, Task};
 
 impl Task {
-    /// Runs the task until it exits, and returns how it ended.
+    /// Runs the task until it is to exit, and returns its exit status.
     pub(crate) fn run(&mut self) -> ExitStatus {
         loop {
-            if let Some(status) = self.exit {
+            if let Delivery::Exit(status) = self.deliver_signals() {
                 return status;
             }
             let trap = match self.ctx.switch() {
                 Ok(trap) => trap,
                 Err(e) => {
-                    // The stub is gone (killed from outside the sandbox): the task can't go on.
+                    // The stub is gone (killed from outside the sandbox): the process can't go on.
                     tracing::error!("task {}: {e}", self.tid);
-                    return ExitStatus::Signaled(libc::SIGKILL);
+                    self.kernel
+                        .start_group_exit(self.tg(), ExitStatus::Signaled(libc::SIGKILL));
+                    continue;
                 }
             };
             match trap {
@@ -29,24 +33,22 @@ impl Task {
                 } => {
                     if let Err(code) = self.mm.handle_fault(addr, access) {
                         tracing::debug!(
-                            "task {}: {access:?} fault at {addr:#x} (si_code {code:?}), rip {:#x}",
+                            "task {}: {access:?} fault at {addr:#x} ({code:?}), rip {:#x}",
                             self.tid,
                             self.ctx.regs().rip
                         );
-                        self.force_signal(if signo == libc::SIGBUS {
+                        let signo = if signo == libc::SIGBUS {
                             signo
                         } else {
                             libc::SIGSEGV
-                        });
+                        };
+                        self.force_signal(SigInfo::fault(signo, code.si_code(), addr));
                     }
                 }
                 Trap::Signal { signo, code, addr } => {
-                    tracing::debug!(
-                        "task {}: signal {signo} (code {code}, addr {addr:#x})",
-                        self.tid
-                    );
-                    self.force_signal(signo);
+                    self.force_signal(SigInfo::fault(signo, code, addr));
                 }
+                Trap::Interrupted => {}
             }
         }
     }

@@ -1,0 +1,102 @@
+//! Resource limits and usage.
+
+use abi::Errno;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use super::{arg_i32, arg_u32, SyscallResult};
+use crate::task::{Rlimit, Task, RLIM_NLIMITS};
+
+/// `struct rlimit64`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+struct RlimitAbi {
+    cur: u64,
+    max: u64,
+}
+
+fn resource(value: u64) -> Result<usize, Errno> {
+    usize::try_from(arg_u32(value))
+        .ok()
+        .filter(|&r| r < RLIM_NLIMITS)
+        .ok_or(Errno::EINVAL)
+}
+
+pub(super) fn getrlimit(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let limit = task.tg().state.lock().rlimits[resource(a[0])?];
+    task.mm.write_obj(
+        a[1],
+        &RlimitAbi {
+            cur: limit.cur,
+            max: limit.max,
+        },
+    )?;
+    Ok(0)
+}
+
+/// Sets `resource` of the caller's process; raising a hard limit needs root.
+fn set_limit(task: &Task, res: usize, new: RlimitAbi) -> Result<Rlimit, Errno> {
+    if new.cur > new.max {
+        return Err(Errno::EINVAL);
+    }
+    let mut state = task.tg().state.lock();
+    let old = state.rlimits[res];
+    if new.max > old.max && state.creds.euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    if res == libc::RLIMIT_NOFILE as usize && new.max > crate::fd_table::NR_OPEN {
+        return Err(Errno::EPERM);
+    }
+    state.rlimits[res] = Rlimit {
+        cur: new.cur,
+        max: new.max,
+    };
+    Ok(old)
+}
+
+pub(super) fn setrlimit(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let res = resource(a[0])?;
+    let new: RlimitAbi = task.mm.read_obj(a[1])?;
+    set_limit(task, res, new).map(|_| 0)
+}
+
+pub(super) fn prlimit64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let pid = arg_i32(a[0]);
+    if pid != 0 && pid != task.pid() {
+        // Other processes' limits: a later addition; only the caller's are reachable.
+        return Err(if task.kernel.pids.lock().group(pid).is_some() {
+            Errno::EPERM
+        } else {
+            Errno::ESRCH
+        });
+    }
+    let res = resource(a[1])?;
+    let old = if a[2] != 0 {
+        let new: RlimitAbi = task.mm.read_obj(a[2])?;
+        set_limit(task, res, new)?
+    } else {
+        task.tg().state.lock().rlimits[res]
+    };
+    if a[3] != 0 {
+        task.mm.write_obj(
+            a[3],
+            &RlimitAbi {
+                cur: old.cur,
+                max: old.max,
+            },
+        )?;
+    }
+    Ok(0)
+}
+
+pub(super) fn getrusage(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let who = arg_i32(a[0]);
+    if !matches!(
+        who,
+        libc::RUSAGE_SELF | libc::RUSAGE_CHILDREN | libc::RUSAGE_THREAD
+    ) {
+        return Err(Errno::EINVAL);
+    }
+    // struct rusage: 2 timevals and 14 longs. Resource accounting comes later: all zero.
+    task.mm.write_obj(a[1], &[0u64; 18])?;
+    Ok(0)
+}

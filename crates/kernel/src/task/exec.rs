@@ -1,0 +1,95 @@
+//! execve: a new program image in a new address space, replacing the process's old one.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use abi::Errno;
+use mm::MemoryManager;
+use parking_lot::Mutex;
+
+use super::Task;
+
+/// How often an exec'ing thread looks whether its siblings are gone.
+const SIBLING_POLL: Duration = Duration::from_millis(1);
+
+impl Task {
+    /// execve(2) after its arguments were read: loads `path` into a fresh address space and,
+    /// once nothing can fail any more, makes it the process's.
+    pub(crate) fn execve(
+        &mut self,
+        path: &[u8],
+        argv: Vec<Vec<u8>>,
+        envp: &[Vec<u8>],
+    ) -> Result<(), Errno> {
+        let kernel = Arc::clone(&self.kernel);
+        let mut ctx = kernel
+            .platform
+            .new_address_space(kernel.memory.fd())
+            .map_err(|e| {
+                tracing::warn!("execve: a new address space: {e}");
+                Errno::ENOMEM
+            })?;
+        let mm = Arc::new(MemoryManager::new(
+            Arc::clone(&kernel.memory),
+            ctx.address_space(),
+            kernel.platform.user_address_range(),
+        ));
+        let image = self.load_image(&mm, path, argv, envp)?;
+        image.start(ctx.as_mut());
+
+        // The point of no return: the old image goes.
+        self.end_other_threads();
+        *self.handle.interrupter.lock() = Some(ctx.interrupter());
+        self.ctx = ctx;
+        self.mm = mm;
+        self.clear_child_tid = 0;
+        self.robust_list = 0;
+        {
+            // Descriptors are unshared (CLONE_FILES ends at exec), then close-on-exec applies.
+            let mut table = self.fds().clone();
+            table.remove_cloexec();
+            self.files = Arc::new(Mutex::new(table));
+        }
+        {
+            let mut state = self.tg().state.lock();
+            let reset = state.handlers.lock().reset_for_exec();
+            state.handlers = Arc::new(Mutex::new(reset));
+            state.has_execed = true;
+        }
+        {
+            let mut signals = self.handle.signals.lock();
+            signals.altstack = super::SigStack::disabled();
+        }
+        if let Some(done) = self.vfork_done.take() {
+            done.complete();
+        }
+        self.image_started(&image);
+        self.regs_replaced = true;
+        Ok(())
+    }
+
+    /// Linux's de_thread: every other thread of the process exits before the new image runs.
+    fn end_other_threads(&self) {
+        let others: Vec<_> = {
+            let state = self.tg().state.lock();
+            state
+                .threads
+                .iter()
+                .filter(|t| t.tid != self.tid)
+                .cloned()
+                .collect()
+        };
+        if others.is_empty() {
+            return;
+        }
+        for t in &others {
+            t.must_exit.store(true, Ordering::Release);
+            t.kick();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.tg().state.lock().threads.len() > 1 && Instant::now() < deadline {
+            std::thread::sleep(SIBLING_POLL);
+        }
+    }
+}
