@@ -7,12 +7,15 @@
 
 mod boot;
 mod compatibility;
+mod epoll;
+mod eventfd;
 mod fd_table;
 mod futex;
 mod kernel;
 mod loader;
 mod pid;
 mod pipe;
+mod signalfd;
 mod syscalls;
 mod task;
 

@@ -27,7 +27,7 @@ struct PipeState {
 /// The pipe both ends share.
 struct Pipe {
     state: Mutex<PipeState>,
-    queue: WaitQueue,
+    queue: Arc<WaitQueue>,
     ino: u64,
 }
 
@@ -46,7 +46,7 @@ pub(crate) fn new_pipe(flags: i32) -> (Arc<OpenFile>, Arc<OpenFile>) {
             readers: 1,
             writers: 1,
         }),
-        queue: WaitQueue::new(),
+        queue: Arc::new(WaitQueue::new()),
         ino: NEXT_PIPE_INO.fetch_add(1, Ordering::Relaxed),
     });
     let status = flags & libc::O_NONBLOCK;
@@ -170,8 +170,8 @@ impl FileOps for PipeEnd {
         ready & (mask | events::ALWAYS)
     }
 
-    fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.pipe.queue)
+    fn wait_queue(&self) -> Option<Arc<WaitQueue>> {
+        Some(Arc::clone(&self.pipe.queue))
     }
 }
 

@@ -1,13 +1,17 @@
 //! System calls: the table (number, name, argument kinds, handler) and one file per family.
 
 mod creds;
+mod epoll;
+mod eventfd;
 mod file;
 mod fs;
 mod futex;
 mod limits;
 mod memory;
+mod poll;
 mod process;
 mod signal;
+mod signalfd;
 pub(crate) mod strace;
 mod system;
 pub mod table;

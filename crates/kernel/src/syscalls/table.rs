@@ -4,7 +4,8 @@
 
 use super::strace::Arg::{self, *};
 use super::{
-    creds, file, fs, futex, limits, memory, process, signal, system, time, xattr, Handler,
+    creds, epoll, eventfd, file, fs, futex, limits, memory, poll, process, signal, signalfd,
+    system, time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -46,6 +47,7 @@ syscall_table! {
     4 stat fs::stat [Path, Ptr] F;
     5 fstat file::fstat [Fd, Ptr] F;
     6 lstat fs::lstat [Path, Ptr] F;
+    7 poll poll::poll [Ptr, Uint, Int] F;
     8 lseek file::lseek [Fd, Int, Int] F;
     9 mmap memory::mmap [Ptr, Uint, Hex, Hex, Fd, Hex] P("MAP_SHARED file mappings: ENODEV");
     10 mprotect memory::mprotect [Ptr, Uint, Hex] F;
@@ -61,6 +63,7 @@ syscall_table! {
     20 writev file::writev [Fd, Ptr, Uint] F;
     21 access fs::access [Path, Oct] F;
     22 pipe file::pipe [Ptr] F;
+    23 select poll::select [Int, Ptr, Ptr, Ptr, Ptr] F;
     24 sched_yield system::sched_yield [] F;
     25 mremap memory::mremap [Ptr, Uint, Uint, Hex, Ptr] F;
     28 madvise memory::madvise [Ptr, Uint, Int] F;
@@ -138,12 +141,15 @@ syscall_table! {
     201 time time::time [Ptr] F;
     202 futex futex::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("WAIT/WAKE/REQUEUE/CMP_REQUEUE/*_BITSET; no PI or WAKE_OP; process-shared futexes are per process");
     204 sched_getaffinity system::sched_getaffinity [Int, Uint, Ptr] F;
+    213 epoll_create epoll::epoll_create [Int] F;
     217 getdents64 file::getdents64 [Fd, Ptr, Uint] F;
     218 set_tid_address process::set_tid_address [Ptr] F;
     228 clock_gettime time::clock_gettime [Int, Ptr] F;
     229 clock_getres time::clock_getres [Int, Ptr] F;
     230 clock_nanosleep time::clock_nanosleep [Int, Hex, Ptr, Ptr] F;
     231 exit_group process::exit_group [Int] F;
+    232 epoll_wait epoll::epoll_wait [Fd, Ptr, Int, Int] F;
+    233 epoll_ctl epoll::epoll_ctl [Fd, Int, Fd, Ptr] P("EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted and ignored");
     234 tgkill signal::tgkill [Int, Int, Int] F;
     247 waitid process::waitid [Int, Int, Ptr, Hex, Ptr] P("rusage is zero");
     257 openat fs::openat [DirFd, Path, Hex, Oct] F;
@@ -156,9 +162,17 @@ syscall_table! {
     267 readlinkat fs::readlinkat [DirFd, Path, OutBuf, Uint] F;
     268 fchmodat fs::fchmodat [DirFd, Path, Oct] F;
     269 faccessat fs::faccessat [DirFd, Path, Oct] F;
+    270 pselect6 poll::pselect6 [Int, Ptr, Ptr, Ptr, Ptr, Ptr] F;
+    271 ppoll poll::ppoll [Ptr, Uint, Ptr, Ptr, Uint] F;
     273 set_robust_list futex::set_robust_list [Ptr, Uint] F;
     274 get_robust_list futex::get_robust_list [Int, Ptr, Ptr] F;
     280 utimensat fs::utimensat [DirFd, Path, Ptr, Hex] F;
+    281 epoll_pwait epoll::epoll_pwait [Fd, Ptr, Int, Int, Ptr, Uint] F;
+    282 signalfd signalfd::signalfd [Fd, Ptr, Uint] P("reads the signals of the creating process, not the reading task");
+    284 eventfd eventfd::eventfd [Uint] F;
+    289 signalfd4 signalfd::signalfd4 [Fd, Ptr, Uint, Hex] P("reads the signals of the creating process, not the reading task");
+    290 eventfd2 eventfd::eventfd2 [Uint, Hex] F;
+    291 epoll_create1 epoll::epoll_create1 [Hex] F;
     292 dup3 file::dup3 [Fd, Fd, Hex] F;
     293 pipe2 file::pipe2 [Ptr, Hex] F;
     302 prlimit64 limits::prlimit64 [Int, Int, Ptr, Ptr] P("the caller's own process only");
@@ -169,6 +183,7 @@ syscall_table! {
     435 clone3 process::clone3 [Ptr, Uint] P("no namespaces, pidfds, set_tid or cgroups");
     436 close_range file::close_range [Fd, Fd, Hex] F;
     439 faccessat2 fs::faccessat2 [DirFd, Path, Oct, Hex] F;
+    441 epoll_pwait2 epoll::epoll_pwait2 [Fd, Ptr, Int, Ptr, Ptr, Uint] F;
 }
 
 /// One past the largest syscall number the index covers.

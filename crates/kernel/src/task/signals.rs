@@ -246,6 +246,7 @@ impl Kernel {
             return;
         }
         state.pending.push(info);
+        tg.signal_events.notify(waiter::events::POLLIN);
         // Wake a thread that can take it; any will look at the shared pending set.
         let target = state
             .threads
@@ -276,6 +277,7 @@ impl Kernel {
             }
             signals.pending.push(info);
         }
+        task.tg.signal_events.notify(waiter::events::POLLIN);
         task.kick();
     }
 
@@ -374,6 +376,7 @@ impl Task {
                 continue;
             }
             let Some((info, action)) = self.take_signal() else {
+                self.restore_saved_mask();
                 self.settle_restart(None);
                 return Delivery::Resume;
             };
@@ -411,6 +414,15 @@ impl Task {
                     .set(signo, SigAction::default());
             }
             return Delivery::Resume;
+        }
+    }
+
+    /// No handler ran to save it in a frame: the mask a sigsuspend/ppoll/pselect/epoll_pwait
+    /// replaced for the call's duration comes back now, as Linux's restore_saved_sigmask.
+    fn restore_saved_mask(&self) {
+        let mut signals = self.handle.signals.lock();
+        if let Some(mask) = signals.saved_mask.take() {
+            signals.mask = mask;
         }
     }
 

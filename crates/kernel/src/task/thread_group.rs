@@ -53,6 +53,9 @@ pub(crate) struct ThreadGroup {
     pub(crate) state: Mutex<TgState>,
     /// Notified when a child of this group changes state (exits, stops, continues).
     pub(crate) child_events: WaitQueue,
+    /// Notified (POLLIN) whenever a signal becomes pending in the group or one of its threads:
+    /// what signalfd readiness waits on, since pending signals otherwise only kick a thread.
+    pub(crate) signal_events: Arc<WaitQueue>,
 }
 
 impl ThreadGroup {
@@ -61,6 +64,7 @@ impl ThreadGroup {
             tgid,
             state: Mutex::new(state),
             child_events: WaitQueue::new(),
+            signal_events: Arc::new(WaitQueue::new()),
         })
     }
 

@@ -69,8 +69,14 @@ pub trait FileOps: Send + Sync {
         mask & (waiter::events::READABLE | waiter::events::WRITABLE)
     }
     /// Where to register to hear of readiness changes; `None` if readiness never changes.
-    fn wait_queue(&self) -> Option<&WaitQueue> {
+    /// Shared, so that registrations may outlive a borrow of the file (epoll's watches).
+    fn wait_queue(&self) -> Option<Arc<WaitQueue>> {
         None
+    }
+    /// The file as `Any`, for kernel file kinds that reach their own type behind an fd (an
+    /// epoll instance for epoll_ctl); files nobody downcasts keep the default.
+    fn as_any(&self) -> &dyn std::any::Any {
+        &()
     }
 }
 
@@ -112,7 +118,7 @@ impl OpenFile {
     }
 
     /// Where to register to hear of readiness changes.
-    pub fn wait_queue(&self) -> Option<&WaitQueue> {
+    pub fn wait_queue(&self) -> Option<Arc<WaitQueue>> {
         self.ops.wait_queue()
     }
 
