@@ -3,4 +3,5 @@
 mod bench;
 mod common;
 mod lifetime;
+mod threads;
 mod traps;
