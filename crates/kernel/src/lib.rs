@@ -18,6 +18,7 @@ mod pipe;
 mod signalfd;
 mod syscalls;
 mod task;
+mod terminal;
 
 pub use boot::{run, Config};
 pub use compatibility::compatibility_markdown;
