@@ -153,9 +153,15 @@ impl Task {
     ) -> Result<(), Errno> {
         let regs = *self.ctx.regs();
         let fp = self.ctx.fp_state().map_err(|_| Errno::EFAULT)?;
-        let (mask, altstack) = {
+        // The frame saves the mask to return to (the one a sigsuspend/ppoll-style call
+        // replaced, if any); the handler runs under the current one, as on Linux.
+        let (mask, current_mask, altstack) = {
             let signals = self.handle.signals.lock();
-            (signals.saved_mask.unwrap_or(signals.mask), signals.altstack)
+            (
+                signals.saved_mask.unwrap_or(signals.mask),
+                signals.mask,
+                signals.altstack,
+            )
         };
         let on_altstack = altstack.contains(regs.rsp);
         let to_altstack = action.has_flag(libc::SA_ONSTACK)
@@ -203,7 +209,7 @@ impl Task {
 
         {
             let mut signals = self.handle.signals.lock();
-            let mut blocked = mask | action.mask;
+            let mut blocked = current_mask | action.mask;
             if !action.has_flag(libc::SA_NODEFER) {
                 blocked |= sigbit(info.signo);
             }
