@@ -13,6 +13,7 @@ mod kernel;
 mod loader;
 mod pid;
 mod pipe;
+mod procfs;
 mod syscalls;
 mod task;
 

@@ -6,7 +6,9 @@ mod fs;
 mod futex;
 mod limits;
 mod memory;
+mod prctl;
 mod process;
+mod sched;
 mod signal;
 pub(crate) mod strace;
 mod system;
@@ -15,6 +17,9 @@ mod time;
 mod xattr;
 
 use abi::Errno;
+
+pub(crate) use creds::{CAP_LAST_CAP, CAP_SYS_ADMIN};
+pub(crate) use sched::sched_cpus;
 
 use crate::task::Task;
 
