@@ -16,6 +16,7 @@ mod pipe;
 mod procfs;
 mod syscalls;
 mod task;
+mod terminal;
 
 pub use boot::{run, Config};
 pub use compatibility::compatibility_markdown;
