@@ -39,9 +39,9 @@ pub struct Config {
 /// Runs the sandbox until its first process exits, and returns how it ended.
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
-    let (vfs, procfs, mounts) = build_mounts(config.gofer)?;
-    let kernel = Kernel::new(platform, memory, vfs, config.strace);
-    procfs.attach(&kernel, mounts);
+    let mounts = build_mounts(config.gofer)?;
+    let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace);
+    mounts.procfs.attach(&kernel, mounts.records);
 
     let mut fds = FdTable::default();
     for (fd, host) in config.stdio.into_iter().enumerate() {
@@ -115,12 +115,17 @@ fn forward_host_signals(kernel: &Arc<Kernel>) -> Result<(), KernelError> {
     Ok(())
 }
 
+/// What `build_mounts` made.
+struct MountTree {
+    vfs: Arc<Vfs>,
+    procfs: Arc<ProcFs>,
+    records: Vec<MountRecord>,
+}
+
 /// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`, procfs at
 /// `/proc` (covering the host's, which the Sentry never shows). Returns the procfs, to be
 /// attached to the kernel once it exists, and the mounts made, for /proc/mounts.
-fn build_mounts(
-    gofer: UnixStream,
-) -> Result<(Arc<Vfs>, Arc<ProcFs>, Vec<MountRecord>), KernelError> {
+fn build_mounts(gofer: UnixStream) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
     let root_fs = vfs::gofer::GoferFs::new(client, b"/").map_err(KernelError::Mount)?;
     let vfs = Vfs::new(root_fs);
@@ -160,5 +165,9 @@ fn build_mounts(
             ),
         }
     }
-    Ok((vfs, procfs, mounts))
+    Ok(MountTree {
+        vfs,
+        procfs,
+        records: mounts,
+    })
 }

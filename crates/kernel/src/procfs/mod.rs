@@ -495,9 +495,10 @@ fn now() -> Timespec {
     }
 }
 
-/// A decimal id without sign or leading zeros ("0" and "01" are not pids).
+/// A decimal id (fd or pid) without sign or leading zeros ("01" names nothing).
 fn parse_id(name: &[u8]) -> Option<i32> {
-    if name.first() == Some(&b'0') || name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
+    let leading_zero = name.len() > 1 && name.first() == Some(&b'0');
+    if leading_zero || name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
         return None;
     }
     std::str::from_utf8(name).ok()?.parse().ok()

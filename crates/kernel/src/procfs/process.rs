@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use abi::Errno;
-use vfs::OpenFile;
+use vfs::{LookupCtx, OpenFile};
 
 use super::{current_task, DirNode, FileNode, LinkNode, MountRecord, Node};
 use crate::kernel::Kernel;
@@ -547,17 +547,19 @@ pub(super) fn readlink(kernel: &Kernel, scope: &Scope, link: PidLink) -> Result<
             if exe.is_empty() {
                 return Err(Errno::ENOENT);
             }
-            // The loader records the path it was given; the link is absolute, as on Linux.
-            if exe.first() == Some(&b'/') {
-                return Ok(exe);
-            }
-            let cwd = scope.resources(kernel)?.fs.lock().cwd.clone();
-            let mut path = kernel.vfs.path_of(&cwd);
-            if path.last() != Some(&b'/') {
-                path.push(b'/');
-            }
-            path.extend_from_slice(exe.strip_prefix(b"./").unwrap_or(&exe));
-            Ok(path)
+            // The loader records the path it was given; the link names the file itself, so
+            // the path is resolved (symlinks followed, relative to the process's cwd).
+            let resolved = scope.resources(kernel).ok().and_then(|r| {
+                let ctx = {
+                    let fs = r.fs.lock();
+                    LookupCtx {
+                        root: fs.root.clone(),
+                        start: fs.cwd.clone(),
+                    }
+                };
+                kernel.vfs.lookup(&ctx, &exe, true).ok()
+            });
+            Ok(resolved.map_or(exe, |path| kernel.vfs.path_of(&path)))
         }
         PidLink::Cwd | PidLink::Root => {
             let resources = scope.resources(kernel).map_err(|_| Errno::ENOENT)?;

@@ -462,3 +462,58 @@ pub(super) fn capset(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaving_root_drops_capabilities_and_returning_is_refused() {
+        let mut c = Credentials::root();
+        c.set_uids([Some(1000); 3]).expect("root may set any uid");
+        assert_eq!((c.ruid, c.euid, c.suid, c.fsuid), (1000, 1000, 1000, 1000));
+        assert_eq!(c.caps.effective, 0);
+        assert_eq!(c.caps.permitted, 0);
+        assert_eq!(c.set_uids([None, Some(0), None]), Err(Errno::EPERM));
+    }
+
+    #[test]
+    fn saved_root_keeps_permitted_and_restores_effective() {
+        let mut c = Credentials::root();
+        c.set_uids([Some(1000), Some(1000), None]).expect("set");
+        assert_eq!(c.caps.effective, 0);
+        assert_eq!(c.caps.permitted, CAP_FULL_SET);
+        // Unprivileged now, but 0 is the saved uid.
+        c.set_uids([None, Some(0), None])
+            .expect("back to saved root");
+        assert_eq!(c.caps.effective, CAP_FULL_SET);
+    }
+
+    #[test]
+    fn setreuid_moves_saved_id_with_effective() {
+        let change = setre(Some(1), Some(2), [0, 0, 0], true).expect("privileged");
+        assert_eq!(change, [Some(1), Some(2), Some(2)]);
+        assert_eq!(setre(None, Some(5), [1, 2, 3], false), Err(Errno::EPERM));
+        assert_eq!(
+            setre(Some(2), None, [1, 2, 3], false),
+            Ok([Some(2), None, Some(2)])
+        );
+        assert_eq!(
+            setre(None, Some(1), [1, 2, 3], false),
+            Ok([None, Some(1), None])
+        );
+    }
+
+    #[test]
+    fn exec_recomputes_capabilities() {
+        let mut c = Credentials::root();
+        c.set_uids([Some(0), Some(1000), Some(0)]).expect("set");
+        c.apply_exec();
+        assert_eq!(c.suid, 1000);
+        assert_eq!(c.caps.effective, 0);
+        assert_eq!(
+            c.caps.permitted, CAP_FULL_SET,
+            "a real uid of 0 keeps the bounding set"
+        );
+    }
+}
