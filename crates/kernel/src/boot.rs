@@ -11,6 +11,7 @@ use vfs::{LookupCtx, OpenFile, Vfs};
 
 use crate::fd_table::FdTable;
 use crate::kernel::Kernel;
+use crate::procfs::{MountRecord, ProcFs};
 use crate::task::{ExitStatus, Task};
 use crate::KernelError;
 
@@ -38,8 +39,9 @@ pub struct Config {
 /// Runs the sandbox until its first process exits, and returns how it ended.
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
-    let vfs = build_mounts(config.gofer)?;
-    let kernel = Kernel::new(platform, memory, vfs, config.strace);
+    let mounts = build_mounts(config.gofer)?;
+    let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace);
+    mounts.procfs.attach(&kernel, mounts.records);
 
     let mut fds = FdTable::default();
     for (fd, host) in config.stdio.into_iter().enumerate() {
@@ -113,8 +115,17 @@ fn forward_host_signals(kernel: &Arc<Kernel>) -> Result<(), KernelError> {
     Ok(())
 }
 
-/// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`.
-fn build_mounts(gofer: UnixStream) -> Result<Arc<Vfs>, KernelError> {
+/// What `build_mounts` made.
+struct MountTree {
+    vfs: Arc<Vfs>,
+    procfs: Arc<ProcFs>,
+    records: Vec<MountRecord>,
+}
+
+/// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`, procfs at
+/// `/proc` (covering the host's, which the Sentry never shows). Returns the procfs, to be
+/// attached to the kernel once it exists, and the mounts made, for /proc/mounts.
+fn build_mounts(gofer: UnixStream) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
     let root_fs = vfs::gofer::GoferFs::new(client, b"/").map_err(KernelError::Mount)?;
     let vfs = Vfs::new(root_fs);
@@ -125,13 +136,27 @@ fn build_mounts(gofer: UnixStream) -> Result<Arc<Vfs>, KernelError> {
     let devfs = vfs::devfs::DevFs::new().map_err(KernelError::Mount)?;
     // /tmp is world-writable with the sticky bit, as on any Linux system.
     let tmpfs = vfs::tmpfs::TmpFs::new(0o1777);
-    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 2] =
-        [(b"/dev", devfs), (b"/tmp", tmpfs)];
+    let procfs = ProcFs::new();
+    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 3] = [
+        (b"/dev", devfs),
+        (b"/tmp", tmpfs),
+        (b"/proc", Arc::clone(&procfs) as Arc<dyn vfs::FileSystem>),
+    ];
+    let mut mounts = vec![MountRecord {
+        path: b"/".to_vec(),
+        fs_type: "9p",
+        read_only: true,
+    }];
     for (path, fs) in sentry_mounts {
         // The root is read-only, so a mount point missing from it can't be made; the sandbox
         // runs without that mount rather than not at all.
         match vfs.lookup(&ctx, path, true) {
             Ok(at) => {
+                mounts.push(MountRecord {
+                    path: path.to_vec(),
+                    fs_type: fs.name(),
+                    read_only: fs.read_only(),
+                });
                 vfs.mount(&at, fs).map_err(KernelError::Mount)?;
             }
             Err(errno) => tracing::warn!(
@@ -140,5 +165,9 @@ fn build_mounts(gofer: UnixStream) -> Result<Arc<Vfs>, KernelError> {
             ),
         }
     }
-    Ok(vfs)
+    Ok(MountTree {
+        vfs,
+        procfs,
+        records: mounts,
+    })
 }

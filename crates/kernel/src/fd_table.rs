@@ -75,6 +75,11 @@ impl FdTable {
         self.entries.remove(&fd).ok_or(Errno::EBADF)
     }
 
+    /// The open descriptors in increasing order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &FdEntry)> {
+        self.entries.iter().map(|(&fd, entry)| (fd, entry))
+    }
+
     /// execve: closes the descriptors marked close-on-exec.
     pub(crate) fn remove_cloexec(&mut self) {
         self.entries.retain(|_, e| !e.cloexec);

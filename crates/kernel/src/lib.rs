@@ -15,6 +15,7 @@ mod kernel;
 mod loader;
 mod pid;
 mod pipe;
+mod procfs;
 mod signalfd;
 mod syscalls;
 mod task;

@@ -38,6 +38,11 @@ impl PidTable {
         Err(Errno::EAGAIN)
     }
 
+    /// The id handed out last (/proc/loadavg, /proc/stat "processes").
+    pub(crate) fn last_allocated(&self) -> i32 {
+        self.last
+    }
+
     pub(crate) fn insert_task(&mut self, task: Arc<TaskHandle>) {
         self.tasks.insert(task.tid, task);
     }

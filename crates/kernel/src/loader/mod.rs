@@ -76,6 +76,8 @@ pub(crate) struct Image {
     pub(crate) exe: Vec<u8>,
     /// argv as the program sees it (an interpreter's argv for `#!`).
     pub(crate) argv: Vec<Vec<u8>>,
+    /// The environment it was given.
+    pub(crate) envp: Vec<Vec<u8>>,
 }
 
 impl Image {
@@ -225,6 +227,7 @@ impl Task {
             sp,
             exe: path,
             argv,
+            envp: envp.to_vec(),
         })
     }
 
@@ -252,6 +255,7 @@ impl Task {
         let mut state = self.tg().state.lock();
         state.exe = image.exe.clone();
         state.cmdline = image.argv.clone();
+        state.environ = image.envp.clone();
     }
 }
 

@@ -9,7 +9,9 @@ mod futex;
 mod limits;
 mod memory;
 mod poll;
+mod prctl;
 mod process;
+mod sched;
 mod signal;
 mod signalfd;
 pub(crate) mod strace;
@@ -19,6 +21,9 @@ mod time;
 mod xattr;
 
 use abi::Errno;
+
+pub(crate) use creds::{CAP_LAST_CAP, CAP_SYS_ADMIN};
+pub(crate) use sched::sched_cpus;
 
 use crate::task::Task;
 

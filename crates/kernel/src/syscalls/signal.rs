@@ -209,12 +209,12 @@ pub(super) fn rt_sigreturn(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
     Ok(0)
 }
 
-/// Whether the caller may signal `target`: root may signal anyone; others need a matching
+/// Whether the caller may signal `target`: CAP_KILL may signal anyone; others need a matching
 /// real or effective uid (SIGCONT within the session always).
 fn may_signal(task: &Task, target: &ThreadGroup) -> bool {
     let me = task.creds();
     let them = target.state.lock().creds.clone();
-    me.euid == 0
+    me.capable(super::creds::CAP_KILL)
         || me.euid == them.ruid
         || me.euid == them.suid
         || me.ruid == them.ruid

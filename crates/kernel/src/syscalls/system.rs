@@ -1,8 +1,9 @@
-//! System identity and information: uname, sysinfo, getrandom, scheduling.
+//! System identity and information: uname, sethostname, sysinfo, getrandom, sched_yield.
 
 use abi::Errno;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use super::creds::CAP_SYS_ADMIN;
 use super::{arg_i32, arg_len, arg_u32, SyscallResult};
 use crate::kernel::{UNAME_MACHINE, UNAME_RELEASE, UNAME_SYSNAME, UNAME_VERSION};
 use crate::task::Task;
@@ -90,27 +91,27 @@ pub(super) fn sched_yield(_: &mut Task, _: &[u64; 6]) -> SyscallResult {
     Ok(0)
 }
 
-/// CPUs the sandbox shows: as many as the host gives the Sentry.
-fn cpu_count() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
-pub(super) fn sched_getaffinity(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let id = arg_i32(a[0]);
-    if id != 0 && task.kernel.pids.lock().task(id).is_none() {
-        return Err(Errno::ESRCH);
-    }
-    let size = arg_len(a[1])?;
-    let cpus = cpu_count();
-    // The mask is a whole number of longs large enough for the CPUs, as Linux requires.
-    let needed = cpus.div_ceil(64) * 8;
-    if size < needed || size % 8 != 0 {
+/// sethostname/setdomainname: at most 64 bytes, CAP_SYS_ADMIN needed.
+fn set_name(task: &Task, a: &[u64; 6], name: &parking_lot::Mutex<Vec<u8>>) -> SyscallResult {
+    let len = usize::try_from(arg_i32(a[1])).map_err(|_| Errno::EINVAL)?;
+    if len > 64 {
         return Err(Errno::EINVAL);
     }
-    let mut mask = vec![0u8; needed];
-    for cpu in 0..cpus {
-        mask[cpu / 8] |= 1 << (cpu % 8);
+    if !task.creds().capable(CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
     }
-    task.mm.copy_out(a[2], &mask)?;
-    Ok(needed as u64)
+    let mut buf = vec![0u8; len];
+    task.mm.copy_in(a[0], &mut buf)?;
+    *name.lock() = buf;
+    Ok(0)
+}
+
+pub(super) fn sethostname(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let kernel = std::sync::Arc::clone(&task.kernel);
+    set_name(task, a, &kernel.hostname)
+}
+
+pub(super) fn setdomainname(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let kernel = std::sync::Arc::clone(&task.kernel);
+    set_name(task, a, &kernel.domainname)
 }

@@ -4,8 +4,8 @@
 
 use super::strace::Arg::{self, *};
 use super::{
-    creds, epoll, eventfd, file, fs, futex, limits, memory, poll, process, signal, signalfd,
-    system, time, xattr, Handler,
+    creds, epoll, eventfd, file, fs, futex, limits, memory, poll, prctl, process, sched, signal,
+    signalfd, system, time, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -104,17 +104,28 @@ syscall_table! {
     99 sysinfo system::sysinfo [Ptr] F;
     102 getuid creds::getuid [] F;
     104 getgid creds::getgid [] F;
+    105 setuid creds::setuid [Int] F;
+    106 setgid creds::setgid [Int] F;
     107 geteuid creds::geteuid [] F;
     108 getegid creds::getegid [] F;
     109 setpgid process::setpgid [Int, Int] F;
     110 getppid process::getppid [] F;
     111 getpgrp process::getpgrp [] F;
     112 setsid process::setsid [] F;
+    113 setreuid creds::setreuid [Int, Int] F;
+    114 setregid creds::setregid [Int, Int] F;
     115 getgroups creds::getgroups [Int, Ptr] F;
+    116 setgroups creds::setgroups [Int, Ptr] F;
+    117 setresuid creds::setresuid [Int, Int, Int] F;
     118 getresuid creds::getresuid [Ptr, Ptr, Ptr] F;
+    119 setresgid creds::setresgid [Int, Int, Int] F;
     120 getresgid creds::getresgid [Ptr, Ptr, Ptr] F;
     121 getpgid process::getpgid [Int] F;
+    122 setfsuid creds::setfsuid [Int] F;
+    123 setfsgid creds::setfsgid [Int] F;
     124 getsid process::getsid [Int] F;
+    125 capget creds::capget [Ptr, Ptr] F;
+    126 capset creds::capset [Ptr, Ptr] P("no file capabilities or ambient set");
     127 rt_sigpending signal::rt_sigpending [Ptr, Uint] F;
     128 rt_sigtimedwait signal::rt_sigtimedwait [Hex, Ptr, Ptr, Uint] F;
     129 rt_sigqueueinfo signal::rt_sigqueueinfo [Int, Int, Ptr] F;
@@ -122,8 +133,19 @@ syscall_table! {
     131 sigaltstack signal::sigaltstack [Ptr, Ptr] F;
     137 statfs fs::statfs [Path, Ptr] F;
     138 fstatfs file::fstatfs [Fd, Ptr] F;
+    140 getpriority sched::getpriority [Int, Int] F;
+    141 setpriority sched::setpriority [Int, Int, Int] P("recorded; the host schedules the Sentry's threads");
+    142 sched_setparam sched::sched_setparam [Int, Ptr] P("SCHED_OTHER only");
+    143 sched_getparam sched::sched_getparam [Int, Ptr] F;
+    144 sched_setscheduler sched::sched_setscheduler [Int, Int, Ptr] P("SCHED_OTHER, SCHED_BATCH, SCHED_IDLE; real-time policies: EPERM");
+    145 sched_getscheduler sched::sched_getscheduler [Int] F;
+    146 sched_get_priority_max sched::sched_get_priority_max [Int] F;
+    147 sched_get_priority_min sched::sched_get_priority_min [Int] F;
+    157 prctl prctl::prctl [Int, Hex, Hex, Hex, Hex] P("names, pdeathsig, dumpable, keepcaps, no_new_privs, subreaper, seccomp mode, bounding set; others EINVAL");
     158 arch_prctl process::arch_prctl [Hex, Hex] P("ARCH_SET_FS/GET_FS/SET_GS/GET_GS");
     160 setrlimit limits::setrlimit [Int, Ptr] F;
+    170 sethostname system::sethostname [InBuf(1), Uint] F;
+    171 setdomainname system::setdomainname [InBuf(1), Uint] F;
     186 gettid process::gettid [] F;
     188 setxattr xattr::setxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
     189 lsetxattr xattr::lsetxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
@@ -140,7 +162,8 @@ syscall_table! {
     200 tkill signal::tkill [Int, Int] F;
     201 time time::time [Ptr] F;
     202 futex futex::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("WAIT/WAKE/REQUEUE/CMP_REQUEUE/*_BITSET; no PI or WAKE_OP; process-shared futexes are per process");
-    204 sched_getaffinity system::sched_getaffinity [Int, Uint, Ptr] F;
+    203 sched_setaffinity sched::sched_setaffinity [Int, Uint, Ptr] P("recorded; the host places the Sentry's threads");
+    204 sched_getaffinity sched::sched_getaffinity [Int, Uint, Ptr] F;
     213 epoll_create epoll::epoll_create [Int] F;
     217 getdents64 file::getdents64 [Fd, Ptr, Uint] F;
     218 set_tid_address process::set_tid_address [Ptr] F;
@@ -176,6 +199,7 @@ syscall_table! {
     292 dup3 file::dup3 [Fd, Fd, Hex] F;
     293 pipe2 file::pipe2 [Ptr, Hex] F;
     302 prlimit64 limits::prlimit64 [Int, Int, Ptr, Ptr] P("the caller's own process only");
+    309 getcpu sched::getcpu [Ptr, Ptr, Ptr] P("the lowest CPU of the affinity mask");
     316 renameat2 fs::renameat2 [DirFd, Path, DirFd, Path, Hex] P("flags other than 0: EINVAL");
     318 getrandom system::getrandom [OutBuf, Uint, Hex] F;
     322 execveat process::execveat [DirFd, Path, Ptr, Ptr, Hex] F;

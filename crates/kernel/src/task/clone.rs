@@ -137,6 +137,7 @@ impl Task {
         let mask = self.handle.signals.lock().mask;
         let comm = self.handle.comm.lock().clone();
         let handle = TaskHandle::new(tid, Arc::clone(&tg), mask, comm);
+        *handle.settings.lock() = self.handle.settings.lock().inherited();
         {
             let mut pids = self.kernel.pids.lock();
             pids.insert_task(Arc::clone(&handle));
@@ -241,7 +242,10 @@ impl Task {
                 rlimits: state.rlimits,
                 exe: state.exe.clone(),
                 cmdline: state.cmdline.clone(),
+                environ: state.environ.clone(),
                 has_execed: false,
+                dumpable: state.dumpable,
+                child_subreaper: false,
             },
         )
     }

@@ -51,8 +51,11 @@ impl Task {
             table.remove_cloexec();
             self.files = Arc::new(Mutex::new(table));
         }
+        self.publish_resources();
         {
             let mut state = self.tg().state.lock();
+            state.creds.apply_exec();
+            state.dumpable = true;
             let reset = state.handlers.lock().reset_for_exec();
             state.handlers = Arc::new(Mutex::new(reset));
             state.has_execed = true;

@@ -52,6 +52,7 @@ impl Task {
         let tg = Arc::clone(self.tg());
         let tid = self.tid;
         // The context, address space and descriptors go now, before the parent hears of it.
+        *self.handle.resources.lock() = None;
         drop(self);
 
         kernel.pids.lock().remove_task(tid);
@@ -244,16 +245,21 @@ impl Kernel {
             self.finish(status);
             return;
         }
-        if let Some(init) = &init {
+        if let Some(reaper) = self.subreaper_of(tg).or(init) {
             let has_zombies = children.iter().any(|c| c.state.lock().zombie.is_some());
             for child in &children {
-                child.state.lock().parent = Some(Arc::clone(init));
+                child.state.lock().parent = Some(Arc::clone(&reaper));
             }
-            init.state.lock().children.extend(children);
+            reaper
+                .state
+                .lock()
+                .children
+                .extend(children.iter().cloned());
             if has_zombies {
-                init.child_events.notify(waiter::events::POLLIN);
+                reaper.child_events.notify(waiter::events::POLLIN);
             }
         }
+        self.send_parent_death_signals(&children);
         let Some(parent) = parent else {
             return;
         };

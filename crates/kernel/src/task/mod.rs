@@ -10,6 +10,7 @@ mod thread_group;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Instant;
 
 use abi::Errno;
 use mm::MemoryManager;
@@ -56,17 +57,65 @@ pub(crate) struct FsContext {
     pub(crate) umask: u32,
 }
 
-/// Real, effective, saved and filesystem ids, and supplementary groups. The sandbox's first
-/// process is root inside the sandbox.
-#[derive(Clone, Default)]
+/// Real, effective, saved and filesystem ids, supplementary groups and capabilities. The
+/// sandbox's first process is root inside the sandbox (`Credentials::root`, syscalls/creds.rs,
+/// which also holds the rules for changing them).
+#[derive(Clone)]
 pub(crate) struct Credentials {
     pub(crate) ruid: u32,
     pub(crate) euid: u32,
     pub(crate) suid: u32,
+    pub(crate) fsuid: u32,
     pub(crate) rgid: u32,
     pub(crate) egid: u32,
     pub(crate) sgid: u32,
+    pub(crate) fsgid: u32,
     pub(crate) groups: Vec<u32>,
+    pub(crate) caps: Capabilities,
+    /// PR_SET_KEEPCAPS: permitted capabilities survive the uids all leaving 0.
+    pub(crate) keep_caps: bool,
+}
+
+/// Capability sets, one bit per CAP_* number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Capabilities {
+    pub(crate) effective: u64,
+    pub(crate) permitted: u64,
+    pub(crate) inheritable: u64,
+    pub(crate) bounding: u64,
+}
+
+/// What a task runs with, reachable from its handle so /proc can show other tasks: the address
+/// space, descriptor table and filesystem context. Set when the task starts and at execve,
+/// emptied when it exits (so nothing keeps an exited task's memory alive).
+#[derive(Clone)]
+pub(crate) struct TaskResources {
+    pub(crate) mm: Arc<MemoryManager>,
+    pub(crate) files: Arc<Mutex<FdTable>>,
+    pub(crate) fs: Arc<Mutex<FsContext>>,
+}
+
+/// Per-thread settings of prctl and the scheduling syscalls.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TaskSettings {
+    /// PR_SET_PDEATHSIG: sent to this task's process when its parent exits (0: none).
+    pub(crate) pdeathsig: i32,
+    /// PR_SET_NO_NEW_PRIVS: sticky, inherited.
+    pub(crate) no_new_privs: bool,
+    /// setpriority's nice value (-20..=19).
+    pub(crate) nice: i32,
+    /// sched_setaffinity's mask, one bit per CPU; `None`: every CPU.
+    pub(crate) affinity: Option<Vec<u8>>,
+}
+
+impl TaskSettings {
+    /// What a new task (clone) takes from its creator: all but the parent-death signal.
+    pub(crate) fn inherited(&self) -> TaskSettings {
+        TaskSettings {
+            pdeathsig: 0,
+            ..self.clone()
+        }
+    }
 }
 
 /// A resource limit (soft, hard); `u64::MAX` is RLIM_INFINITY.
@@ -120,6 +169,11 @@ pub(crate) struct TaskHandle {
     pub(crate) comm: Mutex<Vec<u8>>,
     /// Another thread's execve is replacing the process: this thread is to go, quietly.
     pub(crate) must_exit: AtomicBool,
+    /// What the task runs with, for /proc; `None` before it starts and after it exits.
+    pub(crate) resources: Mutex<Option<TaskResources>>,
+    pub(crate) settings: Mutex<TaskSettings>,
+    /// When the task was created (/proc/[pid]/stat starttime).
+    pub(crate) started: Instant,
 }
 
 impl TaskHandle {
@@ -132,6 +186,9 @@ impl TaskHandle {
             signals: Mutex::new(ThreadSignals::new(mask)),
             comm: Mutex::new(comm),
             must_exit: AtomicBool::new(false),
+            resources: Mutex::new(None),
+            settings: Mutex::new(TaskSettings::default()),
+            started: Instant::now(),
         })
     }
 
@@ -194,11 +251,14 @@ impl Task {
                 job: JobState::Running,
                 pending: PendingSignals::default(),
                 handlers: Arc::new(Mutex::new(SigHandlers::default())),
-                creds: Credentials::default(),
+                creds: Credentials::root(),
                 rlimits: default_rlimits(),
                 exe: Vec::new(),
                 cmdline: Vec::new(),
+                environ: Vec::new(),
                 has_execed: true,
+                dumpable: true,
+                child_subreaper: false,
             },
         );
         let handle = TaskHandle::new(1, Arc::clone(&tg), 0, Vec::new());
@@ -233,6 +293,13 @@ impl Task {
         fs: Arc<Mutex<FsContext>>,
     ) -> Task {
         *handle.interrupter.lock() = Some(ctx.interrupter());
+        *handle.resources.lock() = Some(TaskResources {
+            mm: Arc::clone(&mm),
+            files: Arc::clone(&files),
+            fs: Arc::clone(&fs),
+        });
+        // This OS thread is the task's from here on: /proc/self resolves to it.
+        crate::procfs::set_current_task(&handle);
         Task {
             tid: handle.tid,
             kernel,
@@ -309,5 +376,15 @@ impl Task {
 
     pub(crate) fn creds(&self) -> Credentials {
         self.tg().state.lock().creds.clone()
+    }
+
+    /// Publishes the task's current address space and descriptors on its handle (after
+    /// execve replaced them).
+    pub(crate) fn publish_resources(&self) {
+        *self.handle.resources.lock() = Some(TaskResources {
+            mm: Arc::clone(&self.mm),
+            files: Arc::clone(&self.files),
+            fs: Arc::clone(&self.fs),
+        });
     }
 }

@@ -43,8 +43,14 @@ pub(crate) struct TgState {
     pub(crate) exe: Vec<u8>,
     /// argv of the running image (/proc/[pid]/cmdline).
     pub(crate) cmdline: Vec<Vec<u8>>,
+    /// envp of the running image (/proc/[pid]/environ).
+    pub(crate) environ: Vec<Vec<u8>>,
     /// Has called execve since fork (setpgid on such a child is EACCES).
     pub(crate) has_execed: bool,
+    /// PR_SET_DUMPABLE.
+    pub(crate) dumpable: bool,
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here rather than to init.
+    pub(crate) child_subreaper: bool,
 }
 
 /// A process: a thread group with its id, state, and the queue its waiting parent sleeps on.
