@@ -19,9 +19,10 @@ use crate::process::describe;
 /// may find another Python without it.
 const PYTHON: &str = "/usr/bin/python3";
 
-/// A module of the initial list takes seconds; this bounds a hung one (e.g. waiting for a
-/// signal the sandbox cannot deliver yet).
-const TIMEOUT: Duration = Duration::from_secs(120);
+/// The slowest listed module (test_lzma) takes about 10s either way; a minute leaves room on a
+/// loaded machine and bounds a hung one (a blocklisted module waiting for a signal that never
+/// comes), which CI pays in full.
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Python's tempfile module, and so regrtest's working directory, honour it.
 const SCRATCH_VAR: &str = "TMPDIR";
@@ -42,12 +43,11 @@ pub fn run(root: &Path, runner: &Runner, filter: Option<&str>) -> Result<Suite> 
     } else {
         missing_suite()
     };
-    let driver = dir.join("regrtest.py");
     let mut rows = Vec::new();
     for module in selected {
         let row = match &missing {
             Some(reason) => Row::skipped(module, reason.clone()),
-            None => run_module(runner, &driver, module, blocklist.get(module))?,
+            None => run_module(runner, module, blocklist.get(module))?,
         };
         eprintln!("xtask: cpython {module}: {}", row.verdict.word());
         rows.push(row);
@@ -108,15 +108,21 @@ fn parse_blocklist(text: &str) -> Result<BTreeMap<String, String>> {
     Ok(blocklist)
 }
 
+/// What regrtest made of one module.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Passed,
+    /// The module skipped itself ("test_epoll skipped -- kernel doesn't support epoll()").
+    Skipped(String),
+    Failed(String),
+}
+
 /// A blocklisted module runs sandboxed first, and natively only if that passed: a known failure
 /// costs one run, and an unexpected pass is still noticed.
-fn run_module(
-    runner: &Runner,
-    driver: &Path,
-    module: &str,
-    blocked: Option<&String>,
-) -> Result<Row> {
-    let args: [OsString; 3] = ["-B".into(), driver.into(), module.into()];
+fn run_module(runner: &Runner, module: &str, blocked: Option<&String>) -> Result<Row> {
+    // -B: no .pyc writes (the sandbox's root is read-only). Sequential, in-process: regrtest's
+    // -j runs each module in a child interpreter, which would test process creation as well.
+    let args: [OsString; 4] = ["-B".into(), "-m".into(), "test".into(), module.into()];
     let job = Job {
         name: &format!("cpython/{module}"),
         program: Path::new(PYTHON),
@@ -125,52 +131,48 @@ fn run_module(
         timeout: TIMEOUT,
     };
     let sandboxed = runner.sandboxed(&job);
+    let sandboxed_outcome = outcome(module, &sandboxed);
     if let Some(reason) = blocked {
-        if !passed(&sandboxed) {
+        if sandboxed_outcome != Outcome::Passed {
             return Ok(Row {
                 test: module.to_owned(),
                 native: "-".to_owned(),
-                sandboxed: cell(&sandboxed),
+                sandboxed: cell(&sandboxed, &sandboxed_outcome),
                 verdict: Verdict::Skip(format!("blocklisted: {reason}")),
             });
         }
     }
     let native = runner.native(&job)?;
-    let verdict = match (blocked, passed(&native), passed(&sandboxed)) {
-        (Some(_), true, _) => {
-            Verdict::Skip("blocklisted but passed — remove from blocklist".to_owned())
-        }
-        (Some(reason), false, _) => Verdict::Skip(format!("blocklisted: {reason}")),
-        (None, true, true) => Verdict::Pass,
-        (None, false, _) => Verdict::Fail(format!("native: {}", failure(&native))),
-        (None, true, false) => Verdict::Fail(format!("sandboxed: {}", failure(&sandboxed))),
-    };
+    let native_outcome = outcome(module, &native);
     Ok(Row {
         test: module.to_owned(),
-        native: cell(&native),
-        sandboxed: cell(&sandboxed),
-        verdict,
+        native: cell(&native, &native_outcome),
+        sandboxed: cell(&sandboxed, &sandboxed_outcome),
+        verdict: verdict(blocked, native_outcome, sandboxed_outcome),
     })
 }
 
-fn passed(run: &Run) -> bool {
-    run.as_ref().is_ok_and(|captured| captured.status.success())
-}
-
-/// "ok, 0.42s" or "exit code 2, 0.40s".
-fn cell(run: &Run) -> String {
-    match run {
-        Ok(captured) if captured.status.success() => format!("ok, {}", seconds(captured)),
-        Ok(captured) => format!("{}, {}", ending(run), seconds(captured)),
-        Err(_) => ending(run),
+fn verdict(blocked: Option<&String>, native: Outcome, sandboxed: Outcome) -> Verdict {
+    match (blocked, native, sandboxed) {
+        (Some(_), Outcome::Passed, Outcome::Passed) => {
+            Verdict::Skip("blocklisted but passed — remove from blocklist".to_owned())
+        }
+        (Some(reason), _, _) => Verdict::Skip(format!("blocklisted: {reason}")),
+        (None, Outcome::Skipped(reason), _) => Verdict::Skip(format!("natively: {reason}")),
+        (None, Outcome::Failed(reason), _) => Verdict::Fail(format!("native: {reason}")),
+        (None, Outcome::Passed, Outcome::Passed) => Verdict::Pass,
+        (None, Outcome::Passed, Outcome::Skipped(reason) | Outcome::Failed(reason)) => {
+            Verdict::Fail(format!("sandboxed: {reason}"))
+        }
     }
 }
 
-/// How a failed run ended, with regrtest's own account ("test test_x failed -- ...") or else
-/// the last line it wrote.
-fn failure(run: &Run) -> String {
-    let Ok(captured) = run else {
-        return ending(run);
+/// Reads regrtest's report on `module` (it exits 0 for a module that skipped itself or ran no
+/// tests, so the status alone does not tell).
+fn outcome(module: &str, run: &Run) -> Outcome {
+    let captured = match run {
+        Ok(captured) => captured,
+        Err(err) => return Outcome::Failed(err.clone()),
     };
     let output = format!("{}\n{}", captured.stdout, captured.stderr);
     let lines: Vec<&str> = output
@@ -178,20 +180,49 @@ fn failure(run: &Run) -> String {
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .collect();
+    let skipped = format!("{module} skipped");
+    if let Some(line) = lines.iter().find(|line| line.starts_with(&skipped)) {
+        let reason = line
+            .split_once(" -- ")
+            .map_or("skipped", |(_, reason)| reason);
+        return Outcome::Skipped(reason.to_owned());
+    }
+    if captured.status.success() && lines.contains(&"1 test OK.") {
+        return Outcome::Passed;
+    }
+    // regrtest's own account ("test_x failed (2 errors)", "test_x ran no tests"), else the last
+    // thing it wrote.
     let account = lines
         .iter()
         .find(|line| {
-            line.starts_with("test ") && (line.contains(" failed") || line.contains(" crashed"))
+            line.strip_prefix(module).is_some_and(|rest| {
+                [" failed", " crashed", " ran no tests"]
+                    .iter()
+                    .any(|word| rest.starts_with(word))
+            })
         })
         .or_else(|| {
             lines.iter().rev().find(|line| {
                 !line.starts_with("Tests result") && !line.starts_with("Total duration")
             })
         });
-    match account {
+    Outcome::Failed(match account {
         Some(line) => format!("{}: {line}", describe(captured.status)),
         None => describe(captured.status),
-    }
+    })
+}
+
+/// "ok, 0.42s", "skipped, 0.05s", "exit code 2, 0.40s" or why it never finished.
+fn cell(run: &Run, outcome: &Outcome) -> String {
+    let Ok(captured) = run else {
+        return ending(run);
+    };
+    let how = match outcome {
+        Outcome::Passed => "ok".to_owned(),
+        Outcome::Skipped(_) => "skipped".to_owned(),
+        Outcome::Failed(_) => ending(run),
+    };
+    format!("{how}, {}", seconds(captured))
 }
 
 #[cfg(test)]
@@ -220,5 +251,66 @@ mod tests {
     fn blocklist_entries_without_a_reason_are_refused() {
         assert!(parse_blocklist("test_signal\n").is_err());
         assert!(parse_blocklist("test_signal  #\n").is_err());
+    }
+
+    fn finished(code: i32, stdout: &str) -> Run {
+        use std::os::unix::process::ExitStatusExt;
+        Ok(crate::process::Captured {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: stdout.to_owned(),
+            stderr: String::new(),
+            wall: Duration::from_millis(10),
+        })
+    }
+
+    #[test]
+    fn a_module_passes_only_when_regrtest_says_it_ran_ok() {
+        let ok = "[1/1] test_int\n\n== Tests result: SUCCESS ==\n\n1 test OK.\n";
+        assert_eq!(outcome("test_int", &finished(0, ok)), Outcome::Passed);
+        let no_tests = "test_subprocess ran no tests\n\n== Tests result: NO TEST RUN ==\n";
+        assert_eq!(
+            outcome("test_subprocess", &finished(0, no_tests)),
+            Outcome::Failed("exit code 0: test_subprocess ran no tests".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_module_that_skips_itself_is_skipped_with_its_reason() {
+        let skipped = "test_epoll skipped -- kernel doesn't support epoll()\ntest_epoll skipped\n";
+        assert_eq!(
+            outcome("test_epoll", &finished(0, skipped)),
+            Outcome::Skipped("kernel doesn't support epoll()".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_failed_module_reports_regrtest_s_account() {
+        let failed = "test test_bytes failed -- multiple errors\ntest_bytes failed (2 errors)\n\nTests result: FAILURE\n";
+        assert_eq!(
+            outcome("test_bytes", &finished(2, failed)),
+            Outcome::Failed("exit code 2: test_bytes failed (2 errors)".to_owned())
+        );
+    }
+
+    #[test]
+    fn blocklisted_modules_are_skipped_unless_they_pass_both_ways() {
+        let reason = "needs fork".to_owned();
+        let failed = || Outcome::Failed("x".to_owned());
+        assert_eq!(
+            verdict(Some(&reason), Outcome::Passed, failed()),
+            Verdict::Skip("blocklisted: needs fork".to_owned())
+        );
+        assert_eq!(
+            verdict(Some(&reason), Outcome::Passed, Outcome::Passed),
+            Verdict::Skip("blocklisted but passed — remove from blocklist".to_owned())
+        );
+        assert_eq!(
+            verdict(
+                None,
+                Outcome::Passed,
+                Outcome::Skipped("no epoll".to_owned())
+            ),
+            Verdict::Fail("sandboxed: no epoll".to_owned())
+        );
     }
 }
