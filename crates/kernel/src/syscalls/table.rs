@@ -4,7 +4,7 @@
 
 use super::strace::Arg::{self, *};
 use super::{
-    creds, file, fs, futex, limits, memory, process, signal, system, time, xattr, Handler,
+    creds, file, fs, futex, limits, memory, process, signal, system, time, timer, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -68,6 +68,9 @@ syscall_table! {
     33 dup2 file::dup2 [Fd, Fd] F;
     34 pause signal::pause [] F;
     35 nanosleep time::nanosleep [Ptr, Ptr] F;
+    36 getitimer timer::getitimer [Int, Ptr] P("ITIMER_VIRTUAL and ITIMER_PROF count wall time, not CPU time");
+    37 alarm timer::alarm [Uint] F;
+    38 setitimer timer::setitimer [Int, Ptr, Ptr] P("ITIMER_VIRTUAL and ITIMER_PROF count wall time, not CPU time");
     39 getpid process::getpid [] F;
     56 clone process::clone [Hex, Ptr, Ptr, Ptr, Ptr] P("no namespaces (CLONE_NEW*), no pidfds");
     57 fork process::fork [] F;
@@ -99,6 +102,7 @@ syscall_table! {
     97 getrlimit limits::getrlimit [Int, Ptr] F;
     98 getrusage limits::getrusage [Int, Ptr] P("times are zero");
     99 sysinfo system::sysinfo [Ptr] F;
+    100 times time::times [Ptr] P("user time is time spent running guest code, system time the Sentry's CPU time for the task");
     102 getuid creds::getuid [] F;
     104 getgid creds::getgid [] F;
     107 geteuid creds::geteuid [] F;
@@ -140,9 +144,15 @@ syscall_table! {
     204 sched_getaffinity system::sched_getaffinity [Int, Uint, Ptr] F;
     217 getdents64 file::getdents64 [Fd, Ptr, Uint] F;
     218 set_tid_address process::set_tid_address [Ptr] F;
-    228 clock_gettime time::clock_gettime [Int, Ptr] F;
+    219 restart_syscall time::restart_syscall [] F;
+    222 timer_create timer::timer_create [Int, Ptr, Ptr] P("CPU-time clocks run on wall time; no CPU clocks of other processes");
+    223 timer_settime timer::timer_settime [Int, Hex, Ptr, Ptr] F;
+    224 timer_gettime timer::timer_gettime [Int, Ptr] F;
+    225 timer_getoverrun timer::timer_getoverrun [Int] F;
+    226 timer_delete timer::timer_delete [Int] F;
+    228 clock_gettime time::clock_gettime [Int, Ptr] P("CPU clocks: user time is time spent running guest code, system time the Sentry's CPU time for the task; no CPU clocks of other processes");
     229 clock_getres time::clock_getres [Int, Ptr] F;
-    230 clock_nanosleep time::clock_nanosleep [Int, Hex, Ptr, Ptr] F;
+    230 clock_nanosleep time::clock_nanosleep [Int, Hex, Ptr, Ptr] P("CLOCK_PROCESS_CPUTIME_ID sleeps count wall time");
     231 exit_group process::exit_group [Int] F;
     234 tgkill signal::tgkill [Int, Int, Int] F;
     247 waitid process::waitid [Int, Int, Ptr, Hex, Ptr] P("rusage is zero");
@@ -159,6 +169,9 @@ syscall_table! {
     273 set_robust_list futex::set_robust_list [Ptr, Uint] F;
     274 get_robust_list futex::get_robust_list [Int, Ptr, Ptr] F;
     280 utimensat fs::utimensat [DirFd, Path, Ptr, Hex] F;
+    283 timerfd_create timer::timerfd_create [Int, Hex] F;
+    286 timerfd_settime timer::timerfd_settime [Fd, Hex, Ptr, Ptr] P("TFD_TIMER_CANCEL_ON_SET is accepted; the sandbox's clock is never set, so it never cancels");
+    287 timerfd_gettime timer::timerfd_gettime [Fd, Ptr] F;
     292 dup3 file::dup3 [Fd, Fd, Hex] F;
     293 pipe2 file::pipe2 [Ptr, Hex] F;
     302 prlimit64 limits::prlimit64 [Int, Int, Ptr, Ptr] P("the caller's own process only");

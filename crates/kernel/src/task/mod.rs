@@ -20,6 +20,8 @@ use waiter::Waiter;
 
 use crate::fd_table::{FdTable, DEFAULT_NOFILE};
 use crate::kernel::Kernel;
+use crate::syscalls::SyscallResult;
+use crate::timers::CpuTime;
 
 pub(crate) use clone::CloneArgs;
 pub(crate) use exit::WaitSelector;
@@ -120,6 +122,8 @@ pub(crate) struct TaskHandle {
     pub(crate) comm: Mutex<Vec<u8>>,
     /// Another thread's execve is replacing the process: this thread is to go, quietly.
     pub(crate) must_exit: AtomicBool,
+    /// CPU time used so far (times(2), the CPU clocks).
+    pub(crate) cpu: CpuTime,
 }
 
 impl TaskHandle {
@@ -132,6 +136,7 @@ impl TaskHandle {
             signals: Mutex::new(ThreadSignals::new(mask)),
             comm: Mutex::new(comm),
             must_exit: AtomicBool::new(false),
+            cpu: CpuTime::default(),
         })
     }
 
@@ -144,6 +149,9 @@ impl TaskHandle {
         }
     }
 }
+
+/// The rest of an interrupted syscall, run by restart_syscall(2).
+pub(crate) type RestartBlock = Box<dyn FnOnce(&mut Task) -> SyscallResult + Send>;
 
 /// A task as its own OS thread holds it.
 pub(crate) struct Task {
@@ -164,6 +172,9 @@ pub(crate) struct Task {
     /// The last syscall returned an ERESTART* errno: signal delivery decides between restarting
     /// it and EINTR.
     pub(crate) restart: Option<Errno>,
+    /// What restart_syscall(2) continues after a syscall returned ERESTART_RESTARTBLOCK and no
+    /// handler ran (a sleep with its deadline kept).
+    pub(crate) restart_block: Option<RestartBlock>,
     /// Set by vfork children: completed (parent woken) at execve or exit.
     pub(crate) vfork_done: Option<Arc<clone::VforkDone>>,
     /// This thread alone exits (exit(2) of one thread) with this status.
@@ -233,6 +244,7 @@ impl Task {
         fs: Arc<Mutex<FsContext>>,
     ) -> Task {
         *handle.interrupter.lock() = Some(ctx.interrupter());
+        handle.cpu.bind_current_thread();
         Task {
             tid: handle.tid,
             kernel,
@@ -245,6 +257,7 @@ impl Task {
             robust_list: 0,
             regs_replaced: false,
             restart: None,
+            restart_block: None,
             vfork_done: None,
             thread_exit: None,
         }

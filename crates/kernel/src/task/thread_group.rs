@@ -7,6 +7,7 @@ use waiter::WaitQueue;
 
 use super::signals::{PendingSignals, SigHandlers};
 use super::{Credentials, ExitStatus, Rlimit, TaskHandle, RLIM_NLIMITS};
+use crate::timers::ProcessTimers;
 
 /// Job-control state of a thread group.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,6 +54,8 @@ pub(crate) struct ThreadGroup {
     pub(crate) state: Mutex<TgState>,
     /// Notified when a child of this group changes state (exits, stops, continues).
     pub(crate) child_events: WaitQueue,
+    /// itimers, POSIX timers, and the CPU time of exited threads and reaped children.
+    pub(crate) timers: ProcessTimers,
 }
 
 impl ThreadGroup {
@@ -61,6 +64,7 @@ impl ThreadGroup {
             tgid,
             state: Mutex::new(state),
             child_events: WaitQueue::new(),
+            timers: ProcessTimers::default(),
         })
     }
 
