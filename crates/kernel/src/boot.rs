@@ -5,6 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use mm::MemoryFile;
+use nix::sys::signal::{SigSet, Signal};
 use platform::Platform;
 use vfs::{LookupCtx, OpenFile, Vfs};
 
@@ -43,8 +44,10 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
     let mut fds = FdTable::default();
     for (fd, host) in config.stdio.into_iter().enumerate() {
         let file = OpenFile::host(host).map_err(KernelError::Stdio)?;
+        kernel.terminal.adopt_if_tty(&file);
         fds.install_at(fd, file, false);
     }
+    forward_host_signals(&kernel)?;
     let Config {
         argv, envp, cwd, ..
     } = config;
@@ -75,6 +78,39 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
         .map_err(KernelError::Thread)?;
     started_rx.recv().map_err(|_| KernelError::TaskPanicked)??;
     Ok(kernel.wait_finished())
+}
+
+/// Host signals the sandbox as a whole receives (Ctrl-C at its terminal, `kill` of the
+/// runsc process) and passes on to the guest.
+const FORWARDED_SIGNALS: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// Blocks the forwarded signals in this thread (every thread started later inherits the
+/// mask) and starts a thread that takes them with sigwait and hands them to the guest.
+fn forward_host_signals(kernel: &Arc<Kernel>) -> Result<(), KernelError> {
+    let mut set = SigSet::empty();
+    for signal in FORWARDED_SIGNALS {
+        set.add(signal);
+    }
+    set.thread_block()
+        .map_err(|e| KernelError::Thread(e.into()))?;
+    let kernel = Arc::clone(kernel);
+    std::thread::Builder::new()
+        .name("host-signals".into())
+        .spawn(move || {
+            while let Ok(signal) = set.wait() {
+                kernel.forward_host_signal(signal as i32);
+            }
+        })
+        .map_err(KernelError::Thread)?;
+    Ok(())
 }
 
 /// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`.

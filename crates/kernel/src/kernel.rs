@@ -1,4 +1,3 @@
-use std::sync::atomic::AtomicI32;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,6 +9,7 @@ use vfs::Vfs;
 use crate::futex::FutexTable;
 use crate::pid::PidTable;
 use crate::task::{ExitStatus, ThreadGroup};
+use crate::terminal::Terminal;
 use crate::timers::{TimerFdRegistry, TimerQueue};
 
 /// The identity the sandbox reports through uname(2): its own kernel, not the host's.
@@ -30,8 +30,8 @@ pub struct Kernel {
     pub(crate) boot_time: Instant,
     pub(crate) pids: Mutex<PidTable>,
     pub(crate) futexes: FutexTable,
-    /// The foreground process group of the sandbox's terminal (its stdio, when a tty).
-    pub(crate) foreground_pgid: AtomicI32,
+    /// The sandbox's controlling terminal (its stdio, when a tty).
+    pub(crate) terminal: Terminal,
     /// The clock source every itimer, POSIX timer and timerfd of the sandbox is armed on.
     pub(crate) timers: TimerQueue,
     pub(crate) timerfds: Arc<TimerFdRegistry>,
@@ -57,7 +57,7 @@ impl Kernel {
             boot_time: Instant::now(),
             pids: Mutex::new(PidTable::default()),
             futexes: FutexTable::default(),
-            foreground_pgid: AtomicI32::new(1),
+            terminal: Terminal::default(),
             timers: TimerQueue::new(),
             timerfds: Arc::default(),
             sandbox_exit: Mutex::new(None),

@@ -15,6 +15,7 @@ mod pid;
 mod pipe;
 mod syscalls;
 mod task;
+mod terminal;
 mod timers;
 
 pub use boot::{run, Config};

@@ -1,4 +1,5 @@
-//! An address space: one stub process, changed by system calls injected into it.
+//! An address space: one stub process, changed by system calls injected into it, and the
+//! threads that keep it alive.
 
 use std::collections::HashMap;
 use std::io;
@@ -11,62 +12,189 @@ use parking_lot::Mutex;
 use platform::{AddressSpace, PlatformError, Prot};
 
 use crate::spawn::StubProcess;
-use crate::stub::StubPage;
+use crate::stub::{InjectionSite, StubPage};
 use crate::tracee::{StopReason, Stopped};
 use crate::MIN_USER_ADDR;
+
+/// Every host signal but SIGKILL and SIGSTOP, which can't be blocked.
+const ALL_SIGNALS: u64 = u64::MAX;
+
+/// The clone flags of a new stub thread: a thread of the same process.
+const THREAD_FLAGS: libc::c_int = libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM;
 
 /// The guest mappings of one stub process.
 #[derive(Debug)]
 pub(crate) struct PtraceAddressSpace {
-    process: StubProcess,
+    /// `None` once the last thread is gone and the stub was killed.
+    process: Mutex<Option<StubProcess>>,
+    /// The stub's pid: its first thread's tid.
+    pid: Pid,
     stub: &'static StubPage,
     /// The memory file's descriptor number, the same in the stub (inherited by the fork).
     memory_fd: RawFd,
-    /// Which stub thread each Sentry thread traces: only a tracer may inject into its tracee.
-    tracers: Mutex<HashMap<ThreadId, Pid>>,
+    threads: Mutex<Threads>,
+}
+
+/// The stub's threads, as the Sentry knows them.
+#[derive(Debug)]
+struct Threads {
+    /// Which stub threads each Sentry thread traces: only a tracer may inject into its tracee.
+    tracers: HashMap<ThreadId, Vec<Pid>>,
+    /// Contexts plus pending threads: the stub lives while this is not zero.
+    live: usize,
 }
 
 impl PtraceAddressSpace {
+    /// The address space of a stub with one (live) thread.
     pub(crate) fn new(
         process: StubProcess,
+        pid: Pid,
         stub: &'static StubPage,
         memory_fd: RawFd,
     ) -> PtraceAddressSpace {
         PtraceAddressSpace {
-            process,
+            process: Mutex::new(Some(process)),
+            pid,
             stub,
             memory_fd,
-            tracers: Mutex::new(HashMap::new()),
+            threads: Mutex::new(Threads {
+                tracers: HashMap::new(),
+                live: 1,
+            }),
         }
     }
 
     pub(crate) fn pid(&self) -> Pid {
-        self.process.pid()
+        self.pid
     }
 
     /// Records that the calling thread traces the stub thread `tid`.
     pub(crate) fn add_tracer(&self, tid: Pid) {
-        self.tracers.lock().insert(thread::current().id(), tid);
+        self.threads
+            .lock()
+            .tracers
+            .entry(thread::current().id())
+            .or_default()
+            .push(tid);
     }
 
-    /// Forgets the calling thread's stub thread.
-    pub(crate) fn remove_tracer(&self) {
-        self.tracers.lock().remove(&thread::current().id());
+    /// Forgets that the calling thread traces `tid`.
+    pub(crate) fn remove_tracer(&self, tid: Pid) {
+        let mut threads = self.threads.lock();
+        let me = thread::current().id();
+        if let Some(tids) = threads.tracers.get_mut(&me) {
+            tids.retain(|traced| *traced != tid);
+            if tids.is_empty() {
+                threads.tracers.remove(&me);
+            }
+        }
     }
 
     fn own_tracee(&self) -> Result<Stopped, PlatformError> {
         let tid = self
-            .tracers
+            .threads
             .lock()
+            .tracers
             .get(&thread::current().id())
+            .and_then(|tids| tids.first())
             .copied()
             .ok_or_else(|| {
                 PlatformError::Unavailable(format!(
                     "address space of stub {} used from a thread that traces none of its threads",
-                    self.pid()
+                    self.pid
                 ))
             })?;
         Ok(Stopped::of_own_tracee(tid))
+    }
+
+    /// Starts a new thread of the stub by injecting clone into `spawner`, a stopped stub thread
+    /// traced by the calling thread. The new thread is untraced, parked in the stub page with
+    /// every host signal blocked (so none reaches it before its tracer does); it counts as live.
+    pub(crate) fn spawn_thread(&self, spawner: &Stopped) -> Result<Pid, PlatformError> {
+        // The new thread inherits the blocked signals at once, with no window for one to arrive.
+        spawner.set_sigmask(ALL_SIGNALS)?;
+        let flags = u64::from(THREAD_FLAGS.unsigned_abs());
+        // No new stack: the parked thread uses none.
+        let cloned = self.inject(
+            spawner,
+            self.stub.clone_site(),
+            "clone (injected)",
+            libc::SYS_clone,
+            [flags, 0, 0, 0, 0, 0],
+        );
+        let unblocked = spawner.set_sigmask(0);
+        let tid = cloned?;
+        self.threads.lock().live += 1;
+        let tid = Pid::from_raw(i32::try_from(tid).map_err(|_| PlatformError::Host {
+            call: "clone (injected)",
+            source: io::Error::other(format!("returned {tid:#x}")),
+        })?);
+        if let Err(err) = unblocked {
+            self.end_thread(tid, None);
+            return Err(err);
+        }
+        Ok(tid)
+    }
+
+    /// Ends the stub thread `tid` (a context or a pending thread going away), and the stub with
+    /// it if it was the last. `tracee` is the thread if the calling thread traces it; an
+    /// untraced thread other than the last can't be ended here and is left to the stub's end.
+    pub(crate) fn end_thread(&self, tid: Pid, tracee: Option<Stopped>) {
+        let last = {
+            let mut threads = self.threads.lock();
+            threads.live = threads.live.saturating_sub(1);
+            threads.live == 0
+        };
+        if last {
+            if let Some(process) = self.process.lock().take() {
+                process.end_with(tid);
+            }
+            return;
+        }
+        let Some(tracee) = tracee else { return };
+        let ended = if tid == self.pid {
+            self.detach_exiting(tracee)
+        } else {
+            self.exit_thread(tracee)
+        };
+        if let Err(err) = ended {
+            tracing::warn!(pid = self.pid.as_raw(), tid = tid.as_raw(), %err, "ending a stub thread");
+        }
+    }
+
+    /// Makes a traced thread other than the first exit, and reaps it.
+    fn exit_thread(&self, tracee: Stopped) -> Result<(), PlatformError> {
+        self.point_at_exit(&tracee)?;
+        tracee.cont()?.reap();
+        Ok(())
+    }
+
+    /// Makes the first thread exit untraced. Its tracer can't wait for it: the kernel reports a
+    /// first thread's end only once all the others are gone. It stays a zombie until then and is
+    /// reaped with the stub.
+    fn detach_exiting(&self, tracee: Stopped) -> Result<(), PlatformError> {
+        // No host signal may reach it untraced.
+        tracee.set_sigmask(ALL_SIGNALS)?;
+        self.point_at_exit(&tracee)?;
+        tracee.detach()
+    }
+
+    /// Sets up `tracee` to run exit(0) from the stub page when resumed.
+    fn point_at_exit(&self, tracee: &Stopped) -> Result<(), PlatformError> {
+        let mut regs = UserRegs::default();
+        tracee.regs(&mut regs)?;
+        tracee.set_regs(&UserRegs {
+            rip: self.stub.syscall_site().start,
+            rax: libc::SYS_exit.unsigned_abs(),
+            rdi: 0,
+            orig_rax: u64::MAX,
+            ..regs
+        })
     }
 
     /// Checks that `[addr, addr + len)` lies in the guest range: the stub page above it must
@@ -89,14 +217,32 @@ impl PtraceAddressSpace {
         }
     }
 
-    /// Runs system call `nr` in the stub and returns its result; the stub's registers are
-    /// restored afterwards.
-    fn inject(&self, call: &'static str, nr: i64, args: [u64; 6]) -> Result<u64, PlatformError> {
+    /// Runs system call `nr` in one of the calling thread's stub threads and returns its result.
+    fn inject_own(
+        &self,
+        call: &'static str,
+        nr: i64,
+        args: [u64; 6],
+    ) -> Result<u64, PlatformError> {
         let stopped = self.own_tracee()?;
+        self.inject(&stopped, self.stub.syscall_site(), call, nr, args)
+    }
+
+    /// Runs system call `nr` in `stopped` from `site` and returns its result; the stub thread's
+    /// registers are restored afterwards.
+    fn inject(
+        &self,
+        stopped: &Stopped,
+        site: InjectionSite,
+        call: &'static str,
+        nr: i64,
+        args: [u64; 6],
+    ) -> Result<u64, PlatformError> {
+        let tid = stopped.tid();
         let mut saved = UserRegs::default();
         stopped.regs(&mut saved)?;
         let mut regs = UserRegs {
-            rip: self.stub.inject_addr(),
+            rip: site.start,
             rax: u64::try_from(nr).expect("system call numbers are positive"),
             rdi: args[0],
             rsi: args[1],
@@ -108,22 +254,28 @@ impl PtraceAddressSpace {
         };
         regs.orig_rax = u64::MAX;
         stopped.set_regs(&regs)?;
-        let mut running = stopped.cont()?;
+        // `stopped` stays borrowed by the caller: the thread is stopped again when this returns.
+        let mut running = Stopped::of_own_tracee(tid).cont()?;
         let stopped = loop {
             let (stopped, reason) = running.wait()?;
-            if reason == StopReason::Signal(libc::SIGTRAP) {
-                break stopped;
-            }
-            // A signal from the host meanwhile: suppressed, never delivered to the stub.
-            let info = stopped.siginfo()?;
-            if crate::context::is_synchronous(&info) {
-                return Err(PlatformError::StubDied {
-                    pid: stopped.tid().as_raw(),
-                    reason: format!(
-                        "injected {call} raised signal {} at {:#x}",
-                        info.signo, info.addr
-                    ),
-                });
+            if let StopReason::Signal(_) = reason {
+                match stopped.signal_info()? {
+                    Some(info) if crate::context::is_synchronous(&info) => {
+                        if info.signo == libc::SIGTRAP {
+                            break stopped;
+                        }
+                        return Err(PlatformError::StubDied {
+                            pid: tid.as_raw(),
+                            reason: format!(
+                                "injected {call} raised signal {} at {:#x}",
+                                info.signo, info.addr
+                            ),
+                        });
+                    }
+                    // A signal from the host meanwhile (an interrupt: its request stays
+                    // recorded) or a group-stop: suppressed, never delivered to the stub.
+                    _ => {}
+                }
             }
             running = stopped.cont()?;
         };
@@ -132,9 +284,9 @@ impl PtraceAddressSpace {
         // The kernel must not restart a "system call" when the guest resumes from this stop.
         saved.orig_rax = u64::MAX;
         stopped.set_regs(&saved)?;
-        if regs.rip != self.stub.inject_done_addr() {
+        if regs.rip != site.done {
             return Err(PlatformError::StubDied {
-                pid: stopped.tid().as_raw(),
+                pid: tid.as_raw(),
                 reason: format!("injected {call} stopped at {:#x}", regs.rip),
             });
         }
@@ -170,7 +322,7 @@ impl AddressSpace for PtraceAddressSpace {
             fd,
             file_offset,
         ];
-        let got = self.inject("mmap (injected)", libc::SYS_mmap, args)?;
+        let got = self.inject_own("mmap (injected)", libc::SYS_mmap, args)?;
         if got != addr {
             return Err(PlatformError::Host {
                 call: "mmap (injected)",
@@ -182,7 +334,7 @@ impl AddressSpace for PtraceAddressSpace {
 
     fn unmap(&self, addr: u64, len: u64) -> Result<(), PlatformError> {
         self.check_range("munmap (injected)", addr, len)?;
-        self.inject(
+        self.inject_own(
             "munmap (injected)",
             libc::SYS_munmap,
             [addr, len, 0, 0, 0, 0],
@@ -192,7 +344,7 @@ impl AddressSpace for PtraceAddressSpace {
 
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), PlatformError> {
         self.check_range("mprotect (injected)", addr, len)?;
-        self.inject(
+        self.inject_own(
             "mprotect (injected)",
             libc::SYS_mprotect,
             [addr, len, prot.bits(), 0, 0, 0],

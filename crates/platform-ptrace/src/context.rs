@@ -3,10 +3,13 @@
 use std::sync::Arc;
 
 use abi::{FpState, UserRegs};
-use platform::{Access, AddressSpace, Context, PlatformError, Trap};
+use nix::unistd::Pid;
+use platform::{Access, AddressSpace, Context, Interrupter, PendingThread, PlatformError, Trap};
 
 use crate::address_space::PtraceAddressSpace;
+use crate::interrupt::{ThreadInterrupter, INTERRUPT_SIGNAL};
 use crate::sys::{self, SigInfo};
+use crate::thread::PtracePendingThread;
 use crate::tracee::{StopReason, Stopped};
 
 /// `rax` values the kernel treats as "restart this system call" when it delivers a signal after
@@ -16,7 +19,7 @@ const KERNEL_RESTART_VALUES: std::ops::RangeInclusive<i64> = -516..=-512;
 
 /// What the next switch must write back before resuming the guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pending {
+pub(crate) enum Pending {
     Nothing,
     /// Only `rax` changed (a syscall result): one PTRACE_POKEUSER.
     Rax,
@@ -28,21 +31,33 @@ enum Pending {
 #[derive(Debug)]
 pub(crate) struct PtraceContext {
     space: Arc<PtraceAddressSpace>,
+    /// The stub thread.
+    tid: Pid,
     /// `None` once the stub was lost (a ptrace request failed or it died).
     tracee: Option<Stopped>,
     regs: UserRegs,
     pending: Pending,
+    interrupter: Arc<ThreadInterrupter>,
 }
 
 impl PtraceContext {
-    pub(crate) fn new(space: PtraceAddressSpace, tracee: Stopped, regs: UserRegs) -> PtraceContext {
-        let space = Arc::new(space);
-        space.add_tracer(tracee.tid());
+    /// The context of `tracee`, a stopped thread of `space`'s stub traced by the calling thread,
+    /// whose registers are `regs` once `pending` is written back.
+    pub(crate) fn new(
+        space: Arc<PtraceAddressSpace>,
+        tracee: Stopped,
+        regs: UserRegs,
+        pending: Pending,
+    ) -> PtraceContext {
+        let tid = tracee.tid();
+        space.add_tracer(tid);
         PtraceContext {
+            interrupter: Arc::new(ThreadInterrupter::new(space.pid(), tid)),
             space,
+            tid,
             tracee: Some(tracee),
             regs,
-            pending: Pending::Nothing,
+            pending,
         }
     }
 
@@ -80,22 +95,26 @@ impl PtraceContext {
     fn run(&mut self, mut tracee: Stopped) -> Result<(Stopped, Trap), PlatformError> {
         loop {
             let (stopped, reason) = tracee.sysemu()?.wait()?;
-            match reason {
-                StopReason::Syscall => {
-                    stopped.regs(&mut self.regs)?;
-                    return Ok((stopped, Trap::Syscall));
+            tracee = stopped;
+            let trap = match reason {
+                StopReason::Syscall => Some(Trap::Syscall),
+                StopReason::Signal(INTERRUPT_SIGNAL) => {
+                    self.interrupter.take_request().then_some(Trap::Interrupted)
                 }
-                StopReason::Signal(_) => {
-                    let info = stopped.siginfo()?;
-                    if !is_synchronous(&info) {
-                        // Never deliver a host signal (SIGWINCH, SIGINT from the terminal, a
-                        // stray kill) into the guest: resuming without it drops it.
-                        tracee = stopped;
-                        continue;
+                // Never deliver a host signal (SIGWINCH, SIGINT from the terminal, a stray kill)
+                // into the guest: resuming without it drops it. A group-stop is resumed past.
+                StopReason::Signal(_) => match tracee.signal_info()? {
+                    Some(info) if is_synchronous(&info) => {
+                        tracee.regs(&mut self.regs)?;
+                        return Ok((tracee, trap_of(&info, self.regs.rip)));
                     }
-                    stopped.regs(&mut self.regs)?;
-                    return Ok((stopped, trap_of(&info, self.regs.rip)));
-                }
+                    _ => None,
+                },
+                StopReason::EventStop => None,
+            };
+            if let Some(trap) = trap {
+                tracee.regs(&mut self.regs)?;
+                return Ok((tracee, trap));
             }
         }
     }
@@ -138,6 +157,10 @@ fn trap_of(info: &SigInfo, rip: u64) -> Trap {
 
 impl Context for PtraceContext {
     fn switch(&mut self) -> Result<Trap, PlatformError> {
+        if self.interrupter.take_request() {
+            // Pending register changes stay pending for the switch that runs.
+            return Ok(Trap::Interrupted);
+        }
         let tracee = self.tracee.take().ok_or_else(|| self.lost())?;
         if let Err(err) = self.flush(&tracee) {
             // The stub is still stopped; the caller may fix the registers and retry.
@@ -183,11 +206,26 @@ impl Context for PtraceContext {
     fn address_space(&self) -> Arc<dyn AddressSpace> {
         self.space.clone()
     }
+
+    fn spawn_thread(&mut self) -> Result<Box<dyn PendingThread>, PlatformError> {
+        let tid = self.space.spawn_thread(self.tracee()?)?;
+        Ok(Box::new(PtracePendingThread::new(
+            self.space.clone(),
+            tid,
+            self.regs,
+        )))
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupter> {
+        self.interrupter.clone()
+    }
 }
 
 impl Drop for PtraceContext {
     fn drop(&mut self) {
-        // The last reference to the address space kills and reaps the stub.
-        self.space.remove_tracer();
+        self.interrupter.disarm();
+        self.space.remove_tracer(self.tid);
+        // Ends the stub thread; the last thread's end kills and reaps the stub.
+        self.space.end_thread(self.tid, self.tracee.take());
     }
 }

@@ -7,6 +7,16 @@
 //! `syscall; int3` sequence, and runs guest code with `PTRACE_SYSEMU`, which stops the stub at
 //! every guest `syscall` *before* the host executes it.
 //!
+//! Threads: `Context::spawn_thread` injects `clone` (a thread of the stub process) from the stub
+//! page; the new thread parks in `pause` with every host signal blocked, untraced, until
+//! `PendingThread::attach` seizes it (PTRACE_SEIZE + PTRACE_INTERRUPT) from the OS thread that
+//! will trace it. The stub lives while any context or pending thread does; a dropped context ends
+//! only its own thread (injected `exit`; the first thread exits detached, since the kernel
+//! reports its end only after all others', and lingers as a zombie until the stub ends).
+//!
+//! Interrupts: a flag plus SIGURG to the stub thread (see `interrupt`); the tracer drops the
+//! signal and reports `Trap::Interrupted` if the flag was set.
+//!
 //! Costs drive the shape of the hot path (measured on the project's machines): the tracer thread
 //! and its stub are pinned to one CPU (a cross-CPU wake-up, ~40 µs, costs more than the whole round
 //! trip), a syscall that changes only `rax` writes it with one `PTRACE_POKEUSER`, and the FPU state
@@ -16,19 +26,22 @@
 mod address_space;
 mod bpf;
 mod context;
+mod interrupt;
 mod spawn;
 mod stub;
 #[allow(unsafe_code)]
 mod sys;
+mod thread;
 mod tracee;
 
 use std::ops::Range;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::Arc;
 
 use platform::{Context, Platform, PlatformError};
 
 use address_space::PtraceAddressSpace;
-use context::PtraceContext;
+use context::{Pending, PtraceContext};
 
 /// Where the stub code page lives, in the Sentry and in every stub.
 ///
@@ -59,8 +72,14 @@ impl PtracePlatform {
     /// [`Platform::new_address_space`] with the concrete context type.
     fn new_context(&self, memory_file: BorrowedFd<'_>) -> Result<PtraceContext, PlatformError> {
         let (tracee, regs, process) = spawn::spawn_stub(self.stub, memory_file.as_raw_fd())?;
-        let space = PtraceAddressSpace::new(process, self.stub, memory_file.as_raw_fd());
-        Ok(PtraceContext::new(space, tracee, regs))
+        let space =
+            PtraceAddressSpace::new(process, tracee.tid(), self.stub, memory_file.as_raw_fd());
+        Ok(PtraceContext::new(
+            Arc::new(space),
+            tracee,
+            regs,
+            Pending::Nothing,
+        ))
     }
 }
 

@@ -20,8 +20,14 @@ pub(crate) struct StubProcess {
 }
 
 impl StubProcess {
-    pub(crate) fn pid(&self) -> Pid {
-        self.pid
+    /// Kills the stub, first reaping `thread`, a thread of it traced by the calling thread: a
+    /// traced thread's end is reported to its tracer only, and until it is reaped the leader
+    /// can't be.
+    pub(crate) fn end_with(self, thread: Pid) {
+        let _ = kill(self.pid, Signal::SIGKILL);
+        if thread != self.pid {
+            Running::of_traced(thread).reap();
+        }
     }
 }
 
@@ -41,7 +47,8 @@ impl Drop for StubProcess {
 /// Forks a stub traced by the calling thread and runs it to its set-up stop.
 ///
 /// Returns the stopped stub (its only thread), its registers there, and the process handle. Pins
-/// the calling thread to the CPU it is on; the stub inherits the pinning.
+/// the calling thread to the CPU it is on; the stub inherits the pinning. The stub blocks no
+/// host signals (an interrupt is one).
 pub(crate) fn spawn_stub(
     stub: &StubPage,
     memory_fd: RawFd,
@@ -73,7 +80,7 @@ pub(crate) fn spawn_stub(
 
     let mut regs = UserRegs::default();
     stopped.regs(&mut regs)?;
-    if regs.rip != stub.inject_addr() {
+    if regs.rip != stub.syscall_site().start {
         return Err(died(
             pid,
             format!(
@@ -82,17 +89,19 @@ pub(crate) fn spawn_stub(
             ),
         ));
     }
-    // The two munmap results.
-    if regs.r12 != 0 || regs.rax != 0 {
+    // The two munmap results, then prctl's.
+    if regs.r12 != 0 || regs.r13 != 0 || regs.rax != 0 {
         return Err(died(
             pid,
             format!(
-                "clearing its address space failed: munmap returned {} and {}",
+                "set-up failed: munmap returned {} and {}, prctl(PR_SET_PDEATHSIG) {}",
                 crate::signed(regs.r12),
+                crate::signed(regs.r13),
                 crate::signed(regs.rax)
             ),
         ));
     }
+    stopped.set_sigmask(0)?;
     Ok((stopped, regs, process))
 }
 
@@ -119,13 +128,19 @@ fn died(pid: Pid, reason: String) -> PlatformError {
     }
 }
 
-/// Pins the calling thread to the CPU it is running on: a tracer and its stub on different CPUs
-/// pay a cross-CPU wake-up (~40 µs here) on every stop.
-fn pin_to_current_cpu() -> Result<(), PlatformError> {
+/// Pins the calling thread to the CPU it is running on and returns that CPU: a tracer and its
+/// stub on different CPUs pay a cross-CPU wake-up (~40 µs here) on every stop.
+pub(crate) fn pin_to_current_cpu() -> Result<CpuSet, PlatformError> {
     let cpu = sched_getcpu().map_err(host_error("sched_getcpu"))?;
     let mut set = CpuSet::new();
     set.set(cpu).map_err(host_error("sched_setaffinity"))?;
-    sched_setaffinity(Pid::from_raw(0), &set).map_err(host_error("sched_setaffinity"))
+    pin(Pid::from_raw(0), &set)?;
+    Ok(set)
+}
+
+/// Pins thread `tid` (0: the calling thread) to `cpus`.
+pub(crate) fn pin(tid: Pid, cpus: &CpuSet) -> Result<(), PlatformError> {
+    sched_setaffinity(tid, cpus).map_err(host_error("sched_setaffinity"))
 }
 
 #[cfg(test)]
@@ -141,9 +156,9 @@ mod tests {
             .create("memory")
             .expect("memfd")
             .into_file();
-        let (_stopped, _regs, process) =
+        let (stopped, _regs, _process) =
             spawn_stub(stub, std::os::fd::AsRawFd::as_raw_fd(&memory)).expect("spawn a stub");
-        let maps = std::fs::read_to_string(format!("/proc/{}/maps", process.pid())).expect("maps");
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", stopped.tid())).expect("maps");
         let ranges: Vec<&str> = maps
             .lines()
             .filter_map(|line| line.split_whitespace().next())

@@ -15,8 +15,11 @@ use crate::sys::{self, ChildFailure, SigInfo};
 pub(crate) enum StopReason {
     /// A syscall-entry stop under PTRACE_SYSEMU: the host skips the call.
     Syscall,
-    /// A signal-delivery stop for this signal (a fault, an int3, or a signal from the host).
+    /// A signal-delivery stop for this signal (a fault, an int3, or a signal from the host), or
+    /// a group-stop of a thread traced without PTRACE_SEIZE (its siginfo tells them apart).
     Signal(i32),
+    /// A PTRACE_EVENT_STOP of a seized thread: PTRACE_INTERRUPT or a group-stop.
+    EventStop,
 }
 
 /// A tracee in a ptrace stop, traced by the calling thread.
@@ -68,8 +71,19 @@ impl Stopped {
         .map_err(crate::host_error("ptrace(PTRACE_POKEUSER)"))
     }
 
-    pub(crate) fn siginfo(&self) -> Result<SigInfo, PlatformError> {
-        sys::get_siginfo(self.tid).map_err(host("ptrace(PTRACE_GETSIGINFO)"))
+    /// The signal of a [`StopReason::Signal`] stop; `None` if the stop is a group-stop (a stop
+    /// signal sent to the stub, which the tracer resumes past, so it can't stop the guest).
+    pub(crate) fn signal_info(&self) -> Result<Option<SigInfo>, PlatformError> {
+        match sys::get_siginfo(self.tid) {
+            Ok(info) => Ok(Some(info)),
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+            Err(err) => Err(host("ptrace(PTRACE_GETSIGINFO)")(err)),
+        }
+    }
+
+    /// Sets the host signals the thread blocks (see [`sys::set_sigmask`]).
+    pub(crate) fn set_sigmask(&self, mask: u64) -> Result<(), PlatformError> {
+        sys::set_sigmask(self.tid, mask).map_err(host("ptrace(PTRACE_SETSIGMASK)"))
     }
 
     /// Reads the XSAVE area into `buf`, returning its length.
@@ -83,9 +97,13 @@ impl Stopped {
 
     /// Kills the tracee if the tracer exits; marks syscall stops (SIGTRAP | 0x80).
     pub(crate) fn set_options(&self) -> Result<(), PlatformError> {
-        let options = ptrace::Options::PTRACE_O_EXITKILL | ptrace::Options::PTRACE_O_TRACESYSGOOD;
-        ptrace::setoptions(self.tid, options)
+        ptrace::setoptions(self.tid, OPTIONS)
             .map_err(crate::host_error("ptrace(PTRACE_SETOPTIONS)"))
+    }
+
+    /// Stops tracing the thread, which resumes where its registers say.
+    pub(crate) fn detach(self) -> Result<(), PlatformError> {
+        ptrace::detach(self.tid, None).map_err(crate::host_error("ptrace(PTRACE_DETACH)"))
     }
 
     /// Resumes until the next syscall entry (which the host then skips) or signal; a pending
@@ -102,10 +120,40 @@ impl Stopped {
     }
 }
 
+/// What every tracee gets: killed if its tracer exits (which also covers the Sentry dying), and
+/// syscall stops marked (SIGTRAP | 0x80).
+const OPTIONS: ptrace::Options =
+    ptrace::Options::PTRACE_O_EXITKILL.union(ptrace::Options::PTRACE_O_TRACESYSGOOD);
+
 impl Running {
     /// A child just forked with PTRACE_TRACEME: running until its first stop.
     pub(crate) fn forked(pid: Pid) -> Running {
         Running { tid: pid }
+    }
+
+    /// A thread the calling thread traces, in whatever state (e.g. killed and not yet reaped).
+    pub(crate) fn of_traced(tid: Pid) -> Running {
+        Running { tid }
+    }
+
+    /// Makes the calling thread the tracer of the untraced thread `tid` and stops it
+    /// (PTRACE_SEIZE, PTRACE_INTERRUPT); it reports a [`StopReason::EventStop`].
+    pub(crate) fn seize(tid: Pid) -> Result<Running, PlatformError> {
+        ptrace::seize(tid, OPTIONS).map_err(crate::host_error("ptrace(PTRACE_SEIZE)"))?;
+        ptrace::interrupt(tid).map_err(crate::host_error("ptrace(PTRACE_INTERRUPT)"))?;
+        Ok(Running { tid })
+    }
+
+    /// Waits until the tracee has ended (and is reaped), resuming it past any stop on the way.
+    /// Errors mean it is already gone.
+    pub(crate) fn reap(self) {
+        while let Ok(status) = sys::wait_for(self.tid) {
+            if !libc::WIFSTOPPED(status) {
+                return;
+            }
+            // ESRCH: a SIGKILL got there first; the next wait reports the end.
+            let _ = ptrace::cont(self.tid, None);
+        }
     }
 
     /// Waits for the next stop. An exit of the tracee is [`PlatformError::StubDied`].
@@ -114,11 +162,14 @@ impl Running {
         let stopped = Stopped { tid: self.tid };
         if libc::WIFSTOPPED(status) {
             let signo = libc::WSTOPSIG(status);
-            return Ok(if signo == libc::SIGTRAP | 0x80 {
-                (stopped, StopReason::Syscall)
+            let reason = if status >> 16 == libc::PTRACE_EVENT_STOP {
+                StopReason::EventStop
+            } else if signo == libc::SIGTRAP | 0x80 {
+                StopReason::Syscall
             } else {
-                (stopped, StopReason::Signal(signo))
-            });
+                StopReason::Signal(signo)
+            };
+            return Ok((stopped, reason));
         }
         Err(PlatformError::StubDied {
             pid: self.tid.as_raw(),

@@ -25,10 +25,26 @@ pub struct Prot {
 }
 
 impl Prot {
-    pub const NONE: Prot = Prot { read: false, write: false, exec: false };
-    pub const READ: Prot = Prot { read: true, write: false, exec: false };
-    pub const RW: Prot = Prot { read: true, write: true, exec: false };
-    pub const RWX: Prot = Prot { read: true, write: true, exec: true };
+    pub const NONE: Prot = Prot {
+        read: false,
+        write: false,
+        exec: false,
+    };
+    pub const READ: Prot = Prot {
+        read: true,
+        write: false,
+        exec: false,
+    };
+    pub const RW: Prot = Prot {
+        read: true,
+        write: true,
+        exec: false,
+    };
+    pub const RWX: Prot = Prot {
+        read: true,
+        write: true,
+        exec: true,
+    };
 
     /// From the `PROT_*` bits of mmap/mprotect (unknown bits are the caller's to reject).
     pub fn from_bits(bits: u64) -> Prot {
@@ -69,7 +85,12 @@ pub enum Trap {
     /// argument registers ([`UserRegs::syscall_args`]). The host did not execute it.
     Syscall,
     /// A memory access faulted (host SIGSEGV or SIGBUS) at `addr`.
-    Fault { addr: u64, access: Access, signo: i32, code: i32 },
+    Fault {
+        addr: u64,
+        access: Access,
+        signo: i32,
+        code: i32,
+    },
     /// Any other synchronous signal (SIGILL, SIGFPE, SIGTRAP from int3, ...) with its siginfo
     /// code and address.
     Signal { signo: i32, code: i32, addr: u64 },
@@ -82,7 +103,10 @@ pub enum Trap {
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
     #[error("host call {call} failed: {source}")]
-    Host { call: &'static str, source: std::io::Error },
+    Host {
+        call: &'static str,
+        source: std::io::Error,
+    },
     #[error("stub process {pid} died unexpectedly: {reason}")]
     StubDied { pid: i32, reason: String },
     #[error("platform is not usable here: {0}")]
@@ -97,8 +121,13 @@ pub enum PlatformError {
 pub trait AddressSpace: Send + Sync {
     /// Maps `len` bytes of the memory file at `file_offset` to guest address `addr`, replacing
     /// whatever was there. `addr`, `len` and `file_offset` are page-aligned.
-    fn map_file(&self, addr: u64, len: u64, file_offset: u64, prot: Prot)
-        -> Result<(), PlatformError>;
+    fn map_file(
+        &self,
+        addr: u64,
+        len: u64,
+        file_offset: u64,
+        prot: Prot,
+    ) -> Result<(), PlatformError>;
 
     /// Removes the mappings in `[addr, addr + len)`; unmapped parts are ignored.
     fn unmap(&self, addr: u64, len: u64) -> Result<(), PlatformError>;
@@ -169,6 +198,8 @@ pub trait Platform: Send + Sync {
 
     /// Creates an empty address space and its first context, bound to the calling OS thread.
     /// `memory_file` is the memfd that all mappings refer to.
-    fn new_address_space(&self, memory_file: BorrowedFd<'_>)
-        -> Result<Box<dyn Context>, PlatformError>;
+    fn new_address_space(
+        &self,
+        memory_file: BorrowedFd<'_>,
+    ) -> Result<Box<dyn Context>, PlatformError>;
 }

@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
 use nix::sys::prctl;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigHandler, Signal};
 use nix::unistd;
 
 /// Spawns `command` so that it inherits `fd` under the same number, and is killed (SIGKILL)
@@ -61,4 +61,19 @@ pub fn take_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
         return Err(io::Error::last_os_error());
     }
     Ok(owned)
+}
+
+/// Sets each of `signals` to be ignored (`ignore`) or to its default action.
+pub fn set_signal_dispositions(signals: &[Signal], ignore: bool) -> io::Result<()> {
+    let handler = if ignore {
+        SigHandler::SigIgn
+    } else {
+        SigHandler::SigDfl
+    };
+    for &signal in signals {
+        // SAFETY: SIG_IGN and SIG_DFL install no handler code, so nothing can run in signal
+        // context and no async-signal-safety rule applies.
+        unsafe { nix::sys::signal::signal(signal, handler) }.map_err(io::Error::from)?;
+    }
+    Ok(())
 }

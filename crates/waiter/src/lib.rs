@@ -141,7 +141,10 @@ impl WaitQueue {
         mask: u32,
     ) -> OwnedRegistration {
         let id = queue.add(target, mask | events::ALWAYS);
-        OwnedRegistration { queue: Arc::clone(queue), id }
+        OwnedRegistration {
+            queue: Arc::clone(queue),
+            id,
+        }
     }
 
     /// Tells every registrant interested in any of `events`.

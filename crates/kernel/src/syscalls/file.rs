@@ -153,6 +153,7 @@ fn offset_arg(value: u64) -> Result<u64, Errno> {
 
 pub(super) fn read(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
+    task.terminal_access(&file, libc::SIGTTIN)?;
     Ok(read_into_guest(task, &file, a[1], arg_len(a[2])?, None)? as u64)
 }
 
@@ -363,8 +364,7 @@ enum IoctlArg {
     Out(usize),
 }
 
-/// Size of the kernel's `struct termios` that TCGETS/TCSETS use.
-const TERMIOS_SIZE: usize = 36;
+use crate::terminal::TERMIOS_SIZE;
 
 fn ioctl_arg(cmd: u32) -> Option<IoctlArg> {
     let cmd = u64::from(cmd);
@@ -381,6 +381,9 @@ fn ioctl_arg(cmd: u32) -> Option<IoctlArg> {
 pub(super) fn ioctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
     let cmd = arg_u32(a[1]);
+    if let Some(result) = task.terminal_ioctl(&file, u64::from(cmd), a[2]) {
+        return result;
+    }
     match u64::from(cmd) {
         libc::FIONBIO => {
             let on: i32 = task.mm.read_obj(a[2])?;
@@ -394,19 +397,6 @@ pub(super) fn ioctl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         }
         libc::FIOCLEX | libc::FIONCLEX => {
             task.fds().entry_mut(a[0])?.cloexec = u64::from(cmd) == libc::FIOCLEX;
-            return Ok(0);
-        }
-        libc::TIOCGPGRP => {
-            // The terminal's foreground process group is the sandbox's, not the host's.
-            let mut termios = [0u8; TERMIOS_SIZE];
-            file.ioctl(arg_u32(libc::TCGETS), &mut termios)?;
-            task.mm.write_obj(
-                a[2],
-                &task
-                    .kernel
-                    .foreground_pgid
-                    .load(std::sync::atomic::Ordering::Relaxed),
-            )?;
             return Ok(0);
         }
         _ => {}

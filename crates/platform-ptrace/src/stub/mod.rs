@@ -3,11 +3,13 @@
 //!
 //! What the code does (the assembly is in `sys::stub_code`):
 //! 1. `munmap` everything below the stub page and above it up to the end of user space, leaving
-//!    the results in `r12` and `rax`;
+//!    the results in `r12` and `r13`, then clear the parent-death signal (result in `rax`);
 //! 2. `int3`: the stub is set up and the tracer takes over;
-//! 3. at [`StubPage::inject_addr`], `syscall; int3`: the tracer injects a system call by setting
+//! 3. at [`StubPage::syscall_site`], `syscall; int3`: the tracer injects a system call by setting
 //!    `rip` there and the number and arguments in the registers, continuing to the `int3`, and
-//!    reading `rax`.
+//!    reading `rax`;
+//! 4. at [`StubPage::clone_site`], the same for `clone`, except that the new thread (`rax` 0)
+//!    parks in a loop of `pause` instead of reaching the `int3`, which would kill it untraced.
 
 pub(crate) mod seccomp;
 
@@ -22,7 +24,25 @@ use crate::{sys, STUB_ADDR};
 /// The stub code page, mapped once per process and never unmapped (stubs are forked from it).
 #[derive(Debug)]
 pub(crate) struct StubPage {
-    inject_offset: u64,
+    syscall_site: InjectionSite,
+    clone_site: InjectionSite,
+}
+
+/// Where an injected system call starts, and where `rip` is when it has returned and hit the
+/// `int3` after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct InjectionSite {
+    pub(crate) start: u64,
+    pub(crate) done: u64,
+}
+
+impl InjectionSite {
+    fn at(offsets: Range<usize>) -> InjectionSite {
+        InjectionSite {
+            start: STUB_ADDR + offsets.start as u64,
+            done: STUB_ADDR + offsets.end as u64,
+        }
+    }
 }
 
 impl StubPage {
@@ -45,7 +65,8 @@ impl StubPage {
         sys::map_code_page(STUB_ADDR, code.bytes)
             .map_err(|e| format!("mapping the stub page at {STUB_ADDR:#x}: {e}"))?;
         Ok(StubPage {
-            inject_offset: code.inject_offset as u64,
+            syscall_site: InjectionSite::at(code.inject),
+            clone_site: InjectionSite::at(code.clone),
         })
     }
 
@@ -54,15 +75,15 @@ impl StubPage {
         STUB_ADDR
     }
 
-    /// The address of the `syscall; int3` sequence used to inject system calls.
-    pub(crate) fn inject_addr(&self) -> u64 {
-        STUB_ADDR + self.inject_offset
+    /// The `syscall; int3` sequence used to inject system calls.
+    pub(crate) fn syscall_site(&self) -> InjectionSite {
+        self.syscall_site
     }
 
-    /// Where `rip` is when an injected system call has returned and hit the `int3` after it.
-    pub(crate) fn inject_done_addr(&self) -> u64 {
-        // `syscall` is 2 bytes, `int3` 1; the trap reports the address after the int3.
-        self.inject_addr() + 3
+    /// The sequence used to inject `clone`: the parent stops as at [`StubPage::syscall_site`],
+    /// the new thread parks.
+    pub(crate) fn clone_site(&self) -> InjectionSite {
+        self.clone_site
     }
 
     /// The addresses of the stub page.

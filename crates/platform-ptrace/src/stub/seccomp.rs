@@ -14,15 +14,22 @@ use crate::bpf::Filter;
 /// `AUDIT_ARCH_X86_64`: `EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE`.
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
-/// The system calls the Sentry injects into a stub.
+/// The system calls a stub makes (all from the stub page), each for one reason.
 const INJECTED: [libc::c_long; 7] = [
+    // Maps guest memory (AddressSpace::map_file).
     libc::SYS_mmap,
+    // Unmaps guest memory; clears the stub's address space at set-up.
     libc::SYS_munmap,
+    // Changes guest page protections (AddressSpace::protect).
     libc::SYS_mprotect,
+    // Clears the parent-death signal at set-up (the stub may outlive the thread that forked it).
+    libc::SYS_prctl,
+    // Starts another thread of the stub (Context::spawn_thread).
+    libc::SYS_clone,
+    // Parks a new thread until the Sentry thread that will trace it seizes it.
+    libc::SYS_pause,
+    // Ends one thread of a stub whose other threads go on (a dropped context).
     libc::SYS_exit,
-    libc::SYS_exit_group,
-    libc::SYS_kill,
-    libc::SYS_tgkill,
 ];
 
 /// The filter for a stub whose code occupies `page` (one page, not crossing a 4 GiB boundary).

@@ -55,6 +55,21 @@ pub(crate) fn set_regs(tid: Pid, regs: &UserRegs) -> io::Result<()> {
     })
 }
 
+/// PTRACE_SETSIGMASK of a stopped tracee: the host signals it blocks, one bit per signal
+/// (bit `n - 1` for signal `n`, the kernel's own 8-byte `sigset_t`).
+pub(crate) fn set_sigmask(tid: Pid, mask: u64) -> io::Result<()> {
+    // SAFETY: the kernel reads `addr` bytes (the size of its sigset_t, 8) from `mask`, which is
+    // that large.
+    check(unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETSIGMASK,
+            tid.as_raw(),
+            size_of::<u64>(),
+            ptr::from_ref(&mask),
+        )
+    })
+}
+
 /// The size of the XSAVE area for every feature this CPU supports: enough for any
 /// PTRACE_GETREGSET of NT_X86_XSTATE.
 pub(crate) fn xstate_size() -> usize {

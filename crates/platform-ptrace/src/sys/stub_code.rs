@@ -2,6 +2,7 @@
 
 use std::arch::global_asm;
 use std::io;
+use std::ops::Range;
 use std::ptr;
 
 use abi::PAGE_SIZE;
@@ -28,18 +29,50 @@ global_asm!(
     "sub %rdi, %rsi",
     "mov ${munmap}, %eax",
     "syscall",
+    "mov %rax, %r13",
+    // Drop the parent-death signal: it fires when the Sentry thread that forked the stub exits,
+    // which the stub's other threads may outlive. From here each tracer's PTRACE_O_EXITKILL ends
+    // the stub if the Sentry dies.
+    "mov ${prctl}, %eax",
+    "mov ${set_pdeathsig}, %edi",
+    "xor %esi, %esi",
+    "syscall",
     // Set up: the tracer takes over.
     "int3",
+    // Injection: `syscall; int3`.
     ".globl rvisor_ptrace_stub_inject",
     ".hidden rvisor_ptrace_stub_inject",
     "rvisor_ptrace_stub_inject:",
     "syscall",
     "int3",
+    ".globl rvisor_ptrace_stub_inject_done",
+    ".hidden rvisor_ptrace_stub_inject_done",
+    "rvisor_ptrace_stub_inject_done:",
+    // An injected clone: the parent stops at the int3 like any injection; the new thread, which
+    // nobody traces yet, parks in `pause` (all its signals blocked) until its tracer seizes it.
+    ".globl rvisor_ptrace_stub_clone",
+    ".hidden rvisor_ptrace_stub_clone",
+    "rvisor_ptrace_stub_clone:",
+    "syscall",
+    "test %rax, %rax",
+    "jnz 3f",
+    "2:",
+    "mov ${pause}, %eax",
+    "syscall",
+    "jmp 2b",
+    "3:",
+    "int3",
+    ".globl rvisor_ptrace_stub_clone_done",
+    ".hidden rvisor_ptrace_stub_clone_done",
+    "rvisor_ptrace_stub_clone_done:",
     ".globl rvisor_ptrace_stub_end",
     ".hidden rvisor_ptrace_stub_end",
     "rvisor_ptrace_stub_end:",
     ".popsection",
     munmap = const libc::SYS_munmap,
+    prctl = const libc::SYS_prctl,
+    set_pdeathsig = const libc::PR_SET_PDEATHSIG,
+    pause = const libc::SYS_pause,
     page = const PAGE_SIZE,
     task_size = const TASK_SIZE,
     options(att_syntax)
@@ -48,27 +81,36 @@ global_asm!(
 unsafe extern "C" {
     static rvisor_ptrace_stub_begin: u8;
     static rvisor_ptrace_stub_inject: u8;
+    static rvisor_ptrace_stub_inject_done: u8;
+    static rvisor_ptrace_stub_clone: u8;
+    static rvisor_ptrace_stub_clone_done: u8;
     static rvisor_ptrace_stub_end: u8;
 }
 
-/// The assembled stub and where its injection sequence starts.
+/// The assembled stub and where its injection sequences are, as offsets into it.
 #[derive(Debug)]
 pub(crate) struct StubCode {
     pub(crate) bytes: &'static [u8],
-    pub(crate) inject_offset: usize,
+    /// From the `syscall; int3` sequence to the address after its int3.
+    pub(crate) inject: Range<usize>,
+    /// From the clone sequence to the address after the int3 its parent stops at.
+    pub(crate) clone: Range<usize>,
 }
 
 pub(crate) fn stub_code() -> StubCode {
     let begin = (&raw const rvisor_ptrace_stub_begin).addr();
-    let inject = (&raw const rvisor_ptrace_stub_inject).addr();
+    let offset = |label: *const u8| label.addr() - begin;
     let end = (&raw const rvisor_ptrace_stub_end).addr();
-    // SAFETY: the three labels delimit bytes the assembler emitted into a read-only section of
-    // this binary, in this order; they live as long as the program and are never written.
+    // SAFETY: the labels delimit bytes the assembler emitted into a read-only section of this
+    // binary, in this order; they live as long as the program and are never written.
     let bytes =
         unsafe { std::slice::from_raw_parts(&raw const rvisor_ptrace_stub_begin, end - begin) };
     StubCode {
         bytes,
-        inject_offset: inject - begin,
+        inject: offset(&raw const rvisor_ptrace_stub_inject)
+            ..offset(&raw const rvisor_ptrace_stub_inject_done),
+        clone: offset(&raw const rvisor_ptrace_stub_clone)
+            ..offset(&raw const rvisor_ptrace_stub_clone_done),
     }
 }
 

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 
+use nix::unistd::Pid;
 use platform::{Context, Platform, Prot};
 use platform_ptrace::PtracePlatform;
 
@@ -17,6 +18,18 @@ pub const PAGE: u64 = 4096;
 pub struct Guest {
     pub memory: File,
     pub context: Box<dyn Context>,
+    /// The stub process, where `/proc/thread-self/children` tells it.
+    pub stub: Option<Pid>,
+}
+
+/// The children of the calling thread (the stubs it forked).
+pub fn own_children() -> Option<Vec<i32>> {
+    let text = std::fs::read_to_string("/proc/thread-self/children").ok()?;
+    Some(
+        text.split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+            .collect(),
+    )
 }
 
 impl Guest {
@@ -35,6 +48,7 @@ impl Guest {
                 return None;
             }
         };
+        let before = own_children();
         let mut context = match platform.new_address_space(memory.as_fd()) {
             Ok(context) => context,
             Err(err) => {
@@ -47,6 +61,17 @@ impl Guest {
             .map_file(CODE_ADDR, PAGE, 0, Prot::RWX)
             .expect("map guest code");
         context.regs_mut().rip = CODE_ADDR;
-        Some(Guest { memory, context })
+        let stub = before.zip(own_children()).and_then(|(before, after)| {
+            let mut new = after.into_iter().filter(|pid| !before.contains(pid));
+            match (new.next(), new.next()) {
+                (Some(pid), None) => Some(Pid::from_raw(pid)),
+                _ => None,
+            }
+        });
+        Some(Guest {
+            memory,
+            context,
+            stub,
+        })
     }
 }

@@ -81,8 +81,7 @@ fn address_space_outlives_the_context() {
     let Some(guest) = Guest::new(&[]) else { return };
     let space = guest.context.address_space();
     drop(guest);
-    // The stub still exists (the address space holds it) but this thread no longer has a context
-    // in it, so it can't inject calls.
+    // The last context took the stub with it; nothing can inject calls any more.
     assert!(space
         .unmap(crate::common::CODE_ADDR, crate::common::PAGE)
         .is_err());

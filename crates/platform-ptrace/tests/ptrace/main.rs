@@ -1,6 +1,6 @@
 //! The ptrace platform running real guest code: a few bytes of machine code in a memfd.
 
-mod bench;
 mod common;
 mod lifetime;
+mod threads;
 mod traps;

@@ -32,6 +32,11 @@ impl KillOnDrop {
         })
     }
 
+    /// The child's host pid.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Waits for the child to exit by itself.
     pub fn wait(mut self) -> io::Result<ExitStatus> {
         match self.child.take() {

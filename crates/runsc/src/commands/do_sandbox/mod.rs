@@ -14,9 +14,12 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::unistd::Pid;
 
 use super::{exit_code, signaled_exit_code};
 use crate::cli::{DoArgs, EnvVar, GlobalOptions};
+use crate::sys;
 use children::KillOnDrop;
 
 /// runsc re-executes itself for the Gofer and the Sentry.
@@ -34,6 +37,16 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
             .context("reading the working directory")?
             .into_os_string(),
     };
+
+    // The keyboard's signals reach the Sentry directly (it is in the terminal's foreground
+    // group with us): runsc and, by inheritance, the Gofer ignore them. Signals sent to runsc
+    // alone are passed on to the Sentry below.
+    sys::set_signal_dispositions(&[Signal::SIGINT, Signal::SIGQUIT], true)
+        .context("ignoring the terminal's signals")?;
+    let forwarded = forwarded_signals();
+    forwarded
+        .thread_block()
+        .context("blocking the signals passed to the sandbox")?;
 
     let (sentry_end, gofer_end) = UnixStream::pair().context("creating the gofer socketpair")?;
     let mut gofer = Command::new(SELF_EXE);
@@ -62,6 +75,9 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
     boot.arg("--").args(&args.command);
     let boot = KillOnDrop::spawn("sentry", &mut boot, sentry_end.as_fd())?;
     drop(sentry_end);
+    if let Some(pid) = boot.pid().and_then(|pid| i32::try_from(pid).ok()) {
+        forward_signals(forwarded, Pid::from_raw(pid))?;
+    }
 
     let status = boot.wait().context("waiting for the sentry")?;
     drop(gofer);
@@ -71,6 +87,36 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
         (None, Some(signal)) => Ok(signaled_exit_code(signal)),
         (None, None) => anyhow::bail!("sentry ended with an unknown status {status:?}"),
     }
+}
+
+/// Signals someone sends runsc itself (a supervisor's SIGTERM, a hang-up) that belong to the
+/// sandbox.
+fn forwarded_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for signal in [
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        set.add(signal);
+    }
+    set
+}
+
+/// Passes each signal in `set` that runsc receives on to the Sentry, which hands it to the guest.
+fn forward_signals(set: SigSet, sentry: Pid) -> Result<()> {
+    std::thread::Builder::new()
+        .name("forward-signals".into())
+        .spawn(move || {
+            while let Ok(signal) = set.wait() {
+                if let Err(err) = kill(sentry, signal) {
+                    tracing::debug!(%err, ?signal, "forwarding a signal to the sentry");
+                }
+            }
+        })
+        .context("starting the signal-forwarding thread")?;
+    Ok(())
 }
 
 /// The caller's environment with `overrides` added or replacing same-named variables.
