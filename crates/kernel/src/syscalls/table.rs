@@ -125,6 +125,7 @@ syscall_table! {
     138 fstatfs file::fstatfs [Fd, Ptr] F;
     158 arch_prctl process::arch_prctl [Hex, Hex] P("ARCH_SET_FS/GET_FS/SET_GS/GET_GS");
     160 setrlimit limits::setrlimit [Int, Ptr] F;
+    164 settimeofday time::settimeofday [Ptr, Ptr] P("setting the clock: EPERM (the sandbox can't set the host's clock)");
     186 gettid process::gettid [] F;
     188 setxattr xattr::setxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
     189 lsetxattr xattr::lsetxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
@@ -150,7 +151,8 @@ syscall_table! {
     224 timer_gettime timer::timer_gettime [Int, Ptr] F;
     225 timer_getoverrun timer::timer_getoverrun [Int] F;
     226 timer_delete timer::timer_delete [Int] F;
-    228 clock_gettime time::clock_gettime [Int, Ptr] P("CPU clocks: user time is time spent running guest code, system time the Sentry's CPU time for the task; no CPU clocks of other processes");
+    227 clock_settime time::clock_settime [Int, Ptr] P("EPERM: the sandbox can't set the host's clock");
+    228 clock_gettime time::clock_gettime [Int, Ptr] P("CPU clocks: user time is time spent running guest code, system time the Sentry's CPU time for the task");
     229 clock_getres time::clock_getres [Int, Ptr] F;
     230 clock_nanosleep time::clock_nanosleep [Int, Hex, Ptr, Ptr] P("CLOCK_PROCESS_CPUTIME_ID sleeps count wall time");
     231 exit_group process::exit_group [Int] F;

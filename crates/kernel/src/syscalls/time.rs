@@ -36,12 +36,53 @@ pub(super) fn now(task: &Task, clock: i32) -> Result<Timespec, Errno> {
             return Ok(timespec_of(times.user + times.system));
         }
         libc::CLOCK_THREAD_CPUTIME_ID => return Ok(timespec_of(task.handle.cpu.total())),
+        _ if clock < 0 => return cpu_clock(task, clock).map(timespec_of),
         _ => return Err(Errno::EINVAL),
     };
     let t = host_clock_gettime(host_clock).map_err(|e| Errno(e as i32))?;
     Ok(Timespec {
         tv_sec: t.tv_sec(),
         tv_nsec: t.tv_nsec(),
+    })
+}
+
+/// A CPU clock by id, as clock_getcpuclockid and pthread_getcpuclockid make them
+/// (linux/posix-timers.h): `~pid << 3`, bit 2 for a thread, the low bits which time
+/// (0 PROF: user + system, 1 VIRT: user, 2 SCHED: all). Pid 0 is the caller. A thread's clock
+/// is readable only within its own process, as in Linux.
+fn cpu_clock(task: &Task, clock: i32) -> Result<Duration, Errno> {
+    const CPUCLOCK_VIRT: i32 = 1;
+    const CPUCLOCK_MAX: i32 = 3;
+    let which = clock & 3;
+    if which == CPUCLOCK_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let id = !(clock >> 3);
+    let (user, system) = if clock & 4 != 0 {
+        let thread = if id == 0 {
+            Arc::clone(&task.handle)
+        } else {
+            task.kernel
+                .pids
+                .lock()
+                .task(id)
+                .filter(|t| Arc::ptr_eq(&t.tg, task.tg()))
+                .ok_or(Errno::EINVAL)?
+        };
+        (thread.cpu.user(), thread.cpu.system())
+    } else {
+        let group = if id == 0 {
+            Arc::clone(task.tg())
+        } else {
+            task.kernel.pids.lock().group(id).ok_or(Errno::EINVAL)?
+        };
+        let times = group.cpu_times();
+        (times.user, times.system)
+    };
+    Ok(if which == CPUCLOCK_VIRT {
+        user
+    } else {
+        user + system
     })
 }
 
@@ -99,6 +140,26 @@ pub(super) fn deadline_of(
     Ok(instant_after(value.saturating_sub(current)))
 }
 
+/// Checks a clock for timers and sleeps: EOPNOTSUPP for the clocks Linux has no timers on,
+/// EINVAL for unknown ones.
+pub(super) fn timer_clock(clock: i32) -> Result<i32, Errno> {
+    match clock {
+        libc::CLOCK_REALTIME
+        | libc::CLOCK_MONOTONIC
+        | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_REALTIME_ALARM
+        | libc::CLOCK_BOOTTIME_ALARM
+        | libc::CLOCK_TAI
+        // CPU-clock timers and sleeps run on wall time (see timers::cpu).
+        | libc::CLOCK_PROCESS_CPUTIME_ID
+        | libc::CLOCK_THREAD_CPUTIME_ID => Ok(clock),
+        libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE => {
+            Err(Errno::EOPNOTSUPP)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 pub(super) fn clock_gettime(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let ts = now(task, arg_i32(a[0]))?;
     task.mm.write_obj(a[1], &ts)?;
@@ -123,6 +184,26 @@ pub(super) fn clock_getres(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         )?;
     }
     Ok(0)
+}
+
+/// clock_settime: the sandbox has no CAP_SYS_TIME over the host's clock, as in gVisor.
+pub(super) fn clock_settime(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let clock = arg_i32(a[0]);
+    let ts: Timespec = task.mm.read_obj(a[1])?;
+    duration_of(ts)?;
+    match clock {
+        libc::CLOCK_REALTIME => Err(Errno::EPERM),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// settimeofday: as clock_settime; a time zone alone is accepted and ignored (UTC).
+pub(super) fn settimeofday(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    if a[0] == 0 {
+        return Ok(0);
+    }
+    duration_of_timeval(task.mm.read_obj(a[0])?)?;
+    Err(Errno::EPERM)
 }
 
 pub(super) fn gettimeofday(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -222,13 +303,9 @@ pub(super) fn nanosleep(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn clock_nanosleep(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let (clock, flags) = (arg_i32(a[0]), arg_i32(a[1]));
-    match clock {
-        libc::CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EINVAL),
-        // Clocks without timers in Linux.
-        libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE => {
-            return Err(Errno::EOPNOTSUPP)
-        }
-        _ => {}
+    // Linux can't sleep on the calling thread's own CPU clock.
+    if timer_clock(clock)? == libc::CLOCK_THREAD_CPUTIME_ID {
+        return Err(Errno::EINVAL);
     }
     let request: Timespec = task.mm.read_obj(a[2])?;
     // CLOCK_PROCESS_CPUTIME_ID sleeps count wall time: the Sentry has no CPU-time events.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use abi::{Errno, Itimerspec, Itimerval, Sigevent};
 
 use super::time::{
-    deadline_of, duration_of, duration_of_timeval, instant_after, timespec_of, timeval_of,
+    deadline_of, duration_of, duration_of_timeval, instant_after, timer_clock, timespec_of,
+    timeval_of,
 };
 use super::{arg_i32, arg_u32, ret_id, SyscallResult};
 use crate::task::{Task, NSIG};
@@ -112,25 +113,6 @@ pub(super) fn setitimer(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         task.mm.write_obj(a[2], &itimerval_of(&old))?;
     }
     Ok(0)
-}
-
-/// Checks a clock for timer_create; EINVAL for clocks Linux has no timers on.
-fn timer_clock(clock: i32) -> Result<i32, Errno> {
-    match clock {
-        libc::CLOCK_REALTIME
-        | libc::CLOCK_MONOTONIC
-        | libc::CLOCK_BOOTTIME
-        | libc::CLOCK_REALTIME_ALARM
-        | libc::CLOCK_BOOTTIME_ALARM
-        | libc::CLOCK_TAI
-        // CPU-clock timers run on wall time (see timers::cpu).
-        | libc::CLOCK_PROCESS_CPUTIME_ID
-        | libc::CLOCK_THREAD_CPUTIME_ID => Ok(clock),
-        libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE => {
-            Err(Errno::EOPNOTSUPP)
-        }
-        _ => Err(Errno::EINVAL),
-    }
 }
 
 /// What a sigevent asks for, checked as Linux's good_sigevent does.

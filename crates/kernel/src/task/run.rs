@@ -14,9 +14,9 @@ impl Task {
                 return status;
             }
             // Time in the guest is the task's user time (see timers::cpu).
-            let entered = std::time::Instant::now();
+            let switch = self.handle.cpu.enter_guest();
             let switched = self.ctx.switch();
-            self.handle.cpu.add_user(entered.elapsed());
+            self.handle.cpu.leave_guest(switch);
             let trap = match switched {
                 Ok(trap) => trap,
                 Err(e) => {
