@@ -11,6 +11,7 @@ mod signal;
 mod stat;
 mod statfs;
 mod statx;
+mod timer;
 
 pub use errno::Errno;
 pub use regs::{FpState, UserRegs};
@@ -18,6 +19,7 @@ pub use signal::*;
 pub use stat::{Stat, Timespec, Timeval};
 pub use statfs::Statfs;
 pub use statx::{Statx, StatxTimestamp, STATX_BASIC_STATS};
+pub use timer::{Itimerspec, Itimerval, Sigevent, Tms, ERESTART_RESTARTBLOCK};
 
 /// The guest page size.
 pub const PAGE_SIZE: u64 = 4096;

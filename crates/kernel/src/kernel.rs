@@ -10,6 +10,7 @@ use crate::futex::FutexTable;
 use crate::pid::PidTable;
 use crate::task::{ExitStatus, ThreadGroup};
 use crate::terminal::Terminal;
+use crate::timers::{TimerFdRegistry, TimerQueue};
 
 /// The identity the sandbox reports through uname(2): its own kernel, not the host's.
 pub(crate) const UNAME_SYSNAME: &str = "Linux";
@@ -31,6 +32,9 @@ pub struct Kernel {
     pub(crate) futexes: FutexTable,
     /// The sandbox's controlling terminal (its stdio, when a tty).
     pub(crate) terminal: Terminal,
+    /// The clock source every itimer, POSIX timer and timerfd of the sandbox is armed on.
+    pub(crate) timers: TimerQueue,
+    pub(crate) timerfds: Arc<TimerFdRegistry>,
     /// How init ended; set once, when the sandbox is over.
     sandbox_exit: Mutex<Option<ExitStatus>>,
     sandbox_done: Condvar,
@@ -54,6 +58,8 @@ impl Kernel {
             pids: Mutex::new(PidTable::default()),
             futexes: FutexTable::default(),
             terminal: Terminal::default(),
+            timers: TimerQueue::new(),
+            timerfds: Arc::default(),
             sandbox_exit: Mutex::new(None),
             sandbox_done: Condvar::new(),
         })

@@ -20,6 +20,7 @@ mod signalfd;
 mod syscalls;
 mod task;
 mod terminal;
+mod timers;
 
 pub use boot::{run, Config};
 pub use compatibility::compatibility_markdown;

@@ -38,7 +38,10 @@ impl Terminal {
     /// Registers `file` as the terminal if it is a tty (TCGETS answers).
     pub(crate) fn adopt_if_tty(&self, file: &Arc<OpenFile>) {
         let mut termios = [0u8; TERMIOS_SIZE];
-        if file.ioctl(crate::syscalls::arg_u32(libc::TCGETS), &mut termios).is_ok() {
+        if file
+            .ioctl(crate::syscalls::arg_u32(libc::TCGETS), &mut termios)
+            .is_ok()
+        {
             self.files.lock().push(Arc::downgrade(file));
         }
     }

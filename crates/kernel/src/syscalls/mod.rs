@@ -18,6 +18,7 @@ pub(crate) mod strace;
 mod system;
 pub mod table;
 mod time;
+mod timer;
 mod xattr;
 
 use abi::Errno;
@@ -83,7 +84,10 @@ impl Task {
 /// An ERESTART* errno: the syscall was interrupted and may be restarted.
 fn is_restart(errno: Errno) -> bool {
     use abi::restart::{ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS};
-    errno == ERESTARTSYS || errno == ERESTARTNOINTR || errno == ERESTARTNOHAND
+    errno == ERESTARTSYS
+        || errno == ERESTARTNOINTR
+        || errno == ERESTARTNOHAND
+        || errno == abi::ERESTART_RESTARTBLOCK
 }
 
 /// An `int` argument: the register's low 32 bits (the ABI leaves the upper half undefined).

@@ -5,7 +5,7 @@
 use super::strace::Arg::{self, *};
 use super::{
     creds, epoll, eventfd, file, fs, futex, limits, memory, poll, prctl, process, sched, signal,
-    signalfd, system, time, xattr, Handler,
+    signalfd, system, time, timer, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -71,6 +71,9 @@ syscall_table! {
     33 dup2 file::dup2 [Fd, Fd] F;
     34 pause signal::pause [] F;
     35 nanosleep time::nanosleep [Ptr, Ptr] F;
+    36 getitimer timer::getitimer [Int, Ptr] P("ITIMER_VIRTUAL and ITIMER_PROF count wall time, not CPU time");
+    37 alarm timer::alarm [Uint] F;
+    38 setitimer timer::setitimer [Int, Ptr, Ptr] P("ITIMER_VIRTUAL and ITIMER_PROF count wall time, not CPU time");
     39 getpid process::getpid [] F;
     56 clone process::clone [Hex, Ptr, Ptr, Ptr, Ptr] P("no namespaces (CLONE_NEW*), no pidfds");
     57 fork process::fork [] F;
@@ -102,6 +105,7 @@ syscall_table! {
     97 getrlimit limits::getrlimit [Int, Ptr] F;
     98 getrusage limits::getrusage [Int, Ptr] P("times are zero");
     99 sysinfo system::sysinfo [Ptr] F;
+    100 times time::times [Ptr] P("user time is time spent running guest code, system time the Sentry's CPU time for the task");
     102 getuid creds::getuid [] F;
     104 getgid creds::getgid [] F;
     105 setuid creds::setuid [Int] F;
@@ -144,6 +148,7 @@ syscall_table! {
     157 prctl prctl::prctl [Int, Hex, Hex, Hex, Hex] P("names, pdeathsig, dumpable, keepcaps, no_new_privs, subreaper, seccomp mode, bounding set; others EINVAL");
     158 arch_prctl process::arch_prctl [Hex, Hex] P("ARCH_SET_FS/GET_FS/SET_GS/GET_GS");
     160 setrlimit limits::setrlimit [Int, Ptr] F;
+    164 settimeofday time::settimeofday [Ptr, Ptr] P("setting the clock: EPERM (the sandbox can't set the host's clock)");
     170 sethostname system::sethostname [InBuf(1), Uint] F;
     171 setdomainname system::setdomainname [InBuf(1), Uint] F;
     186 gettid process::gettid [] F;
@@ -167,9 +172,16 @@ syscall_table! {
     213 epoll_create epoll::epoll_create [Int] F;
     217 getdents64 file::getdents64 [Fd, Ptr, Uint] F;
     218 set_tid_address process::set_tid_address [Ptr] F;
-    228 clock_gettime time::clock_gettime [Int, Ptr] F;
+    219 restart_syscall time::restart_syscall [] F;
+    222 timer_create timer::timer_create [Int, Ptr, Ptr] P("CPU-time clocks run on wall time; no CPU clocks of other processes");
+    223 timer_settime timer::timer_settime [Int, Hex, Ptr, Ptr] F;
+    224 timer_gettime timer::timer_gettime [Int, Ptr] F;
+    225 timer_getoverrun timer::timer_getoverrun [Int] F;
+    226 timer_delete timer::timer_delete [Int] F;
+    227 clock_settime time::clock_settime [Int, Ptr] P("EPERM: the sandbox can't set the host's clock");
+    228 clock_gettime time::clock_gettime [Int, Ptr] P("CPU clocks: user time is time spent running guest code, system time the Sentry's CPU time for the task");
     229 clock_getres time::clock_getres [Int, Ptr] F;
-    230 clock_nanosleep time::clock_nanosleep [Int, Hex, Ptr, Ptr] F;
+    230 clock_nanosleep time::clock_nanosleep [Int, Hex, Ptr, Ptr] P("CLOCK_PROCESS_CPUTIME_ID sleeps count wall time");
     231 exit_group process::exit_group [Int] F;
     232 epoll_wait epoll::epoll_wait [Fd, Ptr, Int, Int] F;
     233 epoll_ctl epoll::epoll_ctl [Fd, Int, Fd, Ptr] P("EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted and ignored");
@@ -192,7 +204,10 @@ syscall_table! {
     280 utimensat fs::utimensat [DirFd, Path, Ptr, Hex] F;
     281 epoll_pwait epoll::epoll_pwait [Fd, Ptr, Int, Int, Ptr, Uint] F;
     282 signalfd signalfd::signalfd [Fd, Ptr, Uint] P("reads the signals of the creating process, not the reading task");
+    283 timerfd_create timer::timerfd_create [Int, Hex] F;
     284 eventfd eventfd::eventfd [Uint] F;
+    286 timerfd_settime timer::timerfd_settime [Fd, Hex, Ptr, Ptr] P("TFD_TIMER_CANCEL_ON_SET is accepted; the sandbox's clock is never set, so it never cancels");
+    287 timerfd_gettime timer::timerfd_gettime [Fd, Ptr] F;
     289 signalfd4 signalfd::signalfd4 [Fd, Ptr, Uint, Hex] P("reads the signals of the creating process, not the reading task");
     290 eventfd2 eventfd::eventfd2 [Uint, Hex] F;
     291 epoll_create1 epoll::epoll_create1 [Hex] F;

@@ -1,8 +1,9 @@
-//! Clocks and sleeping.
+//! Clocks, sleeps and process times.
 
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
-use abi::{Errno, Timespec, Timeval};
+use abi::{Errno, Timespec, Timeval, Tms};
 use nix::time::{clock_gettime as host_clock_gettime, ClockId};
 
 use super::{arg_i32, SyscallResult};
@@ -10,19 +11,32 @@ use crate::task::Task;
 
 const NSEC_PER_SEC: i64 = 1_000_000_000;
 
+/// Clock ticks per second of times(2) and /proc (USER_HZ).
+const USER_HZ: u128 = 100;
+
+/// The farthest a deadline is set: further ones are as good as never, and `Instant` arithmetic
+/// must not overflow on a guest's huge timeout.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// The time of `clock`, as the guest sees it.
 pub(super) fn now(task: &Task, clock: i32) -> Result<Timespec, Errno> {
     let host_clock = match clock {
-        libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_COARSE => ClockId::CLOCK_REALTIME,
+        libc::CLOCK_REALTIME
+        | libc::CLOCK_REALTIME_COARSE
+        | libc::CLOCK_REALTIME_ALARM
+        | libc::CLOCK_TAI => ClockId::CLOCK_REALTIME,
         libc::CLOCK_MONOTONIC
         | libc::CLOCK_MONOTONIC_COARSE
         | libc::CLOCK_MONOTONIC_RAW
-        | libc::CLOCK_BOOTTIME => ClockId::CLOCK_MONOTONIC,
-        libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => {
-            // CPU time of the guest isn't accounted yet: time since the task began bounds it.
-            let elapsed = task.kernel.boot_time.elapsed();
-            return Ok(timespec_of(elapsed));
+        | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_BOOTTIME_ALARM => ClockId::CLOCK_MONOTONIC,
+        // CPU clocks count what the Sentry sees of CPU time: see timers::cpu.
+        libc::CLOCK_PROCESS_CPUTIME_ID => {
+            let times = task.tg().cpu_times();
+            return Ok(timespec_of(times.user + times.system));
         }
+        libc::CLOCK_THREAD_CPUTIME_ID => return Ok(timespec_of(task.handle.cpu.total())),
+        _ if clock < 0 => return cpu_clock(task, clock).map(timespec_of),
         _ => return Err(Errno::EINVAL),
     };
     let t = host_clock_gettime(host_clock).map_err(|e| Errno(e as i32))?;
@@ -32,10 +46,57 @@ pub(super) fn now(task: &Task, clock: i32) -> Result<Timespec, Errno> {
     })
 }
 
-fn timespec_of(d: Duration) -> Timespec {
+/// A CPU clock by id, as clock_getcpuclockid and pthread_getcpuclockid make them
+/// (linux/posix-timers.h): `~pid << 3`, bit 2 for a thread, the low bits which time
+/// (0 PROF: user + system, 1 VIRT: user, 2 SCHED: all). Pid 0 is the caller. A thread's clock
+/// is readable only within its own process, as in Linux.
+fn cpu_clock(task: &Task, clock: i32) -> Result<Duration, Errno> {
+    const CPUCLOCK_VIRT: i32 = 1;
+    const CPUCLOCK_MAX: i32 = 3;
+    let which = clock & 3;
+    if which == CPUCLOCK_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let id = !(clock >> 3);
+    let (user, system) = if clock & 4 != 0 {
+        let thread = if id == 0 {
+            Arc::clone(&task.handle)
+        } else {
+            task.kernel
+                .pids
+                .lock()
+                .task(id)
+                .filter(|t| Arc::ptr_eq(&t.tg, task.tg()))
+                .ok_or(Errno::EINVAL)?
+        };
+        (thread.cpu.user(), thread.cpu.system())
+    } else {
+        let group = if id == 0 {
+            Arc::clone(task.tg())
+        } else {
+            task.kernel.pids.lock().group(id).ok_or(Errno::EINVAL)?
+        };
+        let times = group.cpu_times();
+        (times.user, times.system)
+    };
+    Ok(if which == CPUCLOCK_VIRT {
+        user
+    } else {
+        user + system
+    })
+}
+
+pub(super) fn timespec_of(d: Duration) -> Timespec {
     Timespec {
         tv_sec: d.as_secs().cast_signed(),
         tv_nsec: i64::from(d.subsec_nanos()),
+    }
+}
+
+pub(super) fn timeval_of(d: Duration) -> Timeval {
+    Timeval {
+        tv_sec: d.as_secs().cast_signed(),
+        tv_usec: i64::from(d.subsec_micros()),
     }
 }
 
@@ -46,6 +107,57 @@ pub(super) fn duration_of(ts: Timespec) -> Result<Duration, Errno> {
         .ok()
         .filter(|&n| i64::from(n) < NSEC_PER_SEC);
     Ok(Duration::new(secs, nanos.ok_or(Errno::EINVAL)?))
+}
+
+/// A guest timeval as a duration; EINVAL when out of range.
+pub(super) fn duration_of_timeval(tv: Timeval) -> Result<Duration, Errno> {
+    let micros = tv.tv_usec.checked_mul(1000).ok_or(Errno::EINVAL)?;
+    duration_of(Timespec {
+        tv_sec: tv.tv_sec,
+        tv_nsec: micros,
+    })
+}
+
+/// The host instant `d` from now (capped at [`FOREVER`]).
+pub(super) fn instant_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d.min(FOREVER)).unwrap_or(now)
+}
+
+/// The host instant a guest time means: `ts` from now, or when `clock` reads `ts` if
+/// `absolute` (a time already past is now).
+pub(super) fn deadline_of(
+    task: &Task,
+    clock: i32,
+    ts: Timespec,
+    absolute: bool,
+) -> Result<Instant, Errno> {
+    let value = duration_of(ts)?;
+    if !absolute {
+        return Ok(instant_after(value));
+    }
+    let current = duration_of(now(task, clock)?)?;
+    Ok(instant_after(value.saturating_sub(current)))
+}
+
+/// Checks a clock for timers and sleeps: EOPNOTSUPP for the clocks Linux has no timers on,
+/// EINVAL for unknown ones.
+pub(super) fn timer_clock(clock: i32) -> Result<i32, Errno> {
+    match clock {
+        libc::CLOCK_REALTIME
+        | libc::CLOCK_MONOTONIC
+        | libc::CLOCK_BOOTTIME
+        | libc::CLOCK_REALTIME_ALARM
+        | libc::CLOCK_BOOTTIME_ALARM
+        | libc::CLOCK_TAI
+        // CPU-clock timers and sleeps run on wall time (see timers::cpu).
+        | libc::CLOCK_PROCESS_CPUTIME_ID
+        | libc::CLOCK_THREAD_CPUTIME_ID => Ok(clock),
+        libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE => {
+            Err(Errno::EOPNOTSUPP)
+        }
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 pub(super) fn clock_gettime(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -72,6 +184,26 @@ pub(super) fn clock_getres(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         )?;
     }
     Ok(0)
+}
+
+/// clock_settime: the sandbox has no CAP_SYS_TIME over the host's clock, as in gVisor.
+pub(super) fn clock_settime(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let clock = arg_i32(a[0]);
+    let ts: Timespec = task.mm.read_obj(a[1])?;
+    duration_of(ts)?;
+    match clock {
+        libc::CLOCK_REALTIME => Err(Errno::EPERM),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// settimeofday: as clock_settime; a time zone alone is accepted and ignored (UTC).
+pub(super) fn settimeofday(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    if a[0] == 0 {
+        return Ok(0);
+    }
+    duration_of_timeval(task.mm.read_obj(a[0])?)?;
+    Err(Errno::EPERM)
 }
 
 pub(super) fn gettimeofday(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -102,23 +234,96 @@ pub(super) fn time(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     Ok(secs)
 }
 
+/// `d` in clock ticks.
+fn ticks(d: Duration) -> i64 {
+    i64::try_from(d.as_millis() * USER_HZ / 1000).unwrap_or(i64::MAX)
+}
+
+/// times(2): CPU times as the Sentry accounts them (timers::cpu); returns ticks since boot.
+pub(super) fn times(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    if a[0] != 0 {
+        let times = task.tg().cpu_times();
+        let tms = Tms {
+            utime: ticks(times.user),
+            stime: ticks(times.system),
+            cutime: ticks(times.children_user),
+            cstime: ticks(times.children_system),
+        };
+        task.mm.write_obj(a[0], &tms)?;
+    }
+    Ok(ticks(task.kernel.boot_time.elapsed()).cast_unsigned())
+}
+
+/// How a sleep ends when a signal interrupts it.
+#[derive(Clone, Copy)]
+enum Interrupted {
+    /// A relative sleep: the time left goes to `rem` (if not null); with no handler to run, the
+    /// sleep goes on to the same deadline through restart_syscall (ERESTART_RESTARTBLOCK).
+    Relative { rem: u64 },
+    /// An absolute sleep: re-run as it was if no handler runs (ERESTARTNOHAND), else EINTR.
+    Absolute,
+}
+
+/// Sleeps on the task's waiter until `deadline` or a signal.
+fn sleep_until(task: &mut Task, deadline: Instant, interrupted: Interrupted) -> SyscallResult {
+    let waiter = Arc::clone(&task.handle.waiter);
+    loop {
+        waiter.clear();
+        if Instant::now() >= deadline {
+            return Ok(0);
+        }
+        if task.has_deliverable_signal() {
+            break;
+        }
+        waiter.sleep(Some(deadline));
+    }
+    match interrupted {
+        Interrupted::Absolute => Err(abi::restart::ERESTARTNOHAND),
+        Interrupted::Relative { rem } => {
+            if rem != 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                task.mm.write_obj(rem, &timespec_of(left))?;
+            }
+            task.restart_block = Some(Box::new(move |task: &mut Task| {
+                sleep_until(task, deadline, interrupted)
+            }));
+            Err(abi::ERESTART_RESTARTBLOCK)
+        }
+    }
+}
+
 pub(super) fn nanosleep(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let request = duration_of(task.mm.read_obj(a[0])?)?;
-    std::thread::sleep(request);
-    Ok(0)
+    sleep_until(
+        task,
+        instant_after(request),
+        Interrupted::Relative { rem: a[1] },
+    )
 }
 
 pub(super) fn clock_nanosleep(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let (clock, flags) = (arg_i32(a[0]), arg_i32(a[1]));
-    if matches!(clock, libc::CLOCK_THREAD_CPUTIME_ID) {
+    // Linux can't sleep on the calling thread's own CPU clock.
+    if timer_clock(clock)? == libc::CLOCK_THREAD_CPUTIME_ID {
         return Err(Errno::EINVAL);
     }
     let request: Timespec = task.mm.read_obj(a[2])?;
-    let mut sleep = duration_of(request)?;
-    if flags & libc::TIMER_ABSTIME != 0 {
-        let current = duration_of(now(task, clock)?)?;
-        sleep = sleep.saturating_sub(current);
+    // CLOCK_PROCESS_CPUTIME_ID sleeps count wall time: the Sentry has no CPU-time events.
+    let absolute = flags & libc::TIMER_ABSTIME != 0;
+    let deadline = deadline_of(task, clock, request, absolute)?;
+    let interrupted = if absolute {
+        Interrupted::Absolute
+    } else {
+        Interrupted::Relative { rem: a[3] }
+    };
+    sleep_until(task, deadline, interrupted)
+}
+
+/// restart_syscall(2): continues what a syscall interrupted without a handler left (see
+/// [`abi::ERESTART_RESTARTBLOCK`]); EINTR when there is nothing to continue, as Linux.
+pub(super) fn restart_syscall(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
+    match task.restart_block.take() {
+        Some(rest) => rest(task),
+        None => Err(Errno::EINTR),
     }
-    std::thread::sleep(sleep);
-    Ok(0)
 }

@@ -60,6 +60,8 @@ impl Task {
             state.handlers = Arc::new(Mutex::new(reset));
             state.has_execed = true;
         }
+        // POSIX timers don't survive exec; itimers do.
+        self.tg().timers.exec();
         {
             let mut signals = self.handle.signals.lock();
             signals.altstack = super::SigStack::disabled();

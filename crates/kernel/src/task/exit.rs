@@ -51,6 +51,7 @@ impl Task {
         let kernel = Arc::clone(&self.kernel);
         let tg = Arc::clone(self.tg());
         let tid = self.tid;
+        tg.timers.thread_exited(&self.handle.cpu);
         // The context, address space and descriptors go now, before the parent hears of it.
         *self.handle.resources.lock() = None;
         drop(self);
@@ -68,6 +69,8 @@ impl Task {
             }
         };
         if let Some(status) = last {
+            // Timers die with their process.
+            tg.timers.exit();
             kernel.process_exited(&tg, status);
         }
     }
@@ -286,6 +289,7 @@ impl Kernel {
 
     /// Removes a zombie child for good.
     pub(crate) fn reap(&self, parent: &Arc<ThreadGroup>, child: &Arc<ThreadGroup>) {
+        parent.timers.child_reaped(child);
         parent
             .state
             .lock()

@@ -21,6 +21,8 @@ use waiter::Waiter;
 
 use crate::fd_table::{FdTable, DEFAULT_NOFILE};
 use crate::kernel::Kernel;
+use crate::syscalls::SyscallResult;
+use crate::timers::CpuTime;
 
 pub(crate) use clone::CloneArgs;
 pub(crate) use exit::WaitSelector;
@@ -174,6 +176,8 @@ pub(crate) struct TaskHandle {
     pub(crate) settings: Mutex<TaskSettings>,
     /// When the task was created (/proc/[pid]/stat starttime).
     pub(crate) started: Instant,
+    /// CPU time used so far (times(2), the CPU clocks).
+    pub(crate) cpu: CpuTime,
 }
 
 impl TaskHandle {
@@ -189,6 +193,7 @@ impl TaskHandle {
             resources: Mutex::new(None),
             settings: Mutex::new(TaskSettings::default()),
             started: Instant::now(),
+            cpu: CpuTime::default(),
         })
     }
 
@@ -201,6 +206,9 @@ impl TaskHandle {
         }
     }
 }
+
+/// The rest of an interrupted syscall, run by restart_syscall(2).
+pub(crate) type RestartBlock = Box<dyn FnOnce(&mut Task) -> SyscallResult + Send>;
 
 /// A task as its own OS thread holds it.
 pub(crate) struct Task {
@@ -221,6 +229,9 @@ pub(crate) struct Task {
     /// The last syscall returned an ERESTART* errno: signal delivery decides between restarting
     /// it and EINTR.
     pub(crate) restart: Option<Errno>,
+    /// What restart_syscall(2) continues after a syscall returned ERESTART_RESTARTBLOCK and no
+    /// handler ran (a sleep with its deadline kept).
+    pub(crate) restart_block: Option<RestartBlock>,
     /// Set by vfork children: completed (parent woken) at execve or exit.
     pub(crate) vfork_done: Option<Arc<clone::VforkDone>>,
     /// This thread alone exits (exit(2) of one thread) with this status.
@@ -300,6 +311,7 @@ impl Task {
         });
         // This OS thread is the task's from here on: /proc/self resolves to it.
         crate::procfs::set_current_task(&handle);
+        handle.cpu.bind_current_thread();
         Task {
             tid: handle.tid,
             kernel,
@@ -312,6 +324,7 @@ impl Task {
             robust_list: 0,
             regs_replaced: false,
             restart: None,
+            restart_block: None,
             vfork_done: None,
             thread_exit: None,
         }

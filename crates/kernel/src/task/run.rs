@@ -13,7 +13,11 @@ impl Task {
             if let Delivery::Exit(status) = self.deliver_signals() {
                 return status;
             }
-            let trap = match self.ctx.switch() {
+            // Time in the guest is the task's user time (see timers::cpu).
+            let switch = self.handle.cpu.enter_guest();
+            let switched = self.ctx.switch();
+            self.handle.cpu.leave_guest(switch);
+            let trap = match switched {
                 Ok(trap) => trap,
                 Err(e) => {
                     // The stub is gone (killed from outside the sandbox): the process can't go on.

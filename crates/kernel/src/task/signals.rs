@@ -342,27 +342,36 @@ impl Task {
 
     /// Dequeues the next deliverable signal (thread-directed first) with its disposition.
     fn take_signal(&self) -> Option<(SigInfo, SigAction)> {
-        let mut state = self.tg().state.lock();
-        let info = {
-            let mut signals = self.handle.signals.lock();
-            let mask = signals.mask;
-            signals
-                .pending
-                .take(mask)
-                .or_else(|| state.pending.take(mask))
-        }?;
-        let action = state.handlers.lock().get(info.signo);
+        let (mut info, action) = {
+            let mut state = self.tg().state.lock();
+            let info = {
+                let mut signals = self.handle.signals.lock();
+                let mask = signals.mask;
+                signals
+                    .pending
+                    .take(mask)
+                    .or_else(|| state.pending.take(mask))
+            }?;
+            let action = state.handlers.lock().get(info.signo);
+            (info, action)
+        };
+        // A POSIX timer's signal picks up its overrun count as it leaves the queue.
+        self.tg().timers.signal_dequeued(&mut info);
         Some((info, action))
     }
 
     /// Dequeues a pending signal in `set` whether blocked or not (sigtimedwait, signalfd).
     pub(crate) fn take_signal_in(&self, set: u64) -> Option<SigInfo> {
-        let mut state = self.tg().state.lock();
-        let mut signals = self.handle.signals.lock();
-        signals
-            .pending
-            .take(!set)
-            .or_else(|| state.pending.take(!set))
+        let mut info = {
+            let mut state = self.tg().state.lock();
+            let mut signals = self.handle.signals.lock();
+            signals
+                .pending
+                .take(!set)
+                .or_else(|| state.pending.take(!set))
+        }?;
+        self.tg().timers.signal_dequeued(&mut info);
+        Some(info)
     }
 
     /// Delivers pending signals before the guest runs again: default actions, or a handler
@@ -504,9 +513,19 @@ impl Task {
                     || (errno == abi::restart::ERESTARTSYS && action.has_flag(libc::SA_RESTART))
             }
         };
+        if !restart {
+            // A handler runs: what restart_syscall would have continued is over.
+            self.restart_block = None;
+        }
         let regs = self.ctx.regs_mut();
         if restart {
-            regs.rax = regs.orig_rax;
+            // ERESTART_RESTARTBLOCK continues through restart_syscall(2) with the state the
+            // syscall left in `restart_block`, as Linux does; the others re-run as they were.
+            regs.rax = if errno == abi::ERESTART_RESTARTBLOCK {
+                libc::SYS_restart_syscall.cast_unsigned()
+            } else {
+                regs.orig_rax
+            };
             regs.rip -= 2; // the length of `syscall`
         } else {
             regs.rax = abi::Errno::EINTR.as_return();

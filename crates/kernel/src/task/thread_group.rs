@@ -7,6 +7,7 @@ use waiter::WaitQueue;
 
 use super::signals::{PendingSignals, SigHandlers};
 use super::{Credentials, ExitStatus, Rlimit, TaskHandle, RLIM_NLIMITS};
+use crate::timers::ProcessTimers;
 
 /// Job-control state of a thread group.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,6 +63,8 @@ pub(crate) struct ThreadGroup {
     /// Notified (POLLIN) whenever a signal becomes pending in the group or one of its threads:
     /// what signalfd readiness waits on, since pending signals otherwise only kick a thread.
     pub(crate) signal_events: Arc<WaitQueue>,
+    /// itimers, POSIX timers, and the CPU time of exited threads and reaped children.
+    pub(crate) timers: ProcessTimers,
 }
 
 impl ThreadGroup {
@@ -71,6 +74,7 @@ impl ThreadGroup {
             state: Mutex::new(state),
             child_events: WaitQueue::new(),
             signal_events: Arc::new(WaitQueue::new()),
+            timers: ProcessTimers::default(),
         })
     }
 
