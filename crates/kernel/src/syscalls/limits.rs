@@ -90,13 +90,28 @@ pub(super) fn prlimit64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn getrusage(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let who = arg_i32(a[0]);
-    if !matches!(
-        who,
-        libc::RUSAGE_SELF | libc::RUSAGE_CHILDREN | libc::RUSAGE_THREAD
-    ) {
-        return Err(Errno::EINVAL);
-    }
-    // struct rusage: 2 timevals and 14 longs. Resource accounting comes later: all zero.
-    task.mm.write_obj(a[1], &[0u64; 18])?;
+    let (user, system) = match who {
+        libc::RUSAGE_SELF => {
+            let t = task.tg().cpu_times();
+            (t.user, t.system)
+        }
+        libc::RUSAGE_CHILDREN => {
+            let t = task.tg().cpu_times();
+            (t.children_user, t.children_system)
+        }
+        libc::RUSAGE_THREAD => (task.handle.cpu.user(), task.handle.cpu.system()),
+        _ => return Err(Errno::EINVAL),
+    };
+    // struct rusage: ru_utime, ru_stime, then 14 longs of counters this kernel doesn't keep
+    // (faults, context switches...), reported as zero.
+    let mut usage = [0i64; 18];
+    usage[..2].copy_from_slice(&timeval_words(user));
+    usage[2..4].copy_from_slice(&timeval_words(system));
+    task.mm.write_obj(a[1], &usage)?;
     Ok(0)
+}
+
+/// A duration as the two words of a `struct timeval`.
+fn timeval_words(d: std::time::Duration) -> [i64; 2] {
+    [d.as_secs().cast_signed(), i64::from(d.subsec_micros())]
 }

@@ -103,7 +103,7 @@ syscall_table! {
     95 umask fs::umask [Oct] F;
     96 gettimeofday time::gettimeofday [Ptr, Ptr] F;
     97 getrlimit limits::getrlimit [Int, Ptr] F;
-    98 getrusage limits::getrusage [Int, Ptr] P("times are zero");
+    98 getrusage limits::getrusage [Int, Ptr] P("CPU times only (approximated as times(2) is); the counters are zero");
     99 sysinfo system::sysinfo [Ptr] F;
     100 times time::times [Ptr] P("user time is time spent running guest code, system time the Sentry's CPU time for the task");
     102 getuid creds::getuid [] F;
