@@ -18,6 +18,7 @@ mod vma;
 
 pub use error::{MmError, SegvCode};
 pub use manager::{
-    parse_prot, ForkedMemory, MappableFile, MapsEntry, MemoryManager, MmStats, MmapRequest,
+    parse_prot, ForkedMemory, MappableFile, MappingsEpoch, MapsEntry, MemoryManager, MmStats,
+    MmapRequest,
 };
 pub use memory_file::MemoryFile;

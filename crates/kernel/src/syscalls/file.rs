@@ -97,7 +97,9 @@ fn is_regular(file: &OpenFile) -> bool {
 /// Whether a short write is continued: pipes and FIFOs in blocking mode.
 fn writes_fully(file: &OpenFile) -> bool {
     file.status_flags() & libc::O_NONBLOCK == 0
-        && file.stat().is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO)
+        && file
+            .stat()
+            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO)
 }
 
 /// Writes `count` bytes of guest memory at `addr` to `file`; `offset` for pwrite. A blocking
@@ -135,9 +137,12 @@ fn write_from_guest(
         };
         done += n;
         pending.start += n;
-        // A blocking write to a pipe goes on until all is written (Linux's pipe_write); any
-        // other file's short write is the answer (an eventfd takes 8 bytes, a full disk less).
-        if done == count || n == 0 || !writes_fully(file) {
+        // A blocking write to a pipe goes on until all is written (Linux's pipe_write); a
+        // regular file past a full chunk (the chunk is our buffer, not a limit of the file, and
+        // Linux writes regular files whole); any other file's short write is the answer (an
+        // eventfd takes 8 bytes, a full disk less).
+        let goes_on = writes_fully(file) || (pending.is_empty() && is_regular(file));
+        if done == count || n == 0 || !goes_on {
             return Ok(done);
         }
     }

@@ -13,6 +13,8 @@ impl Task {
             if let Delivery::Exit(status) = self.deliver_signals() {
                 return status;
             }
+            // Which mapping changes a fault of this run may have raced with (other threads').
+            let entered = self.mm.mappings_epoch();
             // Time in the guest is the task's user time (see timers::cpu).
             let switch = self.handle.cpu.enter_guest();
             let switched = self.ctx.switch();
@@ -35,7 +37,7 @@ impl Task {
                     signo,
                     ..
                 } => {
-                    if let Err(code) = self.mm.handle_fault(addr, access) {
+                    if let Err(code) = self.mm.handle_fault(addr, access, entered) {
                         tracing::debug!(
                             "task {}: {access:?} fault at {addr:#x} ({code:?}), rip {:#x}",
                             self.tid,

@@ -1,11 +1,12 @@
 //! Guest faults and demand paging of file-backed mappings.
 
 use std::ops::Range;
+use std::sync::atomic::Ordering;
 
 use abi::Errno;
 use platform::Access;
 
-use super::{align_down, allows, platform_failure, MemoryManager, State};
+use super::{align_down, allows, MemoryManager, State};
 use crate::error::SegvCode;
 use crate::vma::{Backing, Vma};
 
@@ -13,28 +14,56 @@ use crate::vma::{Backing, Vma};
 /// faults rarely, small enough that sparse access reads little of the file.
 const FAULT_CHUNK: u64 = 64 << 10;
 
+/// A point in the history of an address space's platform mappings, taken by a thread before it
+/// runs guest code (see [`MemoryManager::mappings_epoch`]).
+///
+/// Threads share the address space: while one thread's fault travels to the Sentry, another may
+/// fill the same page (both touched the same unfilled chunk) or widen its protection. The late
+/// fault is then spurious and the access must simply be retried, as Linux retries a fault that
+/// finds the page already present. Since the platform doesn't say which access faulted (a write
+/// is reported as a read), "present and allowed" alone can't tell a spurious fault from a write
+/// to a read-only page; a mapping change since the thread entered the guest can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MappingsEpoch(u64);
+
 impl MemoryManager {
-    /// Resolves a guest fault at `addr`: `Ok` if the page was filled and mapped (retry the
-    /// access), else the SIGSEGV code to deliver.
-    pub fn handle_fault(&self, addr: u64, access: Access) -> Result<(), SegvCode> {
+    /// The current epoch of the platform mappings: take it before running guest code, and pass
+    /// it to [`MemoryManager::handle_fault`] for a fault of that run.
+    pub fn mappings_epoch(&self) -> MappingsEpoch {
+        MappingsEpoch(self.mappings_changed.load(Ordering::Acquire))
+    }
+
+    /// Resolves a guest fault at `addr`, raised by guest code run since `entered`: `Ok` if the
+    /// page is now mapped for the access (retry it), else the SIGSEGV code to deliver.
+    pub fn handle_fault(
+        &self,
+        addr: u64,
+        access: Access,
+        entered: MappingsEpoch,
+    ) -> Result<(), SegvCode> {
         let mut state = self.state.lock();
         let vma = state.vmas.find(addr).ok_or(SegvCode::MapErr)?.clone();
         if !allows(vma.prot, access) {
             return Err(SegvCode::AccErr);
         }
-        // A present page that faults with an allowed access is a protection fault the
-        // platform saw and we cannot fix.
-        if !vma.demand_paged()
+        let present = !vma.demand_paged()
             || state
                 .populated
-                .contains(vma.memory_at(abi::page_floor(addr)))
-        {
-            return Err(SegvCode::AccErr);
+                .contains(vma.memory_at(abi::page_floor(addr)));
+        if !present {
+            return self.populate_chunk(&mut state, &vma, addr).map_err(|e| {
+                tracing::warn!("filling the page at {addr:#x} from its file: {e}");
+                SegvCode::MapErr
+            });
         }
-        self.populate_chunk(&mut state, &vma, addr).map_err(|e| {
-            tracing::warn!("filling the page at {addr:#x} from its file: {e}");
-            SegvCode::MapErr
-        })
+        if self.mappings_epoch() != entered {
+            // Mapped or widened by another thread after this one entered the guest: the fault
+            // may predate that, so retry (a real one comes back with the epoch unchanged).
+            return Ok(());
+        }
+        // Present and allowed, and mapped so all along: a protection fault the platform saw
+        // and we cannot fix (e.g. a write to a read-only page, reported as a read).
+        Err(SegvCode::AccErr)
     }
 
     /// Fills and maps every demand-paged chunk overlapping `range`, which VMAs cover.
@@ -91,9 +120,7 @@ impl MemoryManager {
                 Errno::EFAULT
             })?;
         }
-        self.space
-            .map_file(chunk.start, chunk.end - chunk.start, memory.start, vma.prot)
-            .map_err(|e| platform_failure("map_file", &e))?;
+        self.map_file(chunk.start, chunk.end - chunk.start, memory.start, vma.prot)?;
         state.populated.insert(memory);
         Ok(())
     }

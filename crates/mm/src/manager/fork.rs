@@ -1,13 +1,14 @@
 //! fork(2): the child's copy of an address space.
 
 use std::ops::Range;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use abi::Errno;
 use parking_lot::Mutex;
 use platform::{AddressSpace, Prot};
 
-use super::{platform_failure, present_runs, MemoryManager, State};
+use super::{present_runs, MemoryManager, State};
 use crate::memory_file::MemoryFile;
 
 /// An address space copied for a child by [`MemoryManager::fork`], not yet placed in the child's
@@ -98,6 +99,7 @@ impl MemoryManager {
             range: forked.range.clone(),
             mmap_base: forked.mmap_base,
             state: Mutex::new(state),
+            mappings_changed: AtomicU64::new(0),
         };
         manager.map_everything()?;
         Ok(manager)
@@ -124,9 +126,7 @@ impl MemoryManager {
             }
         }
         for (run, offset, prot) in runs {
-            self.space
-                .map_file(run.start, run.end - run.start, offset, prot)
-                .map_err(|e| platform_failure("map_file", &e))?;
+            self.map_file(run.start, run.end - run.start, offset, prot)?;
         }
         Ok(())
     }

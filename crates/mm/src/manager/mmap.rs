@@ -149,9 +149,7 @@ impl MemoryManager {
             }
         }
         for run in runs {
-            self.space
-                .protect(run.start, run.end - run.start, prot)
-                .map_err(|e| super::platform_failure("protect", &e))?;
+            self.protect(run.start, run.end - run.start, prot)?;
         }
         state.vmas.update(addr..end, |vma| vma.prot = prot);
         Ok(())

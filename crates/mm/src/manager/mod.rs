@@ -13,6 +13,7 @@ mod stats;
 mod tests;
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use abi::{Errno, PAGE_SIZE};
@@ -23,6 +24,7 @@ use crate::memory_file::MemoryFile;
 use crate::range_set::RangeSet;
 use crate::vma::{Backing, ForkFlags, Vma, VmaSet};
 
+pub use fault::MappingsEpoch;
 pub use fork::ForkedMemory;
 pub use maps::MapsEntry;
 pub use mmap::{parse_prot, MmapRequest};
@@ -64,6 +66,9 @@ pub struct MemoryManager {
     /// Where top-down placement of new mappings starts.
     mmap_base: u64,
     state: Mutex<State>,
+    /// How many times a platform mapping was made or widened (see [`MappingsEpoch`]); bumped
+    /// under the state lock once the platform call returned.
+    mappings_changed: AtomicU64,
 }
 
 struct State {
@@ -116,6 +121,7 @@ impl MemoryManager {
             range,
             mmap_base,
             state: Mutex::new(State::empty()),
+            mappings_changed: AtomicU64::new(0),
         }
     }
 
@@ -173,9 +179,9 @@ impl MemoryManager {
             on_fork: template.on_fork,
         };
         if !vma.demand_paged() {
-            if let Err(e) = self.space.map_file(addr, len, memory.start, vma.prot) {
+            if let Err(e) = self.map_file(addr, len, memory.start, vma.prot) {
                 self.memory.release(memory);
-                return Err(platform_failure("map_file", &e));
+                return Err(e);
             }
         }
         state.vmas.insert(vma);
@@ -213,10 +219,28 @@ impl MemoryManager {
     ) -> Result<(), Errno> {
         for run in present_runs(state, vma, range.clone()) {
             let at = dest + (run.start - range.start);
-            self.space
-                .map_file(at, run.end - run.start, vma.memory_at(run.start), prot)
-                .map_err(|e| platform_failure("map_file", &e))?;
+            self.map_file(at, run.end - run.start, vma.memory_at(run.start), prot)?;
         }
+        Ok(())
+    }
+
+    /// Places `[offset, offset + len)` of the memory file at guest `addr` in the platform
+    /// address space. Called with the state locked, like every mapping change.
+    fn map_file(&self, addr: u64, len: u64, offset: u64, prot: Prot) -> Result<(), Errno> {
+        self.space
+            .map_file(addr, len, offset, prot)
+            .map_err(|e| platform_failure("map_file", &e))?;
+        self.mappings_changed.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Changes the protection of mapped guest pages in the platform address space. Called with
+    /// the state locked, like every mapping change.
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+        self.space
+            .protect(addr, len, prot)
+            .map_err(|e| platform_failure("protect", &e))?;
+        self.mappings_changed.fetch_add(1, Ordering::Release);
         Ok(())
     }
 }

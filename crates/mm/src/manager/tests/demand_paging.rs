@@ -16,24 +16,27 @@ fn a_fault_fills_and_maps_one_chunk_from_the_file() {
         .expect("mmap");
     assert_eq!(space.take(), vec![], "nothing is mapped before a touch");
 
-    assert_eq!(mm.handle_fault(base + CHUNK + 5, Access::Read), Ok(()));
+    assert_eq!(
+        mm.handle_fault(base + CHUNK + 5, Access::Read, mm.mappings_epoch()),
+        Ok(())
+    );
     let calls = space.take();
     assert!(
         matches!(calls.as_slice(), [Call::Map { addr, len, prot: Prot::READ, .. }] if *addr == base + CHUNK && *len == CHUNK),
         "one chunk mapped: {calls:?}"
     );
     assert_eq!(
-        mm.handle_fault(base + CHUNK + 5, Access::Read),
+        mm.handle_fault(base + CHUNK + 5, Access::Read, mm.mappings_epoch()),
         Err(SegvCode::AccErr),
         "already there"
     );
     assert_eq!(
-        mm.handle_fault(base + CHUNK, Access::Write),
+        mm.handle_fault(base + CHUNK, Access::Write, mm.mappings_epoch()),
         Err(SegvCode::AccErr),
         "read-only"
     );
     assert_eq!(
-        mm.handle_fault(base - 1, Access::Read),
+        mm.handle_fault(base - 1, Access::Read, mm.mappings_epoch()),
         Err(SegvCode::MapErr)
     );
     assert_eq!(SegvCode::MapErr.si_code(), 1);
@@ -89,7 +92,7 @@ fn mprotect_of_a_demand_paged_mapping_touches_only_filled_chunks() {
         0,
     ))
     .expect("mmap");
-    mm.handle_fault(base + 2 * CHUNK, Access::Read)
+    mm.handle_fault(base + 2 * CHUNK, Access::Read, mm.mappings_epoch())
         .expect("fault");
     space.take();
     mm.mprotect(base, 4 * CHUNK, Prot::RW).expect("mprotect");
@@ -101,7 +104,10 @@ fn mprotect_of_a_demand_paged_mapping_touches_only_filled_chunks() {
             prot: Prot::RW
         }]
     );
-    assert_eq!(mm.handle_fault(base + 3 * CHUNK, Access::Write), Ok(()));
+    assert_eq!(
+        mm.handle_fault(base + 3 * CHUNK, Access::Write, mm.mappings_epoch()),
+        Ok(())
+    );
 }
 
 #[test]
@@ -134,7 +140,8 @@ fn moving_a_demand_paged_mapping_carries_only_the_filled_chunks() {
     let base = 0x4000_0000;
     mm.mmap(file_at(base, 2 * CHUNK, Prot::READ, file.clone(), 0))
         .expect("mmap");
-    mm.handle_fault(base, Access::Read).expect("fault");
+    mm.handle_fault(base, Access::Read, mm.mappings_epoch())
+        .expect("fault");
     let filled_offset = match space.take().as_slice() {
         [Call::Map { offset, .. }] => *offset,
         calls => panic!("expected one map call, got {calls:?}"),
@@ -172,7 +179,10 @@ fn execute_faults_need_prot_exec() {
     let base = 0x4000_0000;
     mm.mmap(file_at(base, PAGE, Prot::READ, patterned_file(PAGE), 0))
         .expect("mmap");
-    assert_eq!(mm.handle_fault(base, Access::Exec), Err(SegvCode::AccErr));
+    assert_eq!(
+        mm.handle_fault(base, Access::Exec, mm.mappings_epoch()),
+        Err(SegvCode::AccErr)
+    );
     mm.mprotect(
         base,
         PAGE,
@@ -182,7 +192,49 @@ fn execute_faults_need_prot_exec() {
         },
     )
     .expect("mprotect");
-    assert_eq!(mm.handle_fault(base, Access::Exec), Ok(()));
+    assert_eq!(
+        mm.handle_fault(base, Access::Exec, mm.mappings_epoch()),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_fault_on_a_page_another_thread_filled_meanwhile_is_retried() {
+    let (mm, _) = manager();
+    let base = 0x4000_0000;
+    mm.mmap(file_at(base, CHUNK, Prot::READ, patterned_file(CHUNK), 0))
+        .expect("mmap");
+    // Two threads enter the guest and touch the same unfilled chunk; the first fault fills it.
+    let entered = mm.mappings_epoch();
+    assert_eq!(
+        mm.handle_fault(base, Access::Exec, entered),
+        Err(SegvCode::AccErr)
+    );
+    assert_eq!(mm.handle_fault(base + 8, Access::Read, entered), Ok(()));
+    assert_eq!(
+        mm.handle_fault(base + PAGE, Access::Read, entered),
+        Ok(()),
+        "the second thread's fault predates the fill: retried, not SIGSEGV"
+    );
+    assert_eq!(
+        mm.handle_fault(base + PAGE, Access::Read, mm.mappings_epoch()),
+        Err(SegvCode::AccErr),
+        "faulting again with nothing changed is a real fault (a write, reported as a read)"
+    );
+}
+
+#[test]
+fn a_fault_on_memory_another_thread_made_accessible_meanwhile_is_retried() {
+    let (mm, _) = manager();
+    let base = 0x4000_0000;
+    mm.mmap(anon_at(base, PAGE, Prot::NONE)).expect("mmap");
+    let entered = mm.mappings_epoch();
+    mm.mprotect(base, PAGE, Prot::RW).expect("mprotect");
+    assert_eq!(mm.handle_fault(base, Access::Write, entered), Ok(()));
+    assert_eq!(
+        mm.handle_fault(base, Access::Write, mm.mappings_epoch()),
+        Err(SegvCode::AccErr)
+    );
 }
 
 #[test]

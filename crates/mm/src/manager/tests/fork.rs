@@ -105,7 +105,7 @@ fn filled_chunks_are_copied_and_unfilled_ones_stay_demand_paged() {
         .mmap(file_at(BASE, 4 * CHUNK, Prot::RW, file.clone(), 0))
         .expect("mmap");
     parent
-        .handle_fault(BASE + CHUNK, Access::Write)
+        .handle_fault(BASE + CHUNK, Access::Write, parent.mappings_epoch())
         .expect("fault");
     parent.copy_out(BASE + CHUNK, b"written").expect("copy_out");
 
@@ -116,11 +116,14 @@ fn filled_chunks_are_copied_and_unfilled_ones_stay_demand_paged() {
         "only the filled chunk is mapped in the child: {calls:?}"
     );
     assert_eq!(
-        child.handle_fault(BASE + CHUNK, Access::Write),
+        child.handle_fault(BASE + CHUNK, Access::Write, child.mappings_epoch()),
         Err(SegvCode::AccErr),
         "the filled chunk is present in the child"
     );
-    assert_eq!(child.handle_fault(BASE + 2 * CHUNK, Access::Read), Ok(()));
+    assert_eq!(
+        child.handle_fault(BASE + 2 * CHUNK, Access::Read, child.mappings_epoch()),
+        Ok(())
+    );
     assert_eq!(read(&child, BASE + CHUNK, 7), b"written");
     let rest = index(CHUNK + 7)..index(4 * CHUNK);
     assert_eq!(
@@ -249,7 +252,9 @@ fn all_memory_goes_back_whichever_side_ends_first() {
                 0,
             ))
             .expect("mmap");
-        parent.handle_fault(BASE, Access::Read).expect("fault");
+        parent
+            .handle_fault(BASE, Access::Read, parent.mappings_epoch())
+            .expect("fault");
         parent.set_brk_start(0x60_0000);
         parent.brk(0x60_0000 + 3 * PAGE);
 

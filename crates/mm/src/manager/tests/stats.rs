@@ -86,7 +86,7 @@ fn stats_count_mapped_and_populated_bytes() {
         0,
     ))
     .expect("mmap");
-    mm.handle_fault(base + 0x20_0000 + chunk, Access::Read)
+    mm.handle_fault(base + 0x20_0000 + chunk, Access::Read, mm.mappings_epoch())
         .expect("fault");
     mm.mmap(MmapRequest {
         grows_down: true,
