@@ -257,3 +257,15 @@ fn within_rlimit_nice(task: &Task, nice: i32) -> bool {
     let limit = task.rlimit(libc::RLIMIT_NICE).cur.min(40);
     i64::from(20 - nice) <= i64::try_from(limit).unwrap_or(0)
 }
+
+/// sched_rr_get_interval: every task is time-shared, and the host schedules the Sentry's
+/// threads; the answer is Linux's round-robin time slice (RR_TIMESLICE, 100 ms).
+pub(super) fn sched_rr_get_interval(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    target(task, arg_i32(a[0]))?;
+    let slice = abi::Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
+    task.mm.write_obj(a[1], &slice)?;
+    Ok(0)
+}
