@@ -1,5 +1,5 @@
-//! File locks (flock, fcntl's POSIX and OFD record locks), pipe sizes through fcntl, and the
-//! lock release a close implies.
+//! File locks (flock, fcntl's POSIX and OFD record locks), pipe sizes and F_NOTIFY through
+//! fcntl, and the lock release a close implies.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,6 +131,7 @@ pub(super) fn fcntl(task: &Task, fd: u64, cmd: i32, arg: u64) -> Option<SyscallR
         }
         libc::F_GETPIPE_SZ => with_pipe(task, fd, |end| Ok(end.pipe().capacity() as u64)),
         libc::F_SETPIPE_SZ => set_pipe_size(task, fd, arg),
+        libc::F_NOTIFY => notify(task, fd),
         _ => return None,
     })
 }
@@ -187,6 +188,16 @@ fn set_lock(task: &Task, fd: u64, arg: u64, ofd: bool, wait: bool) -> SyscallRes
         wait_for_lock(task, attempt)?;
     } else {
         attempt()?;
+    }
+    Ok(0)
+}
+
+/// F_NOTIFY (dnotify): accepted on directories, which is all callers can check; no
+/// notification signal is ever sent.
+fn notify(task: &Task, fd: u64) -> SyscallResult {
+    let file = task.fds().get(fd)?;
+    if !file.path().is_some_and(vfs::VfsPath::is_dir) {
+        return Err(Errno::ENOTDIR);
     }
     Ok(0)
 }

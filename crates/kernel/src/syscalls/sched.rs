@@ -50,8 +50,18 @@ fn affinity_of(handle: &TaskHandle) -> Vec<u8> {
     mask
 }
 
+/// The task an affinity call names: unlike the scheduling-parameter calls, Linux doesn't
+/// reject a negative pid as EINVAL but finds no such task (ESRCH); callers that grow their
+/// mask while the answer is EINVAL rely on that.
+fn affinity_target(task: &Task, id: i32) -> Result<Arc<TaskHandle>, Errno> {
+    if id < 0 {
+        return Err(Errno::ESRCH);
+    }
+    target(task, id)
+}
+
 pub(super) fn sched_getaffinity(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let target = target(task, arg_i32(a[0]))?;
+    let target = affinity_target(task, arg_i32(a[0]))?;
     let size = arg_len(a[1])?;
     let needed = mask_len();
     if size < needed || size % 8 != 0 {
@@ -62,7 +72,7 @@ pub(super) fn sched_getaffinity(task: &mut Task, a: &[u64; 6]) -> SyscallResult 
 }
 
 pub(super) fn sched_setaffinity(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let target = target(task, arg_i32(a[0]))?;
+    let target = affinity_target(task, arg_i32(a[0]))?;
     let mut mask = vec![0u8; mask_len()];
     let given = arg_len(a[1])?.min(mask.len());
     task.mm.copy_in(a[2], &mut mask[..given])?;
