@@ -14,7 +14,6 @@ mod futex;
 mod kernel;
 mod loader;
 mod pid;
-mod pipe;
 mod procfs;
 mod signalfd;
 mod syscalls;

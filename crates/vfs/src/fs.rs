@@ -98,11 +98,13 @@ pub struct DirEntry {
     pub name: Vec<u8>,
 }
 
-/// Attribute changes (chmod, truncate, utimens); `None` leaves an attribute alone.
+/// Attribute changes (chmod, chown, truncate, utimens); `None` leaves an attribute alone.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SetAttr {
     /// Permission bits (`0o7777`).
     pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
     pub size: Option<u64>,
     pub atime: Option<Timespec>,
     pub mtime: Option<Timespec>,
@@ -133,6 +135,17 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EPERM)
     }
     fn mkdir(&self, _name: &[u8], _mode: u32) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+    /// mknod: a FIFO, regular file or device node `name` of type `file_type` (never a
+    /// directory or symlink) with permission bits `mode` and device number `rdev`.
+    fn mknod(
+        &self,
+        _name: &[u8],
+        _file_type: FileType,
+        _mode: u32,
+        _rdev: u64,
+    ) -> Result<(), Errno> {
         Err(Errno::EPERM)
     }
     fn symlink(&self, _name: &[u8], _target: &[u8]) -> Result<(), Errno> {
@@ -190,6 +203,14 @@ pub trait Inode: Send + Sync + Any {
     }
     fn fsync(&self) -> Result<(), Errno> {
         Ok(())
+    }
+    /// fallocate of a regular file: `mode` holds FALLOC_FL_* bits the VFS has validated.
+    fn allocate(&self, _mode: i32, _offset: u64, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// The pipe of a FIFO, which every open of it shares.
+    fn fifo(&self) -> Option<Arc<crate::pipe::Pipe>> {
+        None
     }
 }
 

@@ -10,7 +10,9 @@ pub mod devfs;
 mod file;
 mod fs;
 pub mod gofer;
+pub mod lock;
 mod mount;
+pub mod pipe;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tmpfs;

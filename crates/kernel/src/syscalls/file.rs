@@ -11,7 +11,7 @@ use crate::task::Task;
 
 /// Bytes moved between guest memory and a file per step: bounds the Sentry's buffer whatever
 /// count the guest passes.
-const IO_CHUNK: usize = 1 << 20;
+pub(super) const IO_CHUNK: usize = 1 << 20;
 
 /// Linux's limit on iovec counts (UIO_MAXIOV).
 const IOV_MAX: usize = 1024;
@@ -89,7 +89,7 @@ fn read_into_guest(
     }
 }
 
-fn is_regular(file: &OpenFile) -> bool {
+pub(super) fn is_regular(file: &OpenFile) -> bool {
     file.path()
         .is_some_and(|p| p.file_type() == vfs::FileType::Regular)
 }
@@ -157,7 +157,7 @@ fn partial(done: usize, result: Result<usize, Errno>) -> Result<usize, Errno> {
     }
 }
 
-fn offset_arg(value: u64) -> Result<u64, Errno> {
+pub(super) fn offset_arg(value: u64) -> Result<u64, Errno> {
     if arg_i64(value) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -207,12 +207,32 @@ fn read_iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> 
     Ok(iovs)
 }
 
-pub(super) fn readv(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = task.fds().get(a[0])?;
+/// Which way a vectored transfer goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Direction {
+    Read,
+    Write,
+}
+
+/// readv/writev and their positioned forms: the iovecs at `iov_addr` in order, at `offset`
+/// (`None`: the file offset), stopping at the first short transfer.
+pub(super) fn transfer_vectored(
+    task: &Task,
+    file: &OpenFile,
+    direction: Direction,
+    iov_addr: u64,
+    iov_count: u64,
+    offset: Option<u64>,
+) -> SyscallResult {
     let mut done = 0;
-    for iov in read_iovecs(task, a[1], a[2])? {
+    for iov in read_iovecs(task, iov_addr, iov_count)? {
         let len = arg_len(iov.len)?;
-        let n = partial(done, read_into_guest(task, &file, iov.base, len, None))? - done;
+        let at = offset.map(|o| o + done as u64);
+        let step = match direction {
+            Direction::Read => read_into_guest(task, file, iov.base, len, at),
+            Direction::Write => write_from_guest(task, file, iov.base, len, at),
+        };
+        let n = partial(done, step)? - done;
         done += n;
         if n < len {
             break;
@@ -221,18 +241,14 @@ pub(super) fn readv(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     Ok(done as u64)
 }
 
+pub(super) fn readv(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let file = task.fds().get(a[0])?;
+    transfer_vectored(task, &file, Direction::Read, a[1], a[2], None)
+}
+
 pub(super) fn writev(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
-    let mut done = 0;
-    for iov in read_iovecs(task, a[1], a[2])? {
-        let len = arg_len(iov.len)?;
-        let n = partial(done, write_from_guest(task, &file, iov.base, len, None))? - done;
-        done += n;
-        if n < len {
-            break;
-        }
-    }
-    Ok(done as u64)
+    transfer_vectored(task, &file, Direction::Write, a[1], a[2], None)
 }
 
 pub(super) fn lseek(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -244,7 +260,7 @@ fn install_pipe(task: &mut Task, fds_addr: u64, flags: i32) -> SyscallResult {
     if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (reader, writer) = crate::pipe::new_pipe(flags);
+    let (reader, writer) = vfs::pipe::new_pipe(flags);
     let cloexec = flags & libc::O_CLOEXEC != 0;
     let limit = task.nofile_limit();
     let mut fds = task.fds();
@@ -279,7 +295,9 @@ pub(super) fn pipe2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn close(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    task.fds().remove(a[0]).map(|_| 0)
+    let closed = task.fds().remove(a[0])?;
+    super::locks::release_on_close(task, &closed.file);
+    Ok(0)
 }
 
 pub(super) fn close_range(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -296,7 +314,16 @@ pub(super) fn close_range(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
             }
         }
     } else {
+        let closed: Vec<Arc<OpenFile>> = task
+            .fds()
+            .iter()
+            .filter(|&(fd, _)| (first..=last).contains(&fd))
+            .map(|(_, entry)| Arc::clone(&entry.file))
+            .collect();
         task.fds().remove_range(first, last);
+        for file in closed {
+            super::locks::release_on_close(task, &file);
+        }
     }
     Ok(0)
 }
@@ -304,7 +331,10 @@ pub(super) fn close_range(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 fn dup_to(task: &mut Task, file: Arc<OpenFile>, newfd: u64, cloexec: bool) -> SyscallResult {
     let fd = usize::try_from(newfd).map_err(|_| Errno::EBADF)?;
     if arg_i32(newfd) >= 0 && fd < task.nofile_limit() {
-        task.fds().install_at(fd, file, cloexec);
+        let replaced = task.fds().install_at(fd, file, cloexec);
+        if let Some(closed) = replaced {
+            super::locks::release_on_close(task, &closed.file);
+        }
         Ok(newfd)
     } else {
         Err(Errno::EBADF)
@@ -365,6 +395,9 @@ pub(super) fn fcntl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
             Ok(0)
         }
         _ => {
+            if let Some(result) = super::locks::fcntl(task, a[0], cmd, a[2]) {
+                return result;
+            }
             task.fds().get(a[0])?;
             Err(Errno::EINVAL)
         }
@@ -441,12 +474,25 @@ pub(super) fn fstatfs(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     Ok(0)
 }
 
-pub(super) fn getdents64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+/// getdents and getdents64: `encode` is the file's method for the record layout.
+fn copy_dirents(
+    task: &Task,
+    a: &[u64; 6],
+    encode: fn(&OpenFile, usize) -> Result<Vec<u8>, Errno>,
+) -> SyscallResult {
     let file = task.fds().get(a[0])?;
     let count = arg_len(u64::from(arg_u32(a[2])))?;
-    let records = file.getdents64(count.min(IO_CHUNK))?;
+    let records = encode(&file, count.min(IO_CHUNK))?;
     task.mm.copy_out(a[1], &records)?;
     Ok(records.len() as u64)
+}
+
+pub(super) fn getdents64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    copy_dirents(task, a, OpenFile::getdents64)
+}
+
+pub(super) fn getdents(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    copy_dirents(task, a, OpenFile::getdents)
 }
 
 pub(super) fn fsync(task: &mut Task, a: &[u64; 6]) -> SyscallResult {

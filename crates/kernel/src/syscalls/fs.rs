@@ -8,7 +8,11 @@ use crate::task::Task;
 
 impl Task {
     /// The lookup context and path for an *at syscall's (dirfd, path) pair.
-    fn at_path(&self, dirfd: u64, path_addr: u64) -> Result<(LookupCtx, Vec<u8>), Errno> {
+    pub(super) fn at_path(
+        &self,
+        dirfd: u64,
+        path_addr: u64,
+    ) -> Result<(LookupCtx, Vec<u8>), Errno> {
         let path = self.read_path(path_addr)?;
         let ctx = if path.starts_with(b"/") {
             self.lookup_ctx()
@@ -26,6 +30,7 @@ impl Task {
         let (ctx, path) = self.at_path(dirfd, path_addr)?;
         let mode = mode & !self.fs.lock().umask & 0o7777;
         let file = self.vfs().open(&ctx, &path, flags, mode)?;
+        super::fs_ext::wait_for_fifo_peer(self, &file)?;
         let limit = self.nofile_limit();
         Ok(self
             .fds()

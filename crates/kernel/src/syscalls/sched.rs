@@ -50,8 +50,18 @@ fn affinity_of(handle: &TaskHandle) -> Vec<u8> {
     mask
 }
 
+/// The task an affinity call names: unlike the scheduling-parameter calls, Linux doesn't
+/// reject a negative pid as EINVAL but finds no such task (ESRCH); callers that grow their
+/// mask while the answer is EINVAL rely on that.
+fn affinity_target(task: &Task, id: i32) -> Result<Arc<TaskHandle>, Errno> {
+    if id < 0 {
+        return Err(Errno::ESRCH);
+    }
+    target(task, id)
+}
+
 pub(super) fn sched_getaffinity(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let target = target(task, arg_i32(a[0]))?;
+    let target = affinity_target(task, arg_i32(a[0]))?;
     let size = arg_len(a[1])?;
     let needed = mask_len();
     if size < needed || size % 8 != 0 {
@@ -62,7 +72,7 @@ pub(super) fn sched_getaffinity(task: &mut Task, a: &[u64; 6]) -> SyscallResult 
 }
 
 pub(super) fn sched_setaffinity(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let target = target(task, arg_i32(a[0]))?;
+    let target = affinity_target(task, arg_i32(a[0]))?;
     let mut mask = vec![0u8; mask_len()];
     let given = arg_len(a[1])?.min(mask.len());
     task.mm.copy_in(a[2], &mut mask[..given])?;
@@ -256,4 +266,16 @@ pub(super) fn setpriority(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 fn within_rlimit_nice(task: &Task, nice: i32) -> bool {
     let limit = task.rlimit(libc::RLIMIT_NICE).cur.min(40);
     i64::from(20 - nice) <= i64::try_from(limit).unwrap_or(0)
+}
+
+/// sched_rr_get_interval: every task is time-shared, and the host schedules the Sentry's
+/// threads; the answer is Linux's round-robin time slice (RR_TIMESLICE, 100 ms).
+pub(super) fn sched_rr_get_interval(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    target(task, arg_i32(a[0]))?;
+    let slice = abi::Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
+    task.mm.write_obj(a[1], &slice)?;
+    Ok(0)
 }

@@ -4,8 +4,8 @@
 
 use super::strace::Arg::{self, *};
 use super::{
-    creds, epoll, eventfd, file, fs, futex, limits, memory, poll, prctl, process, sched, signal,
-    signalfd, system, time, timer, xattr, Handler,
+    creds, epoll, eventfd, file, fs, fs_ext, futex, io, limits, locks, memory, poll, prctl,
+    process, sched, signal, signalfd, system, time, timer, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -75,6 +75,7 @@ syscall_table! {
     37 alarm timer::alarm [Uint] F;
     38 setitimer timer::setitimer [Int, Ptr, Ptr] P("ITIMER_VIRTUAL and ITIMER_PROF count wall time, not CPU time");
     39 getpid process::getpid [] F;
+    40 sendfile io::sendfile [Fd, Fd, Ptr, Uint] F;
     56 clone process::clone [Hex, Ptr, Ptr, Ptr, Ptr] P("no namespaces (CLONE_NEW*), no pidfds");
     57 fork process::fork [] F;
     58 vfork process::vfork [] F;
@@ -83,11 +84,13 @@ syscall_table! {
     61 wait4 process::wait4 [Int, Ptr, Hex, Ptr] P("rusage is zero");
     62 kill signal::kill [Int, Int] F;
     63 uname system::uname [Ptr] F;
-    72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL; no locks");
+    72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record locks (no deadlock detection), F_GETPIPE_SZ/F_SETPIPE_SZ; F_NOTIFY accepted but never signals; no leases, owners or seals");
+    73 flock locks::flock [Fd, Hex] F;
     74 fsync file::fsync [Fd] F;
     75 fdatasync file::fsync [Fd] F;
     76 truncate fs::truncate [Path, Int] F;
     77 ftruncate file::ftruncate [Fd, Int] F;
+    78 getdents file::getdents [Fd, Ptr, Uint] F;
     79 getcwd fs::getcwd [OutBuf, Uint] F;
     80 chdir fs::chdir [Path] F;
     81 fchdir fs::fchdir [Fd] F;
@@ -100,6 +103,10 @@ syscall_table! {
     88 symlink fs::symlink [Path, Path] F;
     89 readlink fs::readlink [Path, OutBuf, Uint] F;
     90 chmod fs::chmod [Path, Oct] F;
+    91 fchmod fs_ext::fchmod [Fd, Oct] F;
+    92 chown fs_ext::chown [Path, Int, Int] F;
+    93 fchown fs_ext::fchown [Fd, Int, Int] F;
+    94 lchown fs_ext::lchown [Path, Int, Int] F;
     95 umask fs::umask [Oct] F;
     96 gettimeofday time::gettimeofday [Ptr, Ptr] F;
     97 getrlimit limits::getrlimit [Int, Ptr] F;
@@ -135,6 +142,8 @@ syscall_table! {
     129 rt_sigqueueinfo signal::rt_sigqueueinfo [Int, Int, Ptr] F;
     130 rt_sigsuspend signal::rt_sigsuspend [Hex, Uint] F;
     131 sigaltstack signal::sigaltstack [Ptr, Ptr] F;
+    132 utime fs_ext::utime [Path, Ptr] F;
+    133 mknod fs_ext::mknod [Path, Oct, Hex] P("FIFOs and regular files; character devices only those /dev has; no sockets or block devices");
     137 statfs fs::statfs [Path, Ptr] F;
     138 fstatfs file::fstatfs [Fd, Ptr] F;
     140 getpriority sched::getpriority [Int, Int] F;
@@ -145,13 +154,16 @@ syscall_table! {
     145 sched_getscheduler sched::sched_getscheduler [Int] F;
     146 sched_get_priority_max sched::sched_get_priority_max [Int] F;
     147 sched_get_priority_min sched::sched_get_priority_min [Int] F;
+    148 sched_rr_get_interval sched::sched_rr_get_interval [Int, Ptr] F;
     157 prctl prctl::prctl [Int, Hex, Hex, Hex, Hex] P("names, pdeathsig, dumpable, keepcaps, no_new_privs, subreaper, seccomp mode, bounding set; others EINVAL");
     158 arch_prctl process::arch_prctl [Hex, Hex] P("ARCH_SET_FS/GET_FS/SET_GS/GET_GS");
     160 setrlimit limits::setrlimit [Int, Ptr] F;
+    162 sync fs_ext::sync [] F;
     164 settimeofday time::settimeofday [Ptr, Ptr] P("setting the clock: EPERM (the sandbox can't set the host's clock)");
     170 sethostname system::sethostname [InBuf(1), Uint] F;
     171 setdomainname system::setdomainname [InBuf(1), Uint] F;
     186 gettid process::gettid [] F;
+    187 readahead fs_ext::readahead [Fd, Int, Uint] F;
     188 setxattr xattr::setxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
     189 lsetxattr xattr::lsetxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
     190 fsetxattr xattr::fsetxattr [Fd, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
@@ -173,6 +185,7 @@ syscall_table! {
     217 getdents64 file::getdents64 [Fd, Ptr, Uint] F;
     218 set_tid_address process::set_tid_address [Ptr] F;
     219 restart_syscall time::restart_syscall [] F;
+    221 fadvise64 fs_ext::fadvise64 [Fd, Int, Uint, Int] F;
     222 timer_create timer::timer_create [Int, Ptr, Ptr] P("CPU-time clocks run on wall time; no CPU clocks of other processes");
     223 timer_settime timer::timer_settime [Int, Hex, Ptr, Ptr] F;
     224 timer_gettime timer::timer_gettime [Int, Ptr] F;
@@ -186,9 +199,13 @@ syscall_table! {
     232 epoll_wait epoll::epoll_wait [Fd, Ptr, Int, Int] F;
     233 epoll_ctl epoll::epoll_ctl [Fd, Int, Fd, Ptr] P("EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted and ignored");
     234 tgkill signal::tgkill [Int, Int, Int] F;
+    235 utimes fs_ext::utimes [Path, Ptr] F;
     247 waitid process::waitid [Int, Int, Ptr, Hex, Ptr] P("rusage is zero");
     257 openat fs::openat [DirFd, Path, Hex, Oct] F;
     258 mkdirat fs::mkdirat [DirFd, Path, Oct] F;
+    259 mknodat fs_ext::mknodat [DirFd, Path, Oct, Hex] P("FIFOs and regular files; character devices only those /dev has; no sockets or block devices");
+    260 fchownat fs_ext::fchownat [DirFd, Path, Int, Int, Hex] F;
+    261 futimesat fs_ext::futimesat [DirFd, Path, Ptr] F;
     262 newfstatat fs::newfstatat [DirFd, Path, Ptr, Hex] F;
     263 unlinkat fs::unlinkat [DirFd, Path, Hex] F;
     264 renameat fs::renameat [DirFd, Path, DirFd, Path] F;
@@ -201,11 +218,15 @@ syscall_table! {
     271 ppoll poll::ppoll [Ptr, Uint, Ptr, Ptr, Uint] F;
     273 set_robust_list futex::set_robust_list [Ptr, Uint] F;
     274 get_robust_list futex::get_robust_list [Int, Ptr, Ptr] F;
+    275 splice io::splice [Fd, Ptr, Fd, Ptr, Uint, Hex] P("between pipes and regular files");
+    276 tee io::tee [Fd, Fd, Uint, Hex] F;
+    277 sync_file_range fs_ext::sync_file_range [Fd, Int, Int, Hex] F;
     280 utimensat fs::utimensat [DirFd, Path, Ptr, Hex] F;
     281 epoll_pwait epoll::epoll_pwait [Fd, Ptr, Int, Int, Ptr, Uint] F;
     282 signalfd signalfd::signalfd [Fd, Ptr, Uint] P("reads the signals of the creating process, not the reading task");
     283 timerfd_create timer::timerfd_create [Int, Hex] F;
     284 eventfd eventfd::eventfd [Uint] F;
+    285 fallocate fs_ext::fallocate [Fd, Hex, Int, Int] P("tmpfs: mode 0, KEEP_SIZE, PUNCH_HOLE; EOPNOTSUPP elsewhere");
     286 timerfd_settime timer::timerfd_settime [Fd, Hex, Ptr, Ptr] P("TFD_TIMER_CANCEL_ON_SET is accepted; the sandbox's clock is never set, so it never cancels");
     287 timerfd_gettime timer::timerfd_gettime [Fd, Ptr] F;
     289 signalfd4 signalfd::signalfd4 [Fd, Ptr, Uint, Hex] P("reads the signals of the creating process, not the reading task");
@@ -213,11 +234,18 @@ syscall_table! {
     291 epoll_create1 epoll::epoll_create1 [Hex] F;
     292 dup3 file::dup3 [Fd, Fd, Hex] F;
     293 pipe2 file::pipe2 [Ptr, Hex] F;
+    295 preadv io::preadv [Fd, Ptr, Uint, Int] F;
+    296 pwritev io::pwritev [Fd, Ptr, Uint, Int] F;
     302 prlimit64 limits::prlimit64 [Int, Int, Ptr, Ptr] P("the caller's own process only");
+    306 syncfs fs_ext::syncfs [Fd] F;
     309 getcpu sched::getcpu [Ptr, Ptr, Ptr] P("the lowest CPU of the affinity mask");
     316 renameat2 fs::renameat2 [DirFd, Path, DirFd, Path, Hex] P("flags other than 0: EINVAL");
     318 getrandom system::getrandom [OutBuf, Uint, Hex] F;
+    319 memfd_create fs_ext::memfd_create [Path, Hex] P("no sealing");
     322 execveat process::execveat [DirFd, Path, Ptr, Ptr, Hex] F;
+    326 copy_file_range io::copy_file_range [Fd, Ptr, Fd, Ptr, Uint, Hex] F;
+    327 preadv2 io::preadv2 [Fd, Ptr, Uint, Int, Int, Hex] P("RWF_HIPRI/DSYNC/SYNC; RWF_NOWAIT and RWF_APPEND: EOPNOTSUPP");
+    328 pwritev2 io::pwritev2 [Fd, Ptr, Uint, Int, Int, Hex] P("RWF_HIPRI/DSYNC/SYNC; RWF_NOWAIT and RWF_APPEND: EOPNOTSUPP");
     332 statx fs::statx [DirFd, Path, Hex, Hex, Ptr] F;
     435 clone3 process::clone3 [Ptr, Uint] P("no namespaces, pidfds, set_tid or cgroups");
     436 close_range file::close_range [Fd, Fd, Hex] F;

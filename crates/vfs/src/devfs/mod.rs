@@ -18,25 +18,46 @@ fn makedev(major: u64, minor: u64) -> u64 {
         | (minor & 0x0000_00ff)
 }
 
+/// The character devices the Sentry implements: (name, major, minor).
+const DEVICES: [(&[u8], u64, u64); 6] = [
+    (b"null", 1, 3),
+    (b"zero", 1, 5),
+    (b"full", 1, 7),
+    (b"random", 1, 8),
+    (b"urandom", 1, 9),
+    (b"tty", 5, 0),
+];
+
+/// The behaviour of the character device `rdev`, if the Sentry implements it (mknod of a
+/// device node anywhere gets the same device /dev has).
+pub fn device(rdev: u64) -> Option<Arc<dyn DeviceOps>> {
+    let (name, ..) = DEVICES
+        .iter()
+        .find(|&&(_, major, minor)| makedev(major, minor) == rdev)?;
+    device_ops(name)
+}
+
+fn device_ops(name: &[u8]) -> Option<Arc<dyn DeviceOps>> {
+    Some(match name {
+        b"null" => Arc::new(Null),
+        b"zero" => Arc::new(Zero),
+        b"full" => Arc::new(Full),
+        b"random" | b"urandom" => Arc::new(Random),
+        b"tty" => Arc::new(Tty),
+        _ => return None,
+    })
+}
+
 pub struct DevFs {
     tmpfs: Arc<TmpFs>,
 }
 
 impl DevFs {
     pub fn new() -> Result<Arc<DevFs>, Errno> {
-        type DeviceNode = (&'static [u8], u64, u64, Arc<dyn DeviceOps>);
         let tmpfs = TmpFs::new(0o755);
         let root = tmpfs.root_dir();
-        // (name, major, minor, behaviour)
-        let devices: [DeviceNode; 6] = [
-            (b"null", 1, 3, Arc::new(Null)),
-            (b"zero", 1, 5, Arc::new(Zero)),
-            (b"full", 1, 7, Arc::new(Full)),
-            (b"random", 1, 8, Arc::new(Random)),
-            (b"urandom", 1, 9, Arc::new(Random)),
-            (b"tty", 5, 0, Arc::new(Tty)),
-        ];
-        for (name, major, minor, ops) in devices {
+        for (name, major, minor) in DEVICES {
+            let ops = device_ops(name).ok_or(Errno::ENODEV)?;
             root.add_device(name, 0o666, makedev(major, minor), ops)?;
         }
         for (name, target) in [

@@ -55,4 +55,13 @@ impl FileOps for InodeFile {
     fn fsync(&self) -> Result<(), Errno> {
         self.inode.fsync()
     }
+
+    fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
+        match self.inode.file_type() {
+            FileType::Regular => self.inode.allocate(mode, offset, len),
+            FileType::Directory => Err(Errno::EISDIR),
+            FileType::Fifo => Err(Errno::ESPIPE),
+            _ => Err(Errno::ENODEV),
+        }
+    }
 }

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use waiter::WaitQueue;
 
 use crate::fs::{generic_seek, DirEntry};
+use crate::lock::{self, Conflict, LockKey, LockKind, RecordOwner};
 use crate::mount::VfsPath;
 pub use host::ioctl_arg_len;
 pub(crate) use host::pread_host;
@@ -59,6 +60,10 @@ pub trait FileOps: Send + Sync {
     fn fsync(&self) -> Result<(), Errno> {
         Ok(())
     }
+    /// fallocate; the open file description has checked the mode, range and access.
+    fn allocate(&self, _mode: i32, _offset: u64, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
     /// statfs of a file outside the VFS (host fds); VFS files answer from their mount.
     fn statfs(&self) -> Result<Statfs, Errno> {
         Err(Errno::ENOSYS)
@@ -92,6 +97,9 @@ pub struct OpenFile {
     offset: Mutex<u64>,
     /// The O_* flags given at open, minus the creation flags, with F_SETFL changes.
     flags: Mutex<i32>,
+    /// The file's lock key once this description took a lock: its flock and OFD locks are
+    /// released when it is dropped.
+    lock_key: Mutex<Option<LockKey>>,
 }
 
 impl OpenFile {
@@ -102,6 +110,7 @@ impl OpenFile {
             path,
             offset: Mutex::new(0),
             flags: Mutex::new(flags & !creation),
+            lock_key: Mutex::new(None),
         })
     }
 
@@ -232,6 +241,15 @@ impl OpenFile {
     /// getdents64: as many `linux_dirent64` records as fit in `max_bytes`, starting with "."
     /// and ".."; EINVAL if not even the next one fits, empty at the end.
     pub fn getdents64(&self, max_bytes: usize) -> Result<Vec<u8>, Errno> {
+        self.getdents_in(max_bytes, dirent::Format::Dirent64)
+    }
+
+    /// getdents: as getdents64, in the older `linux_dirent` layout.
+    pub fn getdents(&self, max_bytes: usize) -> Result<Vec<u8>, Errno> {
+        self.getdents_in(max_bytes, dirent::Format::Dirent)
+    }
+
+    fn getdents_in(&self, max_bytes: usize, format: dirent::Format) -> Result<Vec<u8>, Errno> {
         if self.is_path_only() {
             return Err(Errno::EBADF);
         }
@@ -254,7 +272,8 @@ impl OpenFile {
         entries.splice(0..0, dots);
         let mut index = self.offset.lock();
         let start = usize::try_from(*index).unwrap_or(usize::MAX);
-        let (records, consumed) = dirent::encode(entries.iter().skip(start), start, max_bytes)?;
+        let (records, consumed) =
+            dirent::encode(entries.iter().skip(start), start, max_bytes, format)?;
         *index += consumed as u64;
         Ok(records)
     }
@@ -296,6 +315,117 @@ impl OpenFile {
         match &self.path {
             Some(path) => path.mount().fs().statfs(),
             None => self.ops.statfs(),
+        }
+    }
+
+    /// fallocate: `mode` is FALLOC_FL_* bits; checks as Linux's `vfs_fallocate` does, in its
+    /// order, before the file's own `allocate`.
+    pub fn allocate(&self, mode: i32, offset: i64, len: i64) -> Result<(), Errno> {
+        let known = libc::FALLOC_FL_KEEP_SIZE
+            | libc::FALLOC_FL_PUNCH_HOLE
+            | libc::FALLOC_FL_COLLAPSE_RANGE
+            | libc::FALLOC_FL_ZERO_RANGE
+            | libc::FALLOC_FL_INSERT_RANGE
+            | libc::FALLOC_FL_UNSHARE_RANGE;
+        if offset < 0 || len <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        if mode & !known != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let punch = mode & libc::FALLOC_FL_PUNCH_HOLE != 0;
+        if punch && mode & libc::FALLOC_FL_KEEP_SIZE == 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        if offset.checked_add(len).is_none() {
+            return Err(Errno::EFBIG);
+        }
+        if let Some(path) = &self.path {
+            if path.mount().fs().read_only() {
+                return Err(Errno::EROFS);
+            }
+        }
+        self.ops
+            .allocate(mode, offset.cast_unsigned(), len.cast_unsigned())
+    }
+
+    /// The key locks know this file by.
+    fn lock_key(&self) -> Result<LockKey, Errno> {
+        let stat = self.ops.stat()?;
+        Ok((stat.st_dev, stat.st_ino))
+    }
+
+    /// Marks this description as holding locks to release when dropped, and returns the key.
+    fn take_lock_key(&self) -> Result<LockKey, Errno> {
+        let key = self.lock_key()?;
+        *self.lock_key.lock() = Some(key);
+        Ok(key)
+    }
+
+    /// flock: `Some` takes (or converts to) a shared or exclusive lock held by this open file
+    /// description, `None` releases it. EAGAIN (EWOULDBLOCK) on a conflict; the caller waits
+    /// on [`lock::lock_queue`] for a blocking request.
+    pub fn flock(self: &Arc<Self>, kind: Option<LockKind>) -> Result<(), Errno> {
+        if self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
+        let key = self.take_lock_key()?;
+        lock::flock(key, Arc::as_ptr(self).addr(), kind)
+    }
+
+    /// F_SETLK/F_OFD_SETLK over `[start, end]` (inclusive; `i64::MAX` for "to the end"):
+    /// `Some` locks, `None` unlocks; EAGAIN on a conflict. The access mode must allow the
+    /// kind of lock (EBADF).
+    pub fn set_record_lock(
+        &self,
+        owner: &RecordOwner,
+        kind: Option<LockKind>,
+        start: i64,
+        end: i64,
+    ) -> Result<(), Errno> {
+        match kind {
+            Some(LockKind::Shared) if !self.readable() => return Err(Errno::EBADF),
+            Some(LockKind::Exclusive) if !self.writable() => return Err(Errno::EBADF),
+            _ if self.is_path_only() => return Err(Errno::EBADF),
+            _ => {}
+        }
+        let key = self.take_lock_key()?;
+        lock::set_record(key, owner, kind, start, end)
+    }
+
+    /// F_GETLK: the lock of another owner that would stop `owner` taking `kind` over
+    /// `[start, end]`.
+    pub fn test_record_lock(
+        &self,
+        owner: &RecordOwner,
+        kind: LockKind,
+        start: i64,
+        end: i64,
+    ) -> Result<Option<Conflict>, Errno> {
+        if self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
+        Ok(lock::test_record(self.lock_key()?, owner, kind, start, end))
+    }
+
+    /// A process closed a descriptor of this file: its POSIX locks on the file go.
+    pub fn release_record_locks(&self, owner: &RecordOwner) {
+        if !lock::any_locks() {
+            return;
+        }
+        if let Ok(key) = self.lock_key() {
+            lock::release_records(key, owner.id());
+        }
+    }
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if let Some(key) = *self.lock_key.get_mut() {
+            lock::release_open_file(key, std::ptr::from_ref(self).addr());
         }
     }
 }

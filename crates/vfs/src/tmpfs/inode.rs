@@ -10,6 +10,7 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 use super::{DeviceOps, Shared, MAX_FILE_SIZE};
 use crate::file::FileOps;
 use crate::fs::{DirEntry, FileType, Inode, SetAttr};
+use crate::pipe::Pipe;
 use crate::vfs::now;
 
 /// Linux tmpfs counts this many bytes per directory entry in a directory's size.
@@ -25,6 +26,8 @@ pub struct TmpfsInode {
 struct Meta {
     /// Permission bits only; the type comes from the body.
     perm: u32,
+    uid: u32,
+    gid: u32,
     nlink: u64,
     atime: Timespec,
     mtime: Timespec,
@@ -38,6 +41,7 @@ enum Body {
     Directory(Mutex<Children>),
     Symlink(Vec<u8>),
     Device { rdev: u64, ops: Arc<dyn DeviceOps> },
+    Fifo(Arc<Pipe>),
 }
 
 impl TmpfsInode {
@@ -48,6 +52,8 @@ impl TmpfsInode {
             ino: shared.next_ino(),
             meta: Mutex::new(Meta {
                 perm: perm & 0o7777,
+                uid: 0,
+                gid: 0,
                 nlink,
                 atime: now,
                 mtime: now,
@@ -64,6 +70,10 @@ impl TmpfsInode {
             2,
             Body::Directory(Mutex::new(BTreeMap::new())),
         )
+    }
+
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     fn children(&self) -> Result<MutexGuard<'_, Children>, Errno> {
@@ -113,7 +123,7 @@ impl TmpfsInode {
             Body::Regular(data) => data.read().len() as u64,
             Body::Directory(children) => (children.lock().len() as u64 + 2) * BOGO_DIRENT_SIZE,
             Body::Symlink(target) => target.len() as u64,
-            Body::Device { .. } => 0,
+            Body::Device { .. } | Body::Fifo(_) => 0,
         }
     }
 
@@ -152,6 +162,7 @@ impl Inode for TmpfsInode {
             Body::Directory(_) => FileType::Directory,
             Body::Symlink(_) => FileType::Symlink,
             Body::Device { .. } => FileType::CharDevice,
+            Body::Fifo(_) => FileType::Fifo,
         }
     }
 
@@ -162,6 +173,8 @@ impl Inode for TmpfsInode {
             st_dev: self.shared.dev,
             st_ino: self.ino,
             st_nlink: meta.nlink,
+            st_uid: meta.uid,
+            st_gid: meta.gid,
             st_mode: self.file_type().mode_bits() | meta.perm,
             st_rdev: match &self.body {
                 Body::Device { rdev, .. } => *rdev,
@@ -211,6 +224,20 @@ impl Inode for TmpfsInode {
 
     fn mkdir(&self, name: &[u8], mode: u32) -> Result<(), Errno> {
         self.add_child(name, Self::new_dir(&self.shared, mode))
+    }
+
+    fn mknod(&self, name: &[u8], file_type: FileType, mode: u32, rdev: u64) -> Result<(), Errno> {
+        let body = match file_type {
+            FileType::Regular => Body::Regular(RwLock::new(Vec::new())),
+            FileType::Fifo => Body::Fifo(Pipe::new()),
+            // Only devices the Sentry implements can be made: the node needs their behaviour.
+            FileType::CharDevice => Body::Device {
+                rdev,
+                ops: crate::devfs::device(rdev).ok_or(Errno::EPERM)?,
+            },
+            _ => return Err(Errno::EPERM),
+        };
+        self.add_child(name, Self::new(&self.shared, mode, 1, body))
     }
 
     fn symlink(&self, name: &[u8], target: &[u8]) -> Result<(), Errno> {
@@ -356,7 +383,7 @@ impl Inode for TmpfsInode {
             }
             Body::Directory(_) => Err(Errno::EISDIR),
             Body::Device { ops, .. } => ops.read(offset, buf),
-            Body::Symlink(_) => Err(Errno::EINVAL),
+            Body::Symlink(_) | Body::Fifo(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -365,7 +392,7 @@ impl Inode for TmpfsInode {
             Body::Regular(data) => data,
             Body::Directory(_) => return Err(Errno::EISDIR),
             Body::Device { ops, .. } => return ops.write(offset, buf),
-            Body::Symlink(_) => return Err(Errno::EINVAL),
+            Body::Symlink(_) | Body::Fifo(_) => return Err(Errno::EINVAL),
         };
         if buf.is_empty() {
             return Ok(0);
@@ -414,6 +441,12 @@ impl Inode for TmpfsInode {
         if let Some(mode) = attr.mode {
             meta.perm = mode & 0o7777;
         }
+        if let Some(uid) = attr.uid {
+            meta.uid = uid;
+        }
+        if let Some(gid) = attr.gid {
+            meta.gid = gid;
+        }
         if let Some(atime) = attr.atime {
             meta.atime = atime;
         }
@@ -422,5 +455,49 @@ impl Inode for TmpfsInode {
         }
         meta.ctime = now();
         Ok(())
+    }
+
+    /// tmpfs's fallocate: space needs no reserving, so mode 0 only grows the file,
+    /// FALLOC_FL_KEEP_SIZE does nothing and FALLOC_FL_PUNCH_HOLE zeroes the range inside the
+    /// file; the other modes are EOPNOTSUPP, as Linux's shmem_fallocate.
+    fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
+        let Body::Regular(data) = &self.body else {
+            return Err(Errno::ENODEV);
+        };
+        let end = offset.saturating_add(len);
+        match mode {
+            0 => {
+                if end > MAX_FILE_SIZE {
+                    return Err(Errno::EFBIG);
+                }
+                let end = usize::try_from(end).map_err(|_| Errno::EFBIG)?;
+                let mut data = data.write();
+                if data.len() < end {
+                    data.resize(end, 0);
+                    drop(data);
+                    self.touch_modified();
+                }
+                Ok(())
+            }
+            libc::FALLOC_FL_KEEP_SIZE => Ok(()),
+            m if m == libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE => {
+                let mut data = data.write();
+                let size = data.len();
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(size);
+                let end = usize::try_from(end).unwrap_or(usize::MAX).min(size);
+                data[start..end].fill(0);
+                drop(data);
+                self.touch_modified();
+                Ok(())
+            }
+            _ => Err(Errno::EOPNOTSUPP),
+        }
+    }
+
+    fn fifo(&self) -> Option<Arc<Pipe>> {
+        match &self.body {
+            Body::Fifo(pipe) => Some(Arc::clone(pipe)),
+            _ => None,
+        }
     }
 }

@@ -15,6 +15,10 @@ pub const MAX_FILE_SIZE: u64 = 1 << 30;
 
 /// `TMPFS_MAGIC` for statfs.
 const TMPFS_MAGIC: i64 = 0x0102_1994;
+/// The capacity statfs reports, in 4 KiB blocks (Linux's default tmpfs is half of RAM).
+const NOMINAL_BLOCKS: u64 = (4 << 30) / 4096;
+/// The inode count statfs reports.
+const NOMINAL_INODES: u64 = 1 << 20;
 
 /// The behaviour of a character device node (devfs puts these in a tmpfs).
 pub trait DeviceOps: Send + Sync {
@@ -77,10 +81,23 @@ impl FileSystem for TmpFs {
         self.root.clone()
     }
 
+    /// tmpfs has no fixed size here (files live in the Sentry's heap): it reports a nominal
+    /// capacity, the inodes made so far as used, and a filesystem id from its device.
     fn statfs(&self) -> Result<Statfs, Errno> {
+        let used_inodes = self.root.shared().next_ino.load(Ordering::Relaxed);
+        let dev = self.root.shared().dev;
         Ok(Statfs {
             f_type: TMPFS_MAGIC,
             f_bsize: 4096,
+            f_blocks: NOMINAL_BLOCKS,
+            f_bfree: NOMINAL_BLOCKS,
+            f_bavail: NOMINAL_BLOCKS,
+            f_files: NOMINAL_INODES,
+            f_ffree: NOMINAL_INODES.saturating_sub(used_inodes),
+            f_fsid: [
+                i32::try_from(dev & 0x7fff_ffff).unwrap_or(0),
+                i32::try_from(dev >> 32 & 0x7fff_ffff).unwrap_or(0),
+            ],
             f_namelen: 255,
             f_frsize: 4096,
             ..Statfs::default()

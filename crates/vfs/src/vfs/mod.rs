@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use abi::{Errno, Stat, Statfs, Timespec};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::dentry::{Dentry, RecentDentries, DENTRY_CACHE_CAPACITY};
 use crate::file::{InodeFile, OpenFile};
@@ -40,6 +40,10 @@ pub struct Vfs {
     next_mount_id: AtomicU64,
     /// Keeps the dentries of recently resolved names (and so their attributes) alive.
     recent: RecentDentries,
+    /// The hidden tmpfs memfd_create's files live in, mounted nowhere.
+    memfd_mount: Arc<Mount>,
+    /// Held while a memfd is briefly named in `memfd_mount`, so equal names don't collide.
+    memfd_naming: Mutex<()>,
 }
 
 impl Vfs {
@@ -49,8 +53,10 @@ impl Vfs {
         Arc::new(Vfs {
             root,
             mounts: RwLock::new(HashMap::new()),
-            next_mount_id: AtomicU64::new(1),
+            next_mount_id: AtomicU64::new(2),
             recent: RecentDentries::new(DENTRY_CACHE_CAPACITY),
+            memfd_mount: Arc::new(Mount::new(1, crate::tmpfs::TmpFs::new(0o1777), None)),
+            memfd_naming: Mutex::new(()),
         })
     }
 
@@ -202,9 +208,18 @@ impl Vfs {
             _ => {}
         }
         let inode = path.inode().clone();
-        let ops = match inode.open(flags)? {
-            Some(ops) => ops,
-            None => Box::new(InodeFile::new(inode.clone())),
+        let fifo = if file_type == FileType::Fifo {
+            inode.fifo()
+        } else {
+            None
+        };
+        let ops: Box<dyn crate::file::FileOps> = if let Some(pipe) = fifo {
+            Box::new(pipe.open_fifo(flags, inode.clone())?)
+        } else {
+            match inode.open(flags)? {
+                Some(ops) => ops,
+                None => Box::new(InodeFile::new(inode.clone())),
+            }
         };
         if flags & libc::O_TRUNC != 0 && file_type == FileType::Regular {
             inode.set_attr(&SetAttr {
@@ -236,6 +251,40 @@ impl Vfs {
         self.check_absent(&dir, name)?;
         Self::check_writable(&dir)?;
         dir.inode().mkdir(name, mode & 0o7777)
+    }
+
+    /// mknod/mknodat: a node of `file_type` (not a directory or symlink) with permission bits
+    /// `mode` (umask applied) and device number `rdev`; the caller checked privileges.
+    pub fn mknod(
+        &self,
+        ctx: &LookupCtx,
+        path: &[u8],
+        file_type: FileType,
+        mode: u32,
+        rdev: u64,
+    ) -> Result<(), Errno> {
+        let (dir, name, trailing_slash) = self.lookup_parent(ctx, path, Errno::EEXIST)?;
+        self.check_absent(&dir, name)?;
+        if trailing_slash {
+            return Err(Errno::ENOENT);
+        }
+        Self::check_writable(&dir)?;
+        dir.inode().mknod(name, file_type, mode & 0o7777, rdev)
+    }
+
+    /// memfd_create: an anonymous tmpfs file open for reading and writing, named
+    /// "memfd:`name`" in /proc/self/fd and already unlinked.
+    pub fn memfd_create(&self, name: &[u8]) -> Result<Arc<OpenFile>, Errno> {
+        let mut display = b"memfd:".to_vec();
+        display.extend_from_slice(name);
+        let dir = self.memfd_mount.root();
+        let _naming = self.memfd_naming.lock();
+        dir.inode().create(&display, 0o777)?;
+        let dentry = dir.child(&display);
+        dir.inode().unlink(&display)?;
+        dir.forget_child(&display);
+        let path = VfsPath::new(self.memfd_mount.clone(), dentry?);
+        Self::open_path(path, libc::O_RDWR | libc::O_LARGEFILE)
     }
 
     pub fn symlink(&self, ctx: &LookupCtx, target: &[u8], linkpath: &[u8]) -> Result<(), Errno> {
