@@ -14,6 +14,7 @@ mod process;
 mod sched;
 mod signal;
 mod signalfd;
+mod socket;
 pub(crate) mod strace;
 mod system;
 pub mod table;

@@ -290,11 +290,7 @@ impl Endpoint {
 
     /// The live socket of our type at `address`.
     fn resolve_peer(&self, ns: &Namespace, address: &UnixAddress) -> Result<Arc<Endpoint>, Errno> {
-        let peer = ns.resolve(address)?;
-        if peer.ty != self.ty {
-            return Err(Errno::EPROTOTYPE);
-        }
-        Ok(peer)
+        ns.resolve(self.ty, address)
     }
 
     /// A connection from `client` to this listener: its server-side socket joins the pending

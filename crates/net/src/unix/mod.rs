@@ -33,7 +33,7 @@ use options::{bool_bytes, buffer_bytes, buffer_size, int_bytes, int_value};
 const SOCKFS_DEV: u64 = 0x08;
 
 /// The socket types AF_UNIX has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SocketType {
     Stream,
     Datagram,

@@ -10,13 +10,14 @@ use parking_lot::Mutex;
 use vfs::{LookupCtx, Vfs};
 
 use super::endpoint::Endpoint;
-use super::UnixAddress;
+use super::{SocketType, UnixAddress};
 
 /// The abstract namespace of one sandbox: names bound with a leading NUL, no file behind them.
-/// A name is free again once its socket is closed.
+/// As on Linux, each socket type has names of its own, and a name is free again once its
+/// socket is closed.
 #[derive(Default)]
 pub struct AbstractNames {
-    names: Mutex<HashMap<Vec<u8>, Weak<Endpoint>>>,
+    names: Mutex<HashMap<(SocketType, Vec<u8>), Weak<Endpoint>>>,
     /// Autobind's next candidate, as Linux's 5-hex-digit names.
     next_auto: AtomicU32,
 }
@@ -36,10 +37,11 @@ impl AbstractNames {
     pub(crate) fn bind(&self, name: &[u8], endpoint: &Arc<Endpoint>) -> Result<(), Errno> {
         let mut names = self.names.lock();
         names.retain(|_, entry| Self::live(entry).is_some());
-        if names.contains_key(name) {
+        let key = (endpoint.ty, name.to_vec());
+        if names.contains_key(&key) {
             return Err(Errno::EADDRINUSE);
         }
-        names.insert(name.to_vec(), Arc::downgrade(endpoint));
+        names.insert(key, Arc::downgrade(endpoint));
         Ok(())
     }
 
@@ -57,8 +59,11 @@ impl AbstractNames {
         Err(Errno::ENOSPC)
     }
 
-    pub(crate) fn lookup(&self, name: &[u8]) -> Option<Arc<Endpoint>> {
-        self.names.lock().get(name).and_then(Self::live)
+    pub(crate) fn lookup(&self, ty: SocketType, name: &[u8]) -> Option<Arc<Endpoint>> {
+        self.names
+            .lock()
+            .get(&(ty, name.to_vec()))
+            .and_then(Self::live)
     }
 }
 
@@ -95,12 +100,17 @@ impl Namespace<'_> {
         }
     }
 
-    /// The live socket bound to `address`: ECONNREFUSED if none is (a file that is no socket,
-    /// a socket since closed), the lookup's error for a missing path.
-    pub(crate) fn resolve(&self, address: &UnixAddress) -> Result<Arc<Endpoint>, Errno> {
+    /// The live socket of type `ty` bound to `address`: ECONNREFUSED if none is (a file that is
+    /// no socket, a socket since closed), the lookup's error for a missing path, EPROTOTYPE for
+    /// a socket file of another type.
+    pub(crate) fn resolve(
+        &self,
+        ty: SocketType,
+        address: &UnixAddress,
+    ) -> Result<Arc<Endpoint>, Errno> {
         let endpoint = match address {
             UnixAddress::Unnamed => return Err(Errno::EINVAL),
-            UnixAddress::Abstract(name) => self.abstract_names.lookup(name),
+            UnixAddress::Abstract(name) => self.abstract_names.lookup(ty, name),
             UnixAddress::Path(path) => {
                 let file = self.vfs.lookup(self.lookup, path, true)?;
                 file.inode()
@@ -108,8 +118,12 @@ impl Namespace<'_> {
                     .and_then(|socket| socket.downcast_ref::<Weak<Endpoint>>()?.upgrade())
             }
         };
-        endpoint
+        let endpoint = endpoint
             .filter(|endpoint| !endpoint.is_closed())
-            .ok_or(Errno::ECONNREFUSED)
+            .ok_or(Errno::ECONNREFUSED)?;
+        if endpoint.ty != ty {
+            return Err(Errno::EPROTOTYPE);
+        }
+        Ok(endpoint)
     }
 }
