@@ -12,12 +12,15 @@ use vfs::{LookupCtx, Vfs};
 use super::endpoint::Endpoint;
 use super::{SocketType, UnixAddress};
 
+/// A bound abstract name: names are per socket type.
+type NameKey = (SocketType, Vec<u8>);
+
 /// The abstract namespace of one sandbox: names bound with a leading NUL, no file behind them.
 /// As on Linux, each socket type has names of its own, and a name is free again once its
 /// socket is closed.
 #[derive(Default)]
 pub struct AbstractNames {
-    names: Mutex<HashMap<(SocketType, Vec<u8>), Weak<Endpoint>>>,
+    names: Mutex<HashMap<NameKey, Weak<Endpoint>>>,
     /// Autobind's next candidate, as Linux's 5-hex-digit names.
     next_auto: AtomicU32,
 }
