@@ -35,6 +35,8 @@ pub struct Kernel {
     /// The clock source every itimer, POSIX timer and timerfd of the sandbox is armed on.
     pub(crate) timers: TimerQueue,
     pub(crate) timerfds: Arc<TimerFdRegistry>,
+    /// The sandbox's abstract AF_UNIX namespace.
+    pub(crate) unix_names: net::unix::AbstractNames,
     /// How init ended; set once, when the sandbox is over.
     sandbox_exit: Mutex<Option<ExitStatus>>,
     sandbox_done: Condvar,
@@ -60,6 +62,7 @@ impl Kernel {
             terminal: Terminal::default(),
             timers: TimerQueue::new(),
             timerfds: Arc::default(),
+            unix_names: net::unix::AbstractNames::new(),
             sandbox_exit: Mutex::new(None),
             sandbox_done: Condvar::new(),
         })

@@ -1,14 +1,12 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! rvisor sockets. AF_UNIX sockets live entirely inside the Sentry ([`unix`]); other address
+//! families (TCP/IP through a user-space stack, a host-network mode) are to come.
+//!
+//! Operations never sleep here: one that must wait asks a [`Blocker`], which the kernel
+//! implements for the calling task (its waiter, signals, O_NONBLOCK/MSG_DONTWAIT and the
+//! socket's timeouts).
+#![forbid(unsafe_code)]
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod block;
+pub mod unix;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use block::Blocker;

@@ -174,6 +174,22 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EPERM)
     }
 
+    /// Creates a socket file `name` with permission bits `mode`, standing for the AF_UNIX
+    /// socket `socket` bound to its path (bind(2)); the net crate reads it back with
+    /// [`Inode::bound_socket`].
+    fn bind_socket(
+        &self,
+        _name: &[u8],
+        _mode: u32,
+        _socket: Arc<dyn Any + Send + Sync>,
+    ) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+    /// The socket this socket file was bound to (connect(2) to a path); `None` for other files.
+    fn bound_socket(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        None
+    }
+
     /// The target of this symlink.
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         Err(Errno::EINVAL)

@@ -19,9 +19,9 @@ const IOV_MAX: usize = 1024;
 /// `struct iovec`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct Iovec {
-    base: u64,
-    len: u64,
+pub(super) struct Iovec {
+    pub(super) base: u64,
+    pub(super) len: u64,
 }
 
 /// Runs `op` on `file`, sleeping while it would block (EAGAIN) unless the file is
@@ -97,9 +97,11 @@ pub(super) fn is_regular(file: &OpenFile) -> bool {
 /// Whether a short write is continued: pipes and FIFOs in blocking mode.
 fn writes_fully(file: &OpenFile) -> bool {
     file.status_flags() & libc::O_NONBLOCK == 0
-        && file
-            .stat()
-            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO)
+        && file.stat().is_ok_and(|st| {
+            let kind = st.st_mode & libc::S_IFMT;
+            // A stream socket's write, like a pipe's, blocks until it is all sent.
+            kind == libc::S_IFIFO || kind == libc::S_IFSOCK
+        })
 }
 
 /// Writes `count` bytes of guest memory at `addr` to `file`; `offset` for pwrite. A blocking
@@ -187,7 +189,7 @@ pub(super) fn pwrite64(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     Ok(write_from_guest(task, &file, a[1], arg_len(a[2])?, Some(offset))? as u64)
 }
 
-fn read_iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
+pub(super) fn read_iovecs(task: &Task, addr: u64, count: u64) -> Result<Vec<Iovec>, Errno> {
     let count = arg_len(count)?;
     if count > IOV_MAX {
         return Err(Errno::EINVAL);

@@ -17,6 +17,7 @@ mod process;
 mod sched;
 mod signal;
 mod signalfd;
+mod socket;
 pub(crate) mod strace;
 mod system;
 pub mod table;

@@ -5,7 +5,7 @@
 use super::strace::Arg::{self, *};
 use super::{
     creds, epoll, eventfd, file, fs, fs_ext, futex, io, limits, locks, memory, poll, prctl,
-    process, sched, signal, signalfd, system, time, timer, xattr, Handler,
+    process, sched, signal, signalfd, socket, system, time, timer, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -76,6 +76,21 @@ syscall_table! {
     38 setitimer timer::setitimer [Int, Ptr, Ptr] P("ITIMER_VIRTUAL and ITIMER_PROF count wall time, not CPU time");
     39 getpid process::getpid [] F;
     40 sendfile io::sendfile [Fd, Fd, Ptr, Uint] F;
+    41 socket socket::socket [Int, Hex, Int] P("AF_UNIX only; other families EAFNOSUPPORT until the network stack");
+    42 connect socket::connect [Fd, Ptr, Uint] F;
+    43 accept socket::accept [Fd, Ptr, Ptr] F;
+    44 sendto socket::sendto [Fd, InBuf(2), Uint, Hex, Ptr, Uint] P("a stream send copies in at most 2 MiB per call");
+    45 recvfrom socket::recvfrom [Fd, OutBuf, Uint, Hex, Ptr, Ptr] P("MSG_OOB and MSG_ERRQUEUE unsupported");
+    46 sendmsg socket::sendmsg [Fd, Ptr, Hex] P("SCM_RIGHTS and SCM_CREDENTIALS; a stream send copies in at most 2 MiB per call; no garbage collection of sockets passed in cycles");
+    47 recvmsg socket::recvmsg [Fd, Ptr, Hex] P("MSG_OOB and MSG_ERRQUEUE unsupported");
+    48 shutdown socket::shutdown [Fd, Int] F;
+    49 bind socket::bind [Fd, Ptr, Uint] F;
+    50 listen socket::listen [Fd, Int] F;
+    51 getsockname socket::getsockname [Fd, Ptr, Ptr] F;
+    52 getpeername socket::getpeername [Fd, Ptr, Ptr] F;
+    53 socketpair socket::socketpair [Int, Hex, Int, Ptr] P("AF_UNIX only");
+    54 setsockopt socket::setsockopt [Fd, Int, Int, Ptr, Uint] P("SOL_SOCKET options of AF_UNIX; buffer sizes and SO_LINGER/SO_KEEPALIVE are recorded, not all acted on");
+    55 getsockopt socket::getsockopt [Fd, Int, Int, Ptr, Ptr] P("SOL_SOCKET options of AF_UNIX");
     56 clone process::clone [Hex, Ptr, Ptr, Ptr, Ptr] P("no namespaces (CLONE_NEW*), no pidfds");
     57 fork process::fork [] F;
     58 vfork process::vfork [] F;
@@ -229,6 +244,7 @@ syscall_table! {
     285 fallocate fs_ext::fallocate [Fd, Hex, Int, Int] P("tmpfs: mode 0, KEEP_SIZE, PUNCH_HOLE; EOPNOTSUPP elsewhere");
     286 timerfd_settime timer::timerfd_settime [Fd, Hex, Ptr, Ptr] P("TFD_TIMER_CANCEL_ON_SET is accepted; the sandbox's clock is never set, so it never cancels");
     287 timerfd_gettime timer::timerfd_gettime [Fd, Ptr] F;
+    288 accept4 socket::accept4 [Fd, Ptr, Ptr, Hex] F;
     289 signalfd4 signalfd::signalfd4 [Fd, Ptr, Uint, Hex] P("reads the signals of the creating process, not the reading task");
     290 eventfd2 eventfd::eventfd2 [Uint, Hex] F;
     291 epoll_create1 epoll::epoll_create1 [Hex] F;

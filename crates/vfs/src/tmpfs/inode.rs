@@ -40,8 +40,13 @@ enum Body {
     Regular(RwLock<Vec<u8>>),
     Directory(Mutex<Children>),
     Symlink(Vec<u8>),
-    Device { rdev: u64, ops: Arc<dyn DeviceOps> },
+    Device {
+        rdev: u64,
+        ops: Arc<dyn DeviceOps>,
+    },
     Fifo(Arc<Pipe>),
+    /// A bound AF_UNIX socket's file: the socket is the net crate's, opaque here.
+    Socket(Arc<dyn Any + Send + Sync>),
 }
 
 impl TmpfsInode {
@@ -123,7 +128,7 @@ impl TmpfsInode {
             Body::Regular(data) => data.read().len() as u64,
             Body::Directory(children) => (children.lock().len() as u64 + 2) * BOGO_DIRENT_SIZE,
             Body::Symlink(target) => target.len() as u64,
-            Body::Device { .. } | Body::Fifo(_) => 0,
+            Body::Device { .. } | Body::Fifo(_) | Body::Socket(_) => 0,
         }
     }
 
@@ -163,6 +168,7 @@ impl Inode for TmpfsInode {
             Body::Symlink(_) => FileType::Symlink,
             Body::Device { .. } => FileType::CharDevice,
             Body::Fifo(_) => FileType::Fifo,
+            Body::Socket(_) => FileType::Socket,
         }
     }
 
@@ -356,6 +362,22 @@ impl Inode for TmpfsInode {
         Ok(())
     }
 
+    fn bind_socket(
+        &self,
+        name: &[u8],
+        mode: u32,
+        socket: Arc<dyn Any + Send + Sync>,
+    ) -> Result<(), Errno> {
+        self.add_child(name, Self::new(&self.shared, mode, 1, Body::Socket(socket)))
+    }
+
+    fn bound_socket(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        match &self.body {
+            Body::Socket(socket) => Some(Arc::clone(socket)),
+            _ => None,
+        }
+    }
+
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         match &self.body {
             Body::Symlink(target) => Ok(target.clone()),
@@ -364,8 +386,11 @@ impl Inode for TmpfsInode {
     }
 
     fn open(&self, _flags: i32) -> Result<Option<Box<dyn FileOps>>, Errno> {
-        if let Body::Device { ops, .. } = &self.body {
-            ops.open()?;
+        match &self.body {
+            Body::Device { ops, .. } => ops.open()?,
+            // Sockets are reached by connect(2), never opened (Linux's ENXIO).
+            Body::Socket(_) => return Err(Errno::ENXIO),
+            _ => {}
         }
         Ok(None)
     }
@@ -383,7 +408,7 @@ impl Inode for TmpfsInode {
             }
             Body::Directory(_) => Err(Errno::EISDIR),
             Body::Device { ops, .. } => ops.read(offset, buf),
-            Body::Symlink(_) | Body::Fifo(_) => Err(Errno::EINVAL),
+            Body::Symlink(_) | Body::Fifo(_) | Body::Socket(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -392,7 +417,7 @@ impl Inode for TmpfsInode {
             Body::Regular(data) => data,
             Body::Directory(_) => return Err(Errno::EISDIR),
             Body::Device { ops, .. } => return ops.write(offset, buf),
-            Body::Symlink(_) | Body::Fifo(_) => return Err(Errno::EINVAL),
+            Body::Symlink(_) | Body::Fifo(_) | Body::Socket(_) => return Err(Errno::EINVAL),
         };
         if buf.is_empty() {
             return Ok(0);

@@ -1,6 +1,7 @@
 //! The VFS: the mount table and the path-based operations of the syscalls.
 
 mod resolve;
+mod socket;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
