@@ -19,6 +19,9 @@ use crate::process::describe;
 /// may find another Python without it.
 const PYTHON: &str = "/usr/bin/python3";
 
+/// The shell that starts each module's python (see `run_module`).
+const SHELL: &str = "/bin/sh";
+
 /// The slowest listed module (test_lzma) takes about 10s either way; a minute leaves room on a
 /// loaded machine and bounds a hung one (a blocklisted module waiting for a signal that never
 /// comes), which CI pays in full.
@@ -122,10 +125,21 @@ enum Outcome {
 fn run_module(runner: &Runner, module: &str, blocked: Option<&String>) -> Result<Row> {
     // -B: no .pyc writes (the sandbox's root is read-only). Sequential, in-process: regrtest's
     // -j runs each module in a child interpreter, which would test process creation as well.
-    let args: [OsString; 4] = ["-B".into(), "-m".into(), "test".into(), module.into()];
+    // Python runs under a shell that stays its parent, both ways: in the sandbox the first
+    // process is pid 1, which inherits orphans, and regrtest would count a test's orphaned
+    // grandchild (test_posix's register_at_fork) as a leak; natively python isn't init either.
+    let args: [OsString; 7] = [
+        "-c".into(),
+        "\"$0\" \"$@\"; exit $?".into(),
+        PYTHON.into(),
+        "-B".into(),
+        "-m".into(),
+        "test".into(),
+        module.into(),
+    ];
     let job = Job {
         name: &format!("cpython/{module}"),
-        program: Path::new(PYTHON),
+        program: Path::new(SHELL),
         args: &args,
         scratch_var: SCRATCH_VAR,
         timeout: TIMEOUT,
