@@ -83,8 +83,8 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
 }
 
 /// Host signals the sandbox as a whole receives (Ctrl-C at its terminal, `kill` of the
-/// runsc process) and passes on to the guest.
-const FORWARDED_SIGNALS: [Signal; 7] = [
+/// runsc process) and passes on to the guest. The Sentry's process must not ignore them.
+pub const FORWARDED_SIGNALS: [Signal; 7] = [
     Signal::SIGINT,
     Signal::SIGQUIT,
     Signal::SIGTERM,

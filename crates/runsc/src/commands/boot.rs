@@ -8,7 +8,6 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use nix::sys::signal::Signal;
 use platform::Platform;
 use platform_ptrace::PtracePlatform;
 
@@ -16,20 +15,9 @@ use super::{exit_code, signaled_exit_code};
 use crate::cli::{BootArgs, GlobalOptions, PlatformKind};
 use crate::sys;
 
-/// Signals the kernel takes from the host and passes to the guest: their dispositions must
-/// not stay ignored (runsc do ignores the keyboard's), or the host would discard them.
-const GUEST_SIGNALS: [Signal; 7] = [
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-];
 
 pub fn run(global: &GlobalOptions, args: BootArgs) -> Result<u8> {
-    sys::set_signal_dispositions(&GUEST_SIGNALS, false).context("resetting signal dispositions")?;
+    sys::set_signal_dispositions(&kernel::FORWARDED_SIGNALS, false).context("resetting signal dispositions")?;
     let gofer = sys::take_inherited_fd(args.gofer_fd)
         .with_context(|| format!("taking the gofer socket (fd {})", args.gofer_fd))?;
     let config = kernel::Config {
