@@ -15,9 +15,9 @@ use super::{exit_code, signaled_exit_code};
 use crate::cli::{BootArgs, GlobalOptions, PlatformKind};
 use crate::sys;
 
-
 pub fn run(global: &GlobalOptions, args: BootArgs) -> Result<u8> {
-    sys::set_signal_dispositions(&kernel::FORWARDED_SIGNALS, false).context("resetting signal dispositions")?;
+    sys::set_signal_dispositions(&kernel::FORWARDED_SIGNALS, false)
+        .context("resetting signal dispositions")?;
     let gofer = sys::take_inherited_fd(args.gofer_fd)
         .with_context(|| format!("taking the gofer socket (fd {})", args.gofer_fd))?;
     let config = kernel::Config {
