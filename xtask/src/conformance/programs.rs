@@ -1,7 +1,11 @@
-//! The project's own suite: C programs under conformance/tests/<family>/<name>.c, one per
-//! syscall area. Each prints "ok CHECK" or "FAIL CHECK: details" per check and exits 0 when all
-//! passed; it passes when it does so both natively and sandboxed with identical output.
+//! The project's own suite: programs under conformance/tests/<family>/<name>.{c,sh,py}, one per
+//! area. C programs (built with gcc -static) print "ok CHECK" or "FAIL CHECK: details" per check;
+//! shell and Python scripts (run by bash and python3 from the sandbox's root, which is the host's)
+//! exercise real programs — coreutils, bash job control, gcc, python's process and thread
+//! modules — and print what they saw. A test passes when it exits 0 both natively and sandboxed
+//! with identical output.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -28,22 +32,39 @@ pub fn run(root: &Path, runner: &Runner, filter: Option<&str>) -> Result<Suite> 
     let gcc_missing = !tests.is_empty() && !gcc_available();
     let mut rows = Vec::new();
     for (name, source) in &tests {
-        let row = if gcc_missing {
-            Row::skipped(
+        let row = match kind_of(source) {
+            Some(Kind::C) if gcc_missing => Row::skipped(
                 name,
                 "gcc not found (apt-get install gcc libc6-dev)".to_owned(),
-            )
-        } else {
-            let binary = bin_dir.join(name);
-            match compile(source, &binary)? {
-                Some(error) => Row {
-                    native: "-".to_owned(),
-                    sandboxed: "-".to_owned(),
-                    verdict: Verdict::Fail(format!("does not compile: {error}")),
-                    test: name.clone(),
-                },
-                None => run_test(runner, name, &binary)?,
+            ),
+            Some(Kind::C) => {
+                let binary = bin_dir.join(name);
+                match compile(source, &binary)? {
+                    Some(error) => Row {
+                        native: "-".to_owned(),
+                        sandboxed: "-".to_owned(),
+                        verdict: Verdict::Fail(format!("does not compile: {error}")),
+                        test: name.clone(),
+                    },
+                    None => run_test(runner, name, &binary, &[])?,
+                }
             }
+            Some(Kind::Script(interpreter)) if !Path::new(interpreter).exists() => {
+                Row::skipped(name, format!("{interpreter} not found"))
+            }
+            Some(Kind::Script(interpreter)) => {
+                // Staged beside the binaries: the sandbox sees the target dir (never under the
+                // host's /tmp, which the sandbox's own tmpfs hides).
+                let script = bin_dir.join(format!("{name}.{}", extension(source)));
+                stage(source, &script)?;
+                run_test(
+                    runner,
+                    name,
+                    Path::new(interpreter),
+                    &[script.into_os_string()],
+                )?
+            }
+            None => continue,
         };
         eprintln!("xtask: conformance {name}: {}", row.verdict.word());
         rows.push(row);
@@ -54,7 +75,25 @@ pub fn run(root: &Path, runner: &Runner, filter: Option<&str>) -> Result<Suite> 
     })
 }
 
-/// ("family/name", source) for every `family/name.c`, sorted.
+/// How a test's source becomes something to run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// Compiled with gcc.
+    C,
+    /// Run by this interpreter.
+    Script(&'static str),
+}
+
+fn kind_of(source: &Path) -> Option<Kind> {
+    match source.extension()?.to_str()? {
+        "c" => Some(Kind::C),
+        "sh" => Some(Kind::Script("/bin/bash")),
+        "py" => Some(Kind::Script("/usr/bin/python3")),
+        _ => None,
+    }
+}
+
+/// ("family/name", source) for every `family/name.{c,sh,py}`, sorted.
 fn list_tests(sources: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut tests = Vec::new();
     for family in read_dir_sorted(sources)? {
@@ -62,7 +101,7 @@ fn list_tests(sources: &Path) -> Result<Vec<(String, PathBuf)>> {
             continue;
         }
         for source in read_dir_sorted(&family)? {
-            if source.extension().is_some_and(|ext| ext == "c") {
+            if kind_of(&source).is_some() {
                 let name = format!("{}/{}", file_name(&family), stem(&source));
                 tests.push((name, source));
             }
@@ -120,11 +159,26 @@ fn compile(source: &Path, binary: &Path) -> Result<Option<String>> {
     Ok(Some(error))
 }
 
-fn run_test(runner: &Runner, name: &str, binary: &Path) -> Result<Row> {
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map_or_else(String::new, |ext| ext.to_string_lossy().into_owned())
+}
+
+/// Copies a script to where the sandbox can read it.
+fn stage(source: &Path, staged: &Path) -> Result<()> {
+    if let Some(dir) = staged.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::copy(source, staged)
+        .with_context(|| format!("copying {} to {}", source.display(), staged.display()))?;
+    Ok(())
+}
+
+fn run_test(runner: &Runner, name: &str, program: &Path, args: &[OsString]) -> Result<Row> {
     let job = Job {
         name,
-        program: binary,
-        args: &[],
+        program,
+        args,
         scratch_var: SCRATCH_VAR,
         timeout: TIMEOUT,
     };
@@ -138,12 +192,19 @@ fn run_test(runner: &Runner, name: &str, binary: &Path) -> Result<Row> {
     })
 }
 
-/// "28 ok, 0.01s" or "exit code 1: 16/17 ok".
+/// "28 ok, 0.01s" (or "12 lines, 0.3s" for a script without check lines) or
+/// "exit code 1: 16/17 ok".
 fn cell(run: &Run) -> String {
     match run {
         Ok(captured) => {
             let (ok, total) = count_checks(&captured.stdout);
-            if captured.status.success() {
+            if captured.status.success() && total == 0 {
+                format!(
+                    "{} lines, {}",
+                    captured.stdout.lines().count(),
+                    seconds(captured)
+                )
+            } else if captured.status.success() {
                 format!("{ok} ok, {}", seconds(captured))
             } else {
                 format!("{}: {ok}/{total} ok", describe(captured.status))
