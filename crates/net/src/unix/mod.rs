@@ -135,8 +135,9 @@ impl Received {
     }
 }
 
-/// Waits for nothing: read(2) and write(2) through the generic file paths, which do their own
-/// waiting on the socket's wait queue.
+/// Waits for nothing, every would-block is EAGAIN: read(2) and write(2) through the generic
+/// file paths, which do their own waiting on the socket's wait queue (and the unit tests' calls
+/// that must not sleep).
 struct NoWait;
 
 impl Blocker for NoWait {
