@@ -47,6 +47,17 @@ fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
+/// Builds our runsc (release) and returns where it is.
+fn build_runsc(root: &Path) -> Result<PathBuf> {
+    process::run_checked(std::process::Command::new(cargo()).current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "runsc",
+    ]))?;
+    Ok(target_dir(root).join("release/runsc"))
+}
+
 /// The cargo that runs us (`cargo xtask`), so toolchain overrides carry over.
 fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())

@@ -19,7 +19,7 @@ pub mod tmpfs;
 mod vfs;
 
 pub use dentry::{Dentry, DENTRY_CACHE_CAPACITY};
-pub use file::{ioctl_arg_len, FileOps, OpenFile};
+pub use file::{ioctl_arg_len, queued_bytes_ioctl, FileOps, OpenFile};
 pub use fs::{generic_seek, new_device_id, DirEntry, FileSystem, FileType, Inode, SetAttr};
 pub use mount::{Mount, VfsPath};
 pub use vfs::{LookupCtx, Vfs, NAME_MAX, PATH_MAX, SYMLOOP_MAX};

@@ -9,7 +9,7 @@ use abi::{Errno, Stat};
 use parking_lot::Mutex;
 use waiter::{events, WaitQueue};
 
-use crate::file::{FileOps, OpenFile};
+use crate::file::{queued_bytes_ioctl, FileOps, OpenFile};
 use crate::fs::Inode;
 
 /// Writes up to this size are atomic: never interleaved with other writers (PIPE_BUF).
@@ -299,13 +299,7 @@ impl FileOps for PipeEnd {
     }
 
     fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<u64, Errno> {
-        if u64::from(cmd) == libc::FIONREAD {
-            let queued = i32::try_from(self.pipe.state.lock().buf.len()).unwrap_or(i32::MAX);
-            let out = arg.get_mut(..4).ok_or(Errno::EFAULT)?;
-            out.copy_from_slice(&queued.to_ne_bytes());
-            return Ok(0);
-        }
-        Err(Errno::ENOTTY)
+        queued_bytes_ioctl(cmd, arg, || self.pipe.state.lock().buf.len())
     }
 
     fn allocate(&self, _mode: i32, _offset: u64, _len: u64) -> Result<(), Errno> {

@@ -43,22 +43,13 @@ pub struct BenchArgs {
 }
 
 pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
-    run_checked(Command::new(crate::cargo()).current_dir(root).args([
-        "build",
-        "--release",
-        "-p",
-        "runsc",
-    ]))?;
+    let runsc = crate::build_runsc(root)?;
     let bench = build_bench(root)?;
     let gvisor = Path::new(GVISOR_RUNSC);
     if !gvisor.exists() {
         eprintln!("xtask: {GVISOR_RUNSC} not found (apt-get install runsc): no gVisor column");
     }
-    let columns = columns(
-        &crate::target_dir(root).join("release/runsc"),
-        &args.platform,
-        gvisor.exists().then_some(gvisor),
-    );
+    let columns = columns(&runsc, &args.platform, gvisor.exists().then_some(gvisor));
     let cases = list_cases(&bench)?;
     let runners: Vec<Runner> = columns.iter().map(|column| column.runner).collect();
     let mut rows: Vec<(String, Unit)> = cases

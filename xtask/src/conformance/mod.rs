@@ -8,12 +8,10 @@ mod report;
 mod runner;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use crate::process::run_checked;
 use report::Totals;
 use runner::Runner;
 
@@ -30,17 +28,10 @@ pub struct ConformanceArgs {
 
 pub fn run(root: &Path, args: &ConformanceArgs) -> Result<()> {
     let start = Instant::now();
-    run_checked(Command::new(crate::cargo()).current_dir(root).args([
-        "build",
-        "--release",
-        "-p",
-        "runsc",
-    ]))?;
-    let target = crate::target_dir(root);
     let runner = Runner::new(
-        target.join("release/runsc"),
+        crate::build_runsc(root)?,
         &args.platform,
-        target.join("conformance/scratch"),
+        crate::target_dir(root).join("conformance/scratch"),
     );
     let filter = args.filter.as_deref();
     let suites = [

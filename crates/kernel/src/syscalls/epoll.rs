@@ -107,24 +107,15 @@ fn do_epoll_wait(
         .ok_or(Errno::EINVAL)?;
     let file = task.fds().get(epfd)?;
     let epoll = as_epoll(&file).ok_or(Errno::EINVAL)?;
+    let queues = [(
+        Arc::clone(epoll.queue()),
+        waiter::events::ALWAYS | waiter::events::READABLE,
+    )];
     let mut ready = Vec::new();
-    let check = |ready: &mut Vec<EpollEvent>| {
-        *ready = epoll.collect(max);
+    let end = wait_ready(task, &queues, deadline, || {
+        ready = epoll.collect(max);
         !ready.is_empty()
-    };
-    let end = if deadline.is_some_and(|d| d <= Instant::now()) {
-        if check(&mut ready) {
-            WaitEnd::Ready
-        } else {
-            WaitEnd::TimedOut
-        }
-    } else {
-        let queues = [(
-            Arc::clone(epoll.queue()),
-            waiter::events::ALWAYS | waiter::events::READABLE,
-        )];
-        wait_ready(task, &queues, deadline, || check(&mut ready))
-    };
+    });
     if end == WaitEnd::Interrupted {
         return Err(Errno::EINTR);
     }

@@ -22,13 +22,22 @@ pub(super) enum WaitEnd {
 
 /// Sleeps until `ready()` holds, `deadline` passes or a signal is deliverable. The task's
 /// waiter is registered on every queue (with its event mask) before the first check, so no
-/// change is missed; readiness wins over a pending signal, as on Linux.
+/// change is missed; readiness wins over a pending signal, as on Linux. A deadline already
+/// past (a zero timeout) checks once without registering and, as on Linux, without looking
+/// at signals.
 pub(super) fn wait_ready(
     task: &Task,
     queues: &[(Arc<WaitQueue>, u32)],
     deadline: Option<Instant>,
     mut ready: impl FnMut() -> bool,
 ) -> WaitEnd {
+    if deadline.is_some_and(|d| d <= Instant::now()) {
+        return if ready() {
+            WaitEnd::Ready
+        } else {
+            WaitEnd::TimedOut
+        };
+    }
     let waiter = &task.handle.waiter;
     let _registrations: Vec<OwnedRegistration> = queues
         .iter()
@@ -160,7 +169,7 @@ fn do_poll(task: &Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> 
         .collect();
     let mut revents = vec![0u32; count];
     let mut ready_count = 0u64;
-    let mut check = || {
+    let check = || {
         ready_count = 0;
         for ((slot, file), &mask) in revents.iter_mut().zip(&files).zip(&masks) {
             *slot = match file {
@@ -174,15 +183,7 @@ fn do_poll(task: &Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> 
         }
         ready_count > 0
     };
-    let end = if deadline.is_some_and(|d| d <= Instant::now()) {
-        if check() {
-            WaitEnd::Ready
-        } else {
-            WaitEnd::TimedOut
-        }
-    } else {
-        wait_ready(task, &queues, deadline, check)
-    };
+    let end = wait_ready(task, &queues, deadline, check);
     // Linux writes every revents back, whatever the outcome.
     for (i, ready) in revents.iter().enumerate() {
         let at = fds_addr + (i * std::mem::size_of::<PollFd>()) as u64 + REVENTS_OFFSET;
@@ -285,7 +286,7 @@ fn do_select(
         .collect();
     let mut results = vec![vec![0u64; words]; 3];
     let mut total = 0u64;
-    let mut check = || {
+    let check = || {
         total = 0;
         for set in &mut results {
             set.fill(0);
@@ -301,15 +302,7 @@ fn do_select(
         }
         total > 0
     };
-    let end = if deadline.is_some_and(|d| d <= Instant::now()) {
-        if check() {
-            WaitEnd::Ready
-        } else {
-            WaitEnd::TimedOut
-        }
-    } else {
-        wait_ready(task, &queues, deadline, check)
-    };
+    let end = wait_ready(task, &queues, deadline, check);
     if end == WaitEnd::Interrupted {
         return Err(abi::restart::ERESTARTNOHAND);
     }

@@ -135,8 +135,9 @@ impl Received {
     }
 }
 
-/// Waits for nothing: read(2) and write(2) through the generic file paths, which do their own
-/// waiting on the socket's wait queue.
+/// Waits for nothing, every would-block is EAGAIN: read(2) and write(2) through the generic
+/// file paths, which do their own waiting on the socket's wait queue (and the unit tests' calls
+/// that must not sleep).
 struct NoWait;
 
 impl Blocker for NoWait {
@@ -393,14 +394,7 @@ impl FileOps for UnixSocket {
     }
 
     fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<u64, Errno> {
-        if u64::from(cmd) == libc::FIONREAD {
-            let n = i32::try_from(self.endpoint.readable_bytes()).unwrap_or(i32::MAX);
-            arg.get_mut(..4)
-                .ok_or(Errno::EFAULT)?
-                .copy_from_slice(&n.to_ne_bytes());
-            return Ok(0);
-        }
-        Err(Errno::ENOTTY)
+        vfs::queued_bytes_ioctl(cmd, arg, || self.endpoint.readable_bytes())
     }
 
     fn readiness(&self, mask: u32) -> u32 {

@@ -15,21 +15,6 @@ const ME: Ucred = Ucred {
     gid: 100,
 };
 
-/// Never sleeps: every would-block is EAGAIN.
-struct Nonblocking;
-
-impl Blocker for Nonblocking {
-    fn may_block(&self) -> bool {
-        false
-    }
-    fn waiter(&self) -> Arc<Waiter> {
-        Waiter::new()
-    }
-    fn sleep(&mut self) -> Result<(), Errno> {
-        Err(Errno::EAGAIN)
-    }
-}
-
 /// Sleeps on a real waiter until a deadline, as a task would.
 struct Sleeping {
     waiter: Arc<Waiter>,
@@ -72,11 +57,11 @@ fn send(file: &OpenFile, data: &[u8]) -> Result<usize, Errno> {
         creds: ME,
         to: None,
     };
-    sock(file).send(None, message, &mut Nonblocking)
+    sock(file).send(None, message, &mut NoWait)
 }
 
 fn recv(file: &OpenFile, want: usize) -> Result<Received, Errno> {
-    sock(file).recv(want, RecvFlags::default(), &mut Nonblocking)
+    sock(file).recv(want, RecvFlags::default(), &mut NoWait)
 }
 
 /// A sandbox-like namespace: a tmpfs root and an abstract namespace.
@@ -119,7 +104,7 @@ fn listener(world: &World, address: &UnixAddress, backlog: i32) -> Arc<OpenFile>
 
 fn connect(world: &World, address: &UnixAddress) -> Result<Arc<OpenFile>, Errno> {
     let file = UnixSocket::new_file(SocketType::Stream, ME, 0);
-    sock(&file).connect(&world.ns(), Some(address), ME, &mut Nonblocking)?;
+    sock(&file).connect(&world.ns(), Some(address), ME, &mut NoWait)?;
     Ok(file)
 }
 
@@ -155,7 +140,7 @@ fn datagrams_keep_boundaries_and_truncate() {
                 peek: true,
                 waitall: false,
             },
-            &mut Nonblocking,
+            &mut NoWait,
         )
         .expect("peek");
     assert_eq!(peeked.data, b"second");
@@ -175,14 +160,14 @@ fn abstract_names_listen_connect_accept() {
     );
     let client = connect(&world, &name).expect("connect");
     assert_ne!(server.readiness(events::POLLIN), 0);
-    let (accepted, peer) = sock(&server).accept(0, &mut Nonblocking).expect("accept");
+    let (accepted, peer) = sock(&server).accept(0, &mut NoWait).expect("accept");
     assert_eq!(peer, UnixAddress::Unnamed);
     assert_eq!(sock(&client).peer_address(), Ok(name.clone()));
     assert_eq!(sock(&accepted).local_address(), name);
     send(&client, b"ping").expect("send");
     assert_eq!(recv(&accepted, 10).map(|r| r.data), Ok(b"ping".to_vec()));
     assert_eq!(
-        sock(&server).accept(0, &mut Nonblocking).err(),
+        sock(&server).accept(0, &mut NoWait).err(),
         Some(Errno::EAGAIN)
     );
     drop(server);
@@ -212,7 +197,7 @@ fn path_names_are_socket_files() {
     connect(&world, &path).expect("connect");
     let dgram = UnixSocket::new_file(SocketType::Datagram, ME, 0);
     assert_eq!(
-        sock(&dgram).connect(&world.ns(), Some(&path), ME, &mut Nonblocking),
+        sock(&dgram).connect(&world.ns(), Some(&path), ME, &mut NoWait),
         Err(Errno::EPROTOTYPE)
     );
     assert_eq!(
@@ -244,7 +229,7 @@ fn rights_travel_with_the_first_byte() {
         to: None,
     };
     sock(&a)
-        .send(None, message, &mut Nonblocking)
+        .send(None, message, &mut NoWait)
         .expect("send with rights");
     // The read stops before the message with files, then delivers them with its bytes.
     let first = recv(&b, 10).expect("recv");
@@ -281,7 +266,7 @@ fn peer_credentials_and_options() {
     sock(&server).bind(&world.ns(), &name).expect("bind");
     sock(&server).listen(1, server_cred).expect("listen");
     let client = connect(&world, &name).expect("connect");
-    let (accepted, _) = sock(&server).accept(0, &mut Nonblocking).expect("accept");
+    let (accepted, _) = sock(&server).accept(0, &mut NoWait).expect("accept");
     let cred = |f: &OpenFile| sock(f).getsockopt(libc::SOL_SOCKET, libc::SO_PEERCRED);
     assert_eq!(cred(&client), Ok(server_cred.to_bytes()));
     assert_eq!(cred(&accepted), Ok(ME.to_bytes()));

@@ -1,6 +1,6 @@
 //! FPU state round trips; host signals never reach the guest; a dropped context leaves no stub.
 
-use crate::common::Guest;
+use crate::common::{own_children, Guest};
 use nix::sys::signal::Signal;
 use platform::Trap;
 
@@ -42,16 +42,6 @@ fn fp_state_round_trips_and_reaches_the_guest() {
         u64::from_le_bytes(low),
         "the guest sees xmm0"
     );
-}
-
-/// The children of the calling thread (the stubs it forked).
-fn own_children() -> Option<Vec<i32>> {
-    let text = std::fs::read_to_string("/proc/thread-self/children").ok()?;
-    Some(
-        text.split_whitespace()
-            .filter_map(|pid| pid.parse().ok())
-            .collect(),
-    )
 }
 
 #[test]

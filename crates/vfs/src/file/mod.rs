@@ -85,6 +85,22 @@ pub trait FileOps: Send + Sync {
     }
 }
 
+/// The ioctl of a stream file that queues bytes (a pipe, a socket): FIONREAD answers `queued()`
+/// as an int (capped at `i32::MAX`); every other command is ENOTTY.
+pub fn queued_bytes_ioctl(
+    cmd: u32,
+    arg: &mut [u8],
+    queued: impl FnOnce() -> usize,
+) -> Result<u64, Errno> {
+    if u64::from(cmd) != libc::FIONREAD {
+        return Err(Errno::ENOTTY);
+    }
+    let queued = i32::try_from(queued()).unwrap_or(i32::MAX);
+    let out = arg.get_mut(..4).ok_or(Errno::EFAULT)?;
+    out.copy_from_slice(&queued.to_ne_bytes());
+    Ok(0)
+}
+
 /// The status flags fcntl(F_SETFL) may change.
 const SETTABLE_STATUS_FLAGS: i32 =
     libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
