@@ -13,6 +13,10 @@ use waiter::{events, WaitQueue};
 pub(crate) const PIPE_BUF: usize = 4096;
 /// A pipe's default capacity (16 pages, as Linux).
 const PIPE_CAPACITY: usize = 65_536;
+/// /proc/sys/fs/pipe-max-size: the most F_SETPIPE_SZ grants without CAP_SYS_RESOURCE.
+const PIPE_MAX_SIZE: usize = 1 << 20;
+/// Capacities are whole pages.
+const PAGE_SIZE: usize = 4096;
 
 /// Inode numbers of pipes (pipefs), for fstat and /proc/[pid]/fd.
 static NEXT_PIPE_INO: AtomicU64 = AtomicU64::new(1);
@@ -62,6 +66,51 @@ pub(crate) fn new_pipe(flags: i32) -> (Arc<OpenFile>, Arc<OpenFile>) {
         libc::O_WRONLY | status,
     );
     (reader, writer)
+}
+
+/// The pipe behind `file`; EBADF for other files, as the F_*PIPE_SZ fcntls answer.
+fn pipe_of(file: &OpenFile) -> Result<&Pipe, Errno> {
+    file.ops()
+        .as_any()
+        .downcast_ref::<PipeEnd>()
+        .map(|end| &*end.pipe)
+        .ok_or(Errno::EBADF)
+}
+
+/// F_GETPIPE_SZ: the capacity of the pipe behind `file`.
+pub(crate) fn pipe_capacity(file: &OpenFile) -> Result<usize, Errno> {
+    Ok(pipe_of(file)?.state.lock().capacity)
+}
+
+/// F_SETPIPE_SZ: resizes the pipe behind `file` to `size` rounded up to a power-of-two number
+/// of bytes (a page at least), as Linux's round_pipe_size; returns the new capacity. Growing
+/// past pipe-max-size needs `may_exceed_max` (CAP_SYS_RESOURCE); shrinking below what the pipe
+/// holds is EBUSY.
+pub(crate) fn set_pipe_capacity(
+    file: &OpenFile,
+    size: u64,
+    may_exceed_max: bool,
+) -> Result<usize, Errno> {
+    let pipe = pipe_of(file)?;
+    if size > 1 << 31 {
+        return Err(Errno::EINVAL);
+    }
+    let capacity = usize::try_from(size)
+        .map_err(|_| Errno::EINVAL)?
+        .max(PAGE_SIZE)
+        .next_power_of_two();
+    let mut state = pipe.state.lock();
+    if capacity > state.capacity && capacity > PIPE_MAX_SIZE && !may_exceed_max {
+        return Err(Errno::EPERM);
+    }
+    if state.buf.len() > capacity {
+        return Err(Errno::EBUSY);
+    }
+    state.capacity = capacity;
+    drop(state);
+    // A larger pipe may have become writable.
+    pipe.queue.notify(events::WRITABLE);
+    Ok(capacity)
 }
 
 impl FileOps for PipeEnd {
@@ -172,6 +221,10 @@ impl FileOps for PipeEnd {
 
     fn wait_queue(&self) -> Option<Arc<WaitQueue>> {
         Some(Arc::clone(&self.pipe.queue))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

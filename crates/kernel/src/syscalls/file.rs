@@ -359,6 +359,12 @@ pub(super) fn fcntl(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
             file.set_status_flags(flags);
             Ok(0)
         }
+        libc::F_GETPIPE_SZ => Ok(crate::pipe::pipe_capacity(&*task.fds().get(a[0])?)? as u64),
+        libc::F_SETPIPE_SZ => {
+            let file = task.fds().get(a[0])?;
+            let may_exceed_max = task.creds().capable(super::creds::CAP_SYS_RESOURCE);
+            Ok(crate::pipe::set_pipe_capacity(&file, a[2], may_exceed_max)? as u64)
+        }
         _ => {
             task.fds().get(a[0])?;
             Err(Errno::EINVAL)

@@ -83,7 +83,7 @@ syscall_table! {
     61 wait4 process::wait4 [Int, Ptr, Hex, Ptr] P("rusage is zero");
     62 kill signal::kill [Int, Int] F;
     63 uname system::uname [Ptr] F;
-    72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL; no locks");
+    72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, F_GETPIPE_SZ/SETPIPE_SZ; no locks");
     74 fsync file::fsync [Fd] F;
     75 fdatasync file::fsync [Fd] F;
     76 truncate fs::truncate [Path, Int] F;
