@@ -65,6 +65,7 @@ const CAP_SETUID: u32 = 7;
 pub(crate) const CAP_SETPCAP: u32 = 8;
 pub(crate) const CAP_SYS_ADMIN: u32 = 21;
 pub(crate) const CAP_SYS_NICE: u32 = 23;
+pub(crate) const CAP_SYS_RESOURCE: u32 = 24;
 pub(crate) const CAP_KILL: u32 = 5;
 
 /// The capabilities a filesystem uid of 0 carries (Linux's CAP_FS_MASK): chown, dac_override,

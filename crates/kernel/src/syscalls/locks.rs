@@ -13,9 +13,6 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use super::{arg_i32, SyscallResult};
 use crate::task::Task;
 
-/// CAP_SYS_RESOURCE: pipes beyond pipe-max-size.
-const CAP_SYS_RESOURCE: u32 = 24;
-
 /// How long a blocked lock request sleeps before looking again: a process that exits without
 /// its descriptors being closed one by one (its table dropped whole) wakes nobody, and its
 /// locks lapse only when someone looks.
@@ -219,7 +216,7 @@ fn with_pipe<T>(
 
 fn set_pipe_size(task: &Task, fd: u64, arg: u64) -> SyscallResult {
     let size = u64::from(super::arg_u32(arg));
-    let privileged = task.creds().capable(CAP_SYS_RESOURCE);
+    let privileged = task.creds().capable(super::creds::CAP_SYS_RESOURCE);
     with_pipe(task, fd, |end| {
         if round_pipe_size(size) > PIPE_MAX_SIZE as u64 && !privileged {
             return Err(Errno::EPERM);

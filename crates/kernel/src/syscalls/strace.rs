@@ -34,12 +34,12 @@ const BUF_SHOWN: usize = 32;
 /// logged once, with its result, by [`exit`].
 pub(crate) fn enter(task: &Task, entry: &Syscall, args: &[u64; 6]) {
     if never_returns(entry) {
-        eprintln!(
+        log(format_args!(
             "[{:>4}] {}({})",
             task.tid,
             entry.name,
             format_args(task, entry, args, None)
-        );
+        ));
     }
 }
 
@@ -60,17 +60,28 @@ pub(crate) fn exit(
         Some(entry) if never_returns(entry) => {}
         Some(entry) => {
             let shown = format_args(task, entry, args, result.as_ref().ok().copied());
-            eprintln!("[{:>4}] {}({}) = {}", task.tid, entry.name, shown, ret);
+            log(format_args!(
+                "[{:>4}] {}({}) = {}",
+                task.tid, entry.name, shown, ret
+            ));
         }
         None => {
             let sysno = usize::try_from(nr).ok().and_then(syscalls::Sysno::new);
             let name = sysno.map_or("unknown", |s| s.name());
-            eprintln!(
+            log(format_args!(
                 "[{:>4}] {name}#{nr}({:#x}, {:#x}, ...) = {ret}",
                 task.tid, args[0], args[1]
-            );
+            ));
         }
     }
+}
+
+/// Writes one line of the log to the Sentry's stderr. A failed write is dropped: eprintln!
+/// panics when stderr is gone (a closed pipe), and a panicking task thread never exits, so
+/// its parent's wait and the sandbox's end would never come.
+fn log(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// The errno's message, as strerror gives it (std adds "(os error N)", which strace doesn't).

@@ -109,8 +109,14 @@ const SETTABLE_STATUS_FLAGS: i32 =
 pub struct OpenFile {
     ops: Box<dyn FileOps>,
     path: Option<VfsPath>,
-    /// The file offset; for directories, the index of the next entry.
+    /// The file offset; for directories, the index of the next entry in `dir_snapshot`.
     offset: Mutex<u64>,
+    /// A directory's entries (with "." and ".."), read when reading starts at index 0: later
+    /// reads index into this list, so that removing entries already returned (closing the fds
+    /// of /proc/self/fd one by one, deleting files while listing) skips none of the rest, as
+    /// Linux's stable directory offsets guarantee. Entries added or removed since are
+    /// unspecified by POSIX until a rewind.
+    dir_snapshot: Mutex<Option<Arc<[DirEntry]>>>,
     /// The O_* flags given at open, minus the creation flags, with F_SETFL changes.
     flags: Mutex<i32>,
     /// The file's lock key once this description took a lock: its flock and OFD locks are
@@ -125,6 +131,7 @@ impl OpenFile {
             ops,
             path,
             offset: Mutex::new(0),
+            dir_snapshot: Mutex::new(None),
             flags: Mutex::new(flags & !creation),
             lock_key: Mutex::new(None),
         })
@@ -273,6 +280,27 @@ impl OpenFile {
         if !path.is_dir() {
             return Err(Errno::ENOTDIR);
         }
+        let mut index = self.offset.lock();
+        let start = usize::try_from(*index).unwrap_or(usize::MAX);
+        let entries = {
+            let mut snapshot = self.dir_snapshot.lock();
+            match &*snapshot {
+                Some(entries) if start != 0 => Arc::clone(entries),
+                _ => {
+                    let entries = self.dir_entries(path)?;
+                    *snapshot = Some(Arc::clone(&entries));
+                    entries
+                }
+            }
+        };
+        let (records, consumed) =
+            dirent::encode(entries.iter().skip(start), start, max_bytes, format)?;
+        *index += consumed as u64;
+        Ok(records)
+    }
+
+    /// The entries of the directory at `path`, "." and ".." first.
+    fn dir_entries(&self, path: &VfsPath) -> Result<Arc<[DirEntry]>, Errno> {
         let mut entries = self.ops.readdir()?;
         let dotdot_ino = path
             .parent()
@@ -286,12 +314,7 @@ impl OpenFile {
                 }
             });
         entries.splice(0..0, dots);
-        let mut index = self.offset.lock();
-        let start = usize::try_from(*index).unwrap_or(usize::MAX);
-        let (records, consumed) =
-            dirent::encode(entries.iter().skip(start), start, max_bytes, format)?;
-        *index += consumed as u64;
-        Ok(records)
+        Ok(entries.into())
     }
 
     pub fn stat(&self) -> Result<Stat, Errno> {
