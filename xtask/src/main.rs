@@ -19,8 +19,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Build the workspace, then run the whole test suite (what CI runs).
+    /// Lint, build the workspace, then run the whole test suite (what CI runs).
     Test,
+    /// rustfmt --check and clippy with the workspace lints, warnings as errors.
+    Lint,
+    /// Regenerate docs/compatibility.md from the syscall table.
+    Compat,
     /// Run the microbenchmark natively, under our runsc and under gVisor's, and compare.
     Bench(bench::BenchArgs),
     /// Run the conformance suites (ours and CPython's) natively and sandboxed, and compare.
@@ -30,6 +34,8 @@ enum Command {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Test => test::run(&workspace_root()),
+        Command::Lint => test::lint(&workspace_root()),
+        Command::Compat => test::compat(&workspace_root()),
         Command::Bench(args) => bench::run(&workspace_root(), &args),
         Command::Conformance(args) => conformance::run(&workspace_root(), &args),
     }

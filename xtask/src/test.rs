@@ -1,20 +1,45 @@
-//! `cargo xtask test`: build everything, then run the whole suite.
+//! `cargo xtask test`, `lint` and `compat`: the checks CI runs, and regenerating what they check.
 
 use std::path::Path;
+use std::process::Command;
 
 use anyhow::Result;
 
 use crate::process::run_checked;
 
+/// `cargo <args>` in the workspace root.
+fn cargo(root: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(crate::cargo());
+    command.current_dir(root).args(args);
+    command
+}
+
+/// Lints, builds everything, then runs the whole suite.
 pub fn run(root: &Path) -> Result<()> {
+    lint(root)?;
+    run_checked(&mut cargo(root, &["build", "--workspace"]))?;
+    run_checked(&mut cargo(root, &["test", "--workspace"]))
+}
+
+/// rustfmt and the workspace's clippy lints, with warnings as errors.
+pub fn lint(root: &Path) -> Result<()> {
+    run_checked(&mut cargo(root, &["fmt", "--all", "--check"]))?;
+    run_checked(&mut cargo(
+        root,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ))
+}
+
+/// Rewrites docs/compatibility.md from the syscall table (the test that checks it, blessed).
+pub fn compat(root: &Path) -> Result<()> {
     run_checked(
-        std::process::Command::new(crate::cargo())
-            .current_dir(root)
-            .args(["build", "--workspace"]),
-    )?;
-    run_checked(
-        std::process::Command::new(crate::cargo())
-            .current_dir(root)
-            .args(["test", "--workspace"]),
+        cargo(root, &["test", "-p", "kernel", "--test", "compatibility"]).env("RVISOR_BLESS", "1"),
     )
 }
