@@ -5,7 +5,8 @@
 //! go one component at a time with `openat` relative to the parent's descriptor, symlinks are
 //! never followed (the Sentry resolves them from `readlink`), and `..` is resolved by
 //! re-walking the fid's own path from the root, so it never leaves the root. Process-level
-//! confinement (namespaces, pivot_root, seccomp) is applied by the caller before [`serve`].
+//! confinement (namespaces, pivot_root, and the seccomp allowlist of [`install_filter`]) is
+//! applied by the caller before [`serve`].
 //!
 //! Two things make serving the host's "/" safe and coherent: files on the kernel's
 //! pseudo-filesystems (procfs, sysfs, devtmpfs, ...) are opaque, reachable and stat-able but
@@ -18,6 +19,9 @@ mod gofer;
 mod host;
 mod pseudo_fs;
 mod qid_paths;
+mod seccomp;
+
+pub use seccomp::{install_filter, SeccompError};
 
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -27,6 +31,8 @@ use std::os::unix::net::UnixStream;
 pub enum GoferError {
     #[error("serving 9p: {0}")]
     Protocol(#[from] p9::Error),
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
 }
 
 /// Serves the directory `root` (an `O_PATH|O_DIRECTORY` descriptor) over 9P2000.L on `stream`

@@ -21,6 +21,9 @@ pub fn run(args: GoferArgs) -> Result<u8> {
         .open(&args.root)
         .with_context(|| format!("opening the sandbox root {}", args.root.display()))?;
     tracing::debug!(root = %args.root.display(), "serving");
+    // Last, once the root is open and logging is set up: from here on only the system calls
+    // serving needs reach the host.
+    gofer::install_filter().context("confining the gofer with seccomp")?;
     gofer::serve(OwnedFd::from(root), UnixStream::from(stream), true)
         .with_context(|| format!("serving {}", args.root.display()))?;
     Ok(0)
