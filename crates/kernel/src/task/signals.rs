@@ -377,9 +377,6 @@ impl Task {
     /// Delivers pending signals before the guest runs again: default actions, or a handler
     /// frame. Also settles a syscall that asked to be restarted.
     pub(crate) fn deliver_signals(&mut self) -> Delivery {
-        if self.nothing_to_deliver() {
-            return Delivery::Resume;
-        }
         loop {
             if let Some(exit) = self.pending_exit() {
                 return Delivery::Exit(exit);
@@ -431,27 +428,6 @@ impl Task {
 
     /// No handler ran to save it in a frame: the mask a sigsuspend/ppoll/pselect/epoll_pwait
     /// replaced for the call's duration comes back now, as Linux's restore_saved_sigmask.
-    /// The usual case before each switch, checked under one lock instead of the several the
-    /// full delivery loop takes: no exit, no stop, no deliverable signal, no temporary mask to
-    /// put back and no interrupted syscall to settle.
-    fn nothing_to_deliver(&self) -> bool {
-        if self.thread_exit.is_some()
-            || self.restart.is_some()
-            || self
-                .handle
-                .must_exit
-                .load(std::sync::atomic::Ordering::Acquire)
-        {
-            return false;
-        }
-        let state = self.tg().state.lock();
-        let signals = self.handle.signals.lock();
-        state.group_exit.is_none()
-            && !matches!(state.job, JobState::Stopped { .. })
-            && signals.saved_mask.is_none()
-            && (state.pending.set() | signals.pending.set()) & !signals.mask == 0
-    }
-
     fn restore_saved_mask(&self) {
         let mut signals = self.handle.signals.lock();
         if let Some(mask) = signals.saved_mask.take() {
