@@ -225,7 +225,8 @@ pub(super) fn wait4(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     }
     if a[3] != 0 {
         let (user, system) = result.times.with_children();
-        task.mm.write_obj(a[3], &super::limits::rusage(user, system))?;
+        task.mm
+            .write_obj(a[3], &super::limits::rusage(user, system))?;
     }
     Ok(ret_id(result.pid))
 }
@@ -267,7 +268,8 @@ pub(super) fn waitid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     // found nothing.
     if a[4] != 0 {
         let (user, system) = result.map_or_else(Default::default, |r| r.times.with_children());
-        task.mm.write_obj(a[4], &super::limits::rusage(user, system))?;
+        task.mm
+            .write_obj(a[4], &super::limits::rusage(user, system))?;
     }
     Ok(0)
 }
