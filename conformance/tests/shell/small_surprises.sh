@@ -14,3 +14,5 @@ for name in stdin stdout stderr; do
 done
 echo "/dev/fd/0 is open: $([ -e /dev/fd/0 ] && echo yes)"
 echo "read through /dev/stdin: $(echo piped | cat /dev/stdin)"
+echo "piped /dev/stdin is a: $(echo | stat -L -c %F /dev/stdin)"
+echo "write to /dev/stderr: $({ echo err > /dev/stderr; } 2>&1)"
