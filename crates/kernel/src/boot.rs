@@ -38,6 +38,7 @@ pub struct Config {
 
 /// Runs the sandbox until its first process exits, and returns how it ended.
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
+    crate::syscalls::learn_host_cpus();
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
     let mounts = build_mounts(config.gofer)?;
     let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace);

@@ -7,6 +7,7 @@
 
 mod boot;
 mod compatibility;
+mod deadline;
 mod epoll;
 mod eventfd;
 mod fd_table;

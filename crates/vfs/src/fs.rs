@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use abi::{Errno, Stat, Statfs, Timespec};
 
-use crate::file::FileOps;
+use crate::file::{FileOps, OpenFile};
 
 /// A mounted-able filesystem.
 pub trait FileSystem: Send + Sync {
@@ -193,6 +193,13 @@ pub trait Inode: Send + Sync + Any {
     /// The target of this symlink.
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         Err(Errno::EINVAL)
+    }
+
+    /// For a /proc/[pid]/fd link (Linux's "magic link"): the open file it stands for.
+    /// Following it reaches that file's own path or, for a file without one (a pipe, the
+    /// sandbox's stdio), a node whose stat is the file's and whose open reopens it.
+    fn magic_link(&self) -> Option<Result<Arc<OpenFile>, Errno>> {
+        None
     }
 
     /// Opens the inode. `Some` is a file with state of its own (a Gofer fid); `None` means reads

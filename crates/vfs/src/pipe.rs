@@ -36,6 +36,16 @@ struct PipeState {
     writer_opens: u64,
 }
 
+/// Which ends an open with `flags` makes: (reads, writes).
+fn access(flags: i32) -> Result<(bool, bool), Errno> {
+    match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => Ok((true, false)),
+        libc::O_WRONLY => Ok((false, true)),
+        libc::O_RDWR => Ok((true, true)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 /// The buffer the ends of one pipe share.
 pub struct Pipe {
     state: Mutex<PipeState>,
@@ -69,12 +79,7 @@ impl Pipe {
         flags: i32,
         inode: Arc<dyn Inode>,
     ) -> Result<PipeEnd, Errno> {
-        let (reads, writes) = match flags & libc::O_ACCMODE {
-            libc::O_RDONLY => (true, false),
-            libc::O_WRONLY => (false, true),
-            libc::O_RDWR => (true, true),
-            _ => return Err(Errno::EINVAL),
-        };
+        let (reads, writes) = access(flags)?;
         let nonblocking = flags & libc::O_NONBLOCK != 0;
         let state = self.state.lock();
         if writes && !reads && nonblocking && state.readers == 0 {
@@ -87,6 +92,13 @@ impl Pipe {
         };
         drop(state);
         Ok(PipeEnd::new(self, reads, writes, Some(inode), awaits))
+    }
+
+    /// A new end of an anonymous pipe (an open of /proc/self/fd/N): never waits for the other
+    /// side, as Linux's fifo_open on pipefs.
+    pub fn reopen(self: &Arc<Pipe>, flags: i32) -> Result<PipeEnd, Errno> {
+        let (reads, writes) = access(flags)?;
+        Ok(PipeEnd::new(self, reads, writes, None, None))
     }
 
     /// Where the pipe's ends wait: data, space, and ends coming and going.

@@ -21,7 +21,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, OnceLock, Weak};
 
 use abi::{Errno, Stat, Statfs, Timespec};
-use vfs::{DirEntry, FileOps, FileSystem, FileType, Inode};
+use vfs::{DirEntry, FileOps, FileSystem, FileType, Inode, OpenFile};
 
 use crate::kernel::Kernel;
 use crate::task::TaskHandle;
@@ -414,6 +414,17 @@ impl Inode for ProcInode {
             LinkNode::Pid(scope, link) => process::readlink(&*self.shared.kernel()?, scope, *link),
             LinkNode::Fd(scope, fd) => process::fd_link(&*self.shared.kernel()?, scope, *fd),
         }
+    }
+
+    fn magic_link(&self) -> Option<Result<Arc<OpenFile>, Errno>> {
+        let Node::Link(LinkNode::Fd(scope, fd)) = &self.node else {
+            return None;
+        };
+        Some(
+            self.shared
+                .kernel()
+                .and_then(|kernel| process::fd_file(&kernel, scope, *fd)),
+        )
     }
 
     fn open(&self, _flags: i32) -> Result<Option<Box<dyn FileOps>>, Errno> {

@@ -1,7 +1,6 @@
 //! epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait, epoll_pwait2.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use abi::Errno;
 use vfs::OpenFile;
@@ -12,6 +11,7 @@ use super::poll::{
     WaitEnd,
 };
 use super::{arg_i32, SyscallResult};
+use crate::deadline::{millis, Deadline};
 use crate::epoll::{as_epoll, new_epoll, EpollEvent, EPOLLEXCLUSIVE, EPOLLONESHOT};
 use crate::task::Task;
 
@@ -99,7 +99,7 @@ fn do_epoll_wait(
     epfd: u64,
     events_addr: u64,
     max: u64,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 ) -> SyscallResult {
     let max = usize::try_from(arg_i32(max))
         .ok()
@@ -124,10 +124,8 @@ fn do_epoll_wait(
 }
 
 /// epoll_wait's millisecond timeout as a deadline (negative: forever).
-fn ms_deadline(timeout: u64) -> Option<Instant> {
-    u64::try_from(arg_i32(timeout))
-        .ok()
-        .map(|ms| Instant::now() + Duration::from_millis(ms))
+fn ms_deadline(timeout: u64) -> Deadline {
+    Deadline::within(millis(arg_i32(timeout)))
 }
 
 pub(super) fn epoll_wait(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -135,7 +133,7 @@ pub(super) fn epoll_wait(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 /// epoll_pwait and epoll_pwait2: the wait under a temporary signal mask.
-fn epoll_wait_masked(task: &Task, a: &[u64; 6], deadline: Option<Instant>) -> SyscallResult {
+fn epoll_wait_masked(task: &Task, a: &[u64; 6], deadline: Deadline) -> SyscallResult {
     let mask = read_sigmask(task, a[4], a[5])?;
     install_temporary_mask(task, mask);
     let result = do_epoll_wait(task, a[0], a[1], a[2], deadline);
@@ -149,5 +147,5 @@ pub(super) fn epoll_pwait(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn epoll_pwait2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let deadline = timespec_deadline(task, a[3])?;
-    epoll_wait_masked(task, a, deadline)
+    epoll_wait_masked(task, a, deadline.unwrap_or(Deadline::Never))
 }

@@ -1,12 +1,14 @@
 //! Syscalls on file descriptors: read/write family, seek, dup, fcntl, ioctl, fstat, getdents.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use abi::Errno;
 use vfs::OpenFile;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::{arg_i32, arg_i64, arg_len, arg_u32, ret_flags, SyscallResult};
+use crate::deadline::Deadline;
 use crate::task::Task;
 
 /// Bytes moved between guest memory and a file per step: bounds the Sentry's buffer whatever
@@ -25,13 +27,16 @@ pub(super) struct Iovec {
 }
 
 /// Runs `op` on `file`, sleeping while it would block (EAGAIN) unless the file is
-/// non-blocking. A signal ends the wait with ERESTARTSYS.
+/// non-blocking. A signal ends the wait with ERESTARTSYS (EINTR under a socket timeout, as
+/// Linux's `sock_intr_errno`); a socket's timeout passing ends it with EAGAIN.
 pub(super) fn blocking<T>(
     task: &Task,
     file: &OpenFile,
     events: u32,
     mut op: impl FnMut() -> Result<T, Errno>,
 ) -> Result<T, Errno> {
+    let timeout = socket_timeout(file, events);
+    let deadline = Deadline::within(timeout);
     loop {
         match op() {
             Err(Errno::EAGAIN) if file.status_flags() & libc::O_NONBLOCK == 0 => {}
@@ -49,9 +54,27 @@ pub(super) fn blocking<T>(
             result => return result,
         }
         if task.has_deliverable_signal() {
-            return Err(abi::restart::ERESTARTSYS);
+            return Err(if timeout.is_some() {
+                Errno::EINTR
+            } else {
+                abi::restart::ERESTARTSYS
+            });
         }
-        waiter.sleep(None);
+        if deadline.has_passed() {
+            return Err(Errno::EAGAIN);
+        }
+        waiter.sleep(deadline.instant());
+    }
+}
+
+/// How long a read or write on `file` may wait: a socket's SO_RCVTIMEO or SO_SNDTIMEO, which
+/// Linux applies to read(2) and write(2) as to recv and send; other files wait forever.
+fn socket_timeout(file: &OpenFile, events: u32) -> Option<Duration> {
+    let socket = net::unix::UnixSocket::of(file)?;
+    if events & waiter::events::READABLE != 0 {
+        socket.receive_timeout()
+    } else {
+        socket.send_timeout()
     }
 }
 

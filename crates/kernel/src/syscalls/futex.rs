@@ -1,10 +1,9 @@
 //! futex and robust lists.
 
-use std::time::{Duration, Instant};
-
 use abi::{Errno, Timespec};
 
 use super::{arg_i32, arg_u32, SyscallResult};
+use crate::deadline::{duration_of, Deadline};
 use crate::task::Task;
 
 /// `struct robust_list_head` is three words.
@@ -57,21 +56,20 @@ pub(super) fn futex(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
             }
             // FUTEX_WAIT's timeout is relative; WAIT_BITSET's absolute (on the chosen clock).
             let deadline = if a[3] == 0 {
-                None
+                Deadline::Never
             } else {
                 let ts: Timespec = task.mm.read_obj(a[3])?;
-                let d = super::time::duration_of(ts)?;
-                Some(if op == libc::FUTEX_WAIT {
-                    Instant::now() + d
+                let d = duration_of(ts)?;
+                if op == libc::FUTEX_WAIT {
+                    Deadline::after(d)
                 } else {
                     let clock = if raw_op & libc::FUTEX_CLOCK_REALTIME != 0 {
                         libc::CLOCK_REALTIME
                     } else {
                         libc::CLOCK_MONOTONIC
                     };
-                    let now = super::time::duration_of(super::time::now(task, clock)?)?;
-                    Instant::now() + d.saturating_sub(now)
-                })
+                    Deadline::when_clock_reads(d, duration_of(super::time::now(task, clock)?)?)
+                }
             };
             futex_wait(task, addr, arg_u32(a[2]), bitset, deadline)
         }
@@ -117,7 +115,7 @@ fn futex_wait(
     addr: u64,
     expected: u32,
     bitset: u32,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 ) -> SyscallResult {
     let waiter = std::sync::Arc::clone(&task.handle.waiter);
     waiter.clear();
@@ -137,9 +135,9 @@ fn futex_wait(
         if task.has_deliverable_signal() {
             return Err(abi::restart::ERESTARTSYS);
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.has_passed() {
             return Err(Errno::ETIMEDOUT);
         }
-        waiter.sleep(deadline.map(|d| d.max(Instant::now() + Duration::from_micros(1))));
+        waiter.sleep(deadline.instant());
     }
 }

@@ -102,13 +102,17 @@ pub(super) fn getrusage(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         libc::RUSAGE_THREAD => (task.handle.cpu.user(), task.handle.cpu.system()),
         _ => return Err(Errno::EINVAL),
     };
-    // struct rusage: ru_utime, ru_stime, then 14 longs of counters this kernel doesn't keep
-    // (faults, context switches...), reported as zero.
+    task.mm.write_obj(a[1], &rusage(user, system))?;
+    Ok(0)
+}
+
+/// A `struct rusage`: ru_utime, ru_stime, then 14 longs of counters this kernel doesn't keep
+/// (faults, context switches...), reported as zero.
+pub(super) fn rusage(user: std::time::Duration, system: std::time::Duration) -> [i64; 18] {
     let mut usage = [0i64; 18];
     usage[..2].copy_from_slice(&timeval_words(user));
     usage[2..4].copy_from_slice(&timeval_words(system));
-    task.mm.write_obj(a[1], &usage)?;
-    Ok(0)
+    usage
 }
 
 /// A duration as the two words of a `struct timeval`.

@@ -2,7 +2,6 @@
 //! and temporary-signal-mask helpers epoll_wait shares.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use abi::{Errno, Timespec, Timeval};
 use vfs::OpenFile;
@@ -10,6 +9,7 @@ use waiter::{events, Notify, OwnedRegistration, WaitQueue};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::{arg_i32, arg_len, SyscallResult};
+use crate::deadline::{duration_of, duration_of_select_timeval, millis, Deadline};
 use crate::task::{Task, UNBLOCKABLE};
 
 /// How a wait for readiness ended.
@@ -28,10 +28,10 @@ pub(super) enum WaitEnd {
 pub(super) fn wait_ready(
     task: &Task,
     queues: &[(Arc<WaitQueue>, u32)],
-    deadline: Option<Instant>,
+    deadline: Deadline,
     mut ready: impl FnMut() -> bool,
 ) -> WaitEnd {
-    if deadline.is_some_and(|d| d <= Instant::now()) {
+    if deadline.has_passed() {
         return if ready() {
             WaitEnd::Ready
         } else {
@@ -53,10 +53,10 @@ pub(super) fn wait_ready(
         if task.has_deliverable_signal() {
             return WaitEnd::Interrupted;
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.has_passed() {
             return WaitEnd::TimedOut;
         }
-        waiter.sleep(deadline);
+        waiter.sleep(deadline.instant());
     }
 }
 
@@ -97,18 +97,14 @@ pub(super) fn end_temporary_mask(task: &Task, interrupted: bool) {
     }
 }
 
-/// Reads a timespec timeout (`addr` 0: wait forever) as a deadline.
-pub(super) fn timespec_deadline(task: &Task, addr: u64) -> Result<Option<Instant>, Errno> {
+/// Reads a timespec timeout as a deadline (`None` for a null `addr`: no timeout to write
+/// back, wait forever).
+pub(super) fn timespec_deadline(task: &Task, addr: u64) -> Result<Option<Deadline>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
     let ts: Timespec = task.mm.read_obj(addr)?;
-    Ok(Some(Instant::now() + super::time::duration_of(ts)?))
-}
-
-/// Time left until `deadline` (zero once passed).
-fn remaining(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
+    Ok(Some(Deadline::after(duration_of(ts)?)))
 }
 
 /// `struct pollfd`.
@@ -136,7 +132,7 @@ fn revents_of(ready: u32) -> i16 {
 }
 
 /// poll/ppoll: the shared part. Returns the number of ready entries.
-fn do_poll(task: &Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> SyscallResult {
+fn do_poll(task: &Task, fds_addr: u64, nfds: u64, deadline: Deadline) -> SyscallResult {
     let count = arg_len(nfds)?;
     if count > task.nofile_limit() {
         return Err(Errno::EINVAL);
@@ -196,11 +192,7 @@ fn do_poll(task: &Task, fds_addr: u64, nfds: u64, deadline: Option<Instant>) -> 
 }
 
 pub(super) fn poll(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let timeout_ms = arg_i32(a[2]);
-    // A negative timeout waits forever.
-    let deadline = u64::try_from(timeout_ms)
-        .ok()
-        .map(|ms| Instant::now() + Duration::from_millis(ms));
+    let deadline = Deadline::within(millis(arg_i32(a[2])));
     do_poll(task, a[0], a[1], deadline)
 }
 
@@ -208,7 +200,7 @@ pub(super) fn ppoll(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let deadline = timespec_deadline(task, a[2])?;
     let mask = read_sigmask(task, a[3], a[4])?;
     install_temporary_mask(task, mask);
-    let result = do_poll(task, a[0], a[1], deadline);
+    let result = do_poll(task, a[0], a[1], deadline.unwrap_or(Deadline::Never));
     end_temporary_mask(task, result == Err(abi::restart::ERESTARTNOHAND));
     if let Some(deadline) = deadline {
         write_timespec_left(task, a[2], deadline);
@@ -218,13 +210,10 @@ pub(super) fn ppoll(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 /// Writes the time left back to a timespec timeout, as ppoll and pselect6 do. Linux ignores a
 /// failure to write it (the call's result stands).
-fn write_timespec_left(task: &Task, addr: u64, deadline: Instant) {
-    let left = remaining(deadline);
-    let ts = Timespec {
-        tv_sec: left.as_secs().cast_signed(),
-        tv_nsec: i64::from(left.subsec_nanos()),
-    };
-    let _ = task.mm.write_obj(addr, &ts);
+fn write_timespec_left(task: &Task, addr: u64, deadline: Deadline) {
+    let _ = task
+        .mm
+        .write_obj(addr, &super::time::timespec_of(deadline.remaining()));
 }
 
 /// Events that make an fd "readable", "writable", "exceptional" for select (Linux's
@@ -252,12 +241,7 @@ fn bit(set: &[u64], fd: usize) -> bool {
 }
 
 /// select/pselect6: the shared part. `nfds` is clamped to the descriptor table's reach.
-fn do_select(
-    task: &Task,
-    nfds: u64,
-    sets: &SelectSets,
-    deadline: Option<Instant>,
-) -> SyscallResult {
+fn do_select(task: &Task, nfds: u64, sets: &SelectSets, deadline: Deadline) -> SyscallResult {
     let nfds = usize::try_from(arg_i32(nfds)).map_err(|_| Errno::EINVAL)?;
     let nfds = nfds.min(task.nofile_limit());
     let words = nfds.div_ceil(64);
@@ -322,21 +306,14 @@ pub(super) fn select(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         None
     } else {
         let tv: Timeval = task.mm.read_obj(a[4])?;
-        // Linux carries whole seconds out of tv_usec; negative parts are invalid.
-        let secs = u64::try_from(tv.tv_sec).map_err(|_| Errno::EINVAL)?;
-        let usecs = u64::try_from(tv.tv_usec).map_err(|_| Errno::EINVAL)?;
-        let timeout = Duration::from_secs(secs).saturating_add(Duration::from_micros(usecs));
-        Some(Instant::now() + timeout)
+        Some(Deadline::after(duration_of_select_timeval(tv)?))
     };
-    let result = do_select(task, a[0], &sets, deadline);
+    let result = do_select(task, a[0], &sets, deadline.unwrap_or(Deadline::Never));
     if let Some(deadline) = deadline {
         // select tells how much of the timeout is left (Linux's non-sticky timeouts).
-        let left = remaining(deadline);
-        let tv = Timeval {
-            tv_sec: left.as_secs().cast_signed(),
-            tv_usec: i64::from(left.subsec_micros()),
-        };
-        let _ = task.mm.write_obj(a[4], &tv);
+        let _ = task
+            .mm
+            .write_obj(a[4], &super::time::timeval_of(deadline.remaining()));
     }
     result
 }
@@ -361,7 +338,7 @@ pub(super) fn pselect6(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         read_sigmask(task, arg.addr, arg.size)?
     };
     install_temporary_mask(task, mask);
-    let result = do_select(task, a[0], &sets, deadline);
+    let result = do_select(task, a[0], &sets, deadline.unwrap_or(Deadline::Never));
     end_temporary_mask(task, result == Err(abi::restart::ERESTARTNOHAND));
     if let Some(deadline) = deadline {
         write_timespec_left(task, a[4], deadline);

@@ -224,7 +224,9 @@ pub(super) fn wait4(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         task.mm.write_obj(a[1], &result.status)?;
     }
     if a[3] != 0 {
-        task.mm.write_obj(a[3], &[0u64; 18])?;
+        let (user, system) = result.times.with_children();
+        task.mm
+            .write_obj(a[3], &super::limits::rusage(user, system))?;
     }
     Ok(ret_id(result.pid))
 }
@@ -261,6 +263,13 @@ pub(super) fn waitid(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
             None => SigInfo::from_process(0, 0, 0, 0),
         };
         task.mm.write_obj(a[2], &info)?;
+    }
+    // waitid's fifth argument (not in glibc's wrapper): the child's rusage, zero when WNOHANG
+    // found nothing.
+    if a[4] != 0 {
+        let (user, system) = result.map_or_else(Default::default, |r| r.times.with_children());
+        task.mm
+            .write_obj(a[4], &super::limits::rusage(user, system))?;
     }
     Ok(0)
 }

@@ -2,7 +2,7 @@
 //! scheduled by the host; these record what the guest asked for and report it back, with
 //! Linux's validation and permission rules. Only SCHED_OTHER-class policies are accepted.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use abi::Errno;
 
@@ -10,9 +10,28 @@ use super::creds::CAP_SYS_NICE;
 use super::{arg_i32, arg_len, arg_u32, SyscallResult};
 use crate::task::{Task, TaskHandle};
 
-/// CPUs the sandbox shows: as many as the host gives the Sentry.
+/// The CPUs the host lets the Sentry use, counted once at boot: task threads are later pinned
+/// to the CPU they run on (see platform-ptrace), so asking from one would say 1.
+static HOST_CPUS: OnceLock<usize> = OnceLock::new();
+
+/// Counts the host's CPUs before any task thread is pinned (called at boot).
+pub(crate) fn learn_host_cpus() {
+    cpu_count();
+}
+
+/// CPUs the sandbox shows: as many as the host gave the Sentry at boot (its own affinity, as
+/// nproc counts them).
 pub(crate) fn cpu_count() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    *HOST_CPUS.get_or_init(|| {
+        nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+            .map(|set| {
+                (0..nix::sched::CpuSet::count())
+                    .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+                    .count()
+            })
+            .unwrap_or(1)
+            .max(1)
+    })
 }
 
 /// Bytes of an affinity mask covering every CPU, in whole longs as Linux requires.

@@ -1,11 +1,11 @@
 //! Signal syscalls: dispositions, masks, sending, waiting, and returning from handlers.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use abi::{Errno, SigInfo, Timespec};
 
 use super::{arg_i32, SyscallResult};
+use crate::deadline::{duration_of, Deadline};
 use crate::task::{
     SigAction, SigStack, Task, TaskHandle, ThreadGroup, NSIG, SS_AUTODISARM, UNBLOCKABLE,
 };
@@ -145,10 +145,10 @@ pub(super) fn rt_sigtimedwait(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     }
     let set: u64 = task.mm.read_obj::<u64>(a[0])? & !UNBLOCKABLE;
     let deadline = if a[2] == 0 {
-        None
+        Deadline::Never
     } else {
         let ts: Timespec = task.mm.read_obj(a[2])?;
-        Some(Instant::now() + super::time::duration_of(ts)?)
+        Deadline::after(duration_of(ts)?)
     };
     loop {
         if let Some(info) = task.take_signal_in(set) {
@@ -160,10 +160,10 @@ pub(super) fn rt_sigtimedwait(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         if task.has_deliverable_signal() {
             return Err(Errno::EINTR);
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.has_passed() {
             return Err(Errno::EAGAIN);
         }
-        task.handle.waiter.sleep(deadline);
+        task.handle.waiter.sleep(deadline.instant());
     }
 }
 

@@ -4,7 +4,7 @@
 //! until the network stack comes.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use abi::Errno;
 use net::unix::{
@@ -16,6 +16,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::file::read_iovecs;
 use super::{arg_i32, arg_len, SyscallResult};
+use crate::deadline::Deadline;
 use crate::task::Task;
 
 /// Bytes one send copies in from the guest: a larger stream send returns short.
@@ -49,7 +50,8 @@ struct Msghdr {
 struct TaskBlocker<'t> {
     task: &'t Task,
     nonblocking: bool,
-    deadline: Option<Instant>,
+    /// `None` without a timeout (the wait is restarted after a handler).
+    deadline: Option<Deadline>,
 }
 
 impl<'t> TaskBlocker<'t> {
@@ -58,7 +60,7 @@ impl<'t> TaskBlocker<'t> {
             task,
             nonblocking: file.status_flags() & libc::O_NONBLOCK != 0
                 || flags & libc::MSG_DONTWAIT != 0,
-            deadline: timeout.map(|t| Instant::now() + t),
+            deadline: timeout.map(Deadline::after),
         }
     }
 }
@@ -81,7 +83,12 @@ impl net::Blocker for TaskBlocker<'_> {
                 abi::restart::ERESTARTSYS
             });
         }
-        if self.task.handle.waiter.sleep(self.deadline) {
+        if self
+            .task
+            .handle
+            .waiter
+            .sleep(self.deadline.and_then(Deadline::instant))
+        {
             Ok(())
         } else {
             Err(Errno::EAGAIN)

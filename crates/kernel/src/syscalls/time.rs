@@ -1,22 +1,17 @@
 //! Clocks, sleeps and process times.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use abi::{Errno, Timespec, Timeval, Tms};
 use nix::time::{clock_gettime as host_clock_gettime, ClockId};
 
 use super::{arg_i32, SyscallResult};
+use crate::deadline::{duration_of, duration_of_timeval, Deadline};
 use crate::task::Task;
-
-const NSEC_PER_SEC: i64 = 1_000_000_000;
 
 /// Clock ticks per second of times(2) and /proc (USER_HZ).
 const USER_HZ: u128 = 100;
-
-/// The farthest a deadline is set: further ones are as good as never, and `Instant` arithmetic
-/// must not overflow on a guest's huge timeout.
-const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// The time of `clock`, as the guest sees it.
 pub(super) fn now(task: &Task, clock: i32) -> Result<Timespec, Errno> {
@@ -86,58 +81,35 @@ fn cpu_clock(task: &Task, clock: i32) -> Result<Duration, Errno> {
     })
 }
 
+/// A duration as a guest timespec (saturating at `i64::MAX` seconds).
 pub(super) fn timespec_of(d: Duration) -> Timespec {
     Timespec {
-        tv_sec: d.as_secs().cast_signed(),
+        tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         tv_nsec: i64::from(d.subsec_nanos()),
     }
 }
 
 pub(super) fn timeval_of(d: Duration) -> Timeval {
     Timeval {
-        tv_sec: d.as_secs().cast_signed(),
+        tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         tv_usec: i64::from(d.subsec_micros()),
     }
 }
 
-/// A guest timespec as a duration; EINVAL when out of range, as Linux checks.
-pub(super) fn duration_of(ts: Timespec) -> Result<Duration, Errno> {
-    let secs = u64::try_from(ts.tv_sec).map_err(|_| Errno::EINVAL)?;
-    let nanos = u32::try_from(ts.tv_nsec)
-        .ok()
-        .filter(|&n| i64::from(n) < NSEC_PER_SEC);
-    Ok(Duration::new(secs, nanos.ok_or(Errno::EINVAL)?))
-}
-
-/// A guest timeval as a duration; EINVAL when out of range.
-pub(super) fn duration_of_timeval(tv: Timeval) -> Result<Duration, Errno> {
-    let micros = tv.tv_usec.checked_mul(1000).ok_or(Errno::EINVAL)?;
-    duration_of(Timespec {
-        tv_sec: tv.tv_sec,
-        tv_nsec: micros,
-    })
-}
-
-/// The host instant `d` from now (capped at [`FOREVER`]).
-pub(super) fn instant_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d.min(FOREVER)).unwrap_or(now)
-}
-
-/// The host instant a guest time means: `ts` from now, or when `clock` reads `ts` if
-/// `absolute` (a time already past is now).
+/// The deadline a guest time means: `ts` from now, or when `clock` reads `ts` if `absolute`
+/// (a time already past is now).
 pub(super) fn deadline_of(
     task: &Task,
     clock: i32,
     ts: Timespec,
     absolute: bool,
-) -> Result<Instant, Errno> {
+) -> Result<Deadline, Errno> {
     let value = duration_of(ts)?;
     if !absolute {
-        return Ok(instant_after(value));
+        return Ok(Deadline::after(value));
     }
     let current = duration_of(now(task, clock)?)?;
-    Ok(instant_after(value.saturating_sub(current)))
+    Ok(Deadline::when_clock_reads(value, current))
 }
 
 /// Checks a clock for timers and sleeps: EOPNOTSUPP for the clocks Linux has no timers on,
@@ -265,24 +237,23 @@ enum Interrupted {
 }
 
 /// Sleeps on the task's waiter until `deadline` or a signal.
-fn sleep_until(task: &mut Task, deadline: Instant, interrupted: Interrupted) -> SyscallResult {
+fn sleep_until(task: &mut Task, deadline: Deadline, interrupted: Interrupted) -> SyscallResult {
     let waiter = Arc::clone(&task.handle.waiter);
     loop {
         waiter.clear();
-        if Instant::now() >= deadline {
+        if deadline.has_passed() {
             return Ok(0);
         }
         if task.has_deliverable_signal() {
             break;
         }
-        waiter.sleep(Some(deadline));
+        waiter.sleep(deadline.instant());
     }
     match interrupted {
         Interrupted::Absolute => Err(abi::restart::ERESTARTNOHAND),
         Interrupted::Relative { rem } => {
             if rem != 0 {
-                let left = deadline.saturating_duration_since(Instant::now());
-                task.mm.write_obj(rem, &timespec_of(left))?;
+                task.mm.write_obj(rem, &timespec_of(deadline.remaining()))?;
             }
             task.restart_block = Some(Box::new(move |task: &mut Task| {
                 sleep_until(task, deadline, interrupted)
@@ -296,7 +267,7 @@ pub(super) fn nanosleep(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let request = duration_of(task.mm.read_obj(a[0])?)?;
     sleep_until(
         task,
-        instant_after(request),
+        Deadline::after(request),
         Interrupted::Relative { rem: a[1] },
     )
 }

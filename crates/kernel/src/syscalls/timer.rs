@@ -5,11 +5,9 @@ use std::time::Duration;
 
 use abi::{Errno, Itimerspec, Itimerval, Sigevent};
 
-use super::time::{
-    deadline_of, duration_of, duration_of_timeval, instant_after, timer_clock, timespec_of,
-    timeval_of,
-};
+use super::time::{deadline_of, timer_clock, timespec_of, timeval_of};
 use super::{arg_i32, arg_u32, ret_id, SyscallResult};
+use crate::deadline::{duration_of, duration_of_timeval, Deadline};
 use crate::task::{Task, NSIG};
 use crate::timers::{ItimerKind, PosixTimerSpec, Setting, TimerTarget};
 
@@ -47,7 +45,7 @@ fn setting_of(task: &Task, clock: i32, spec: Itimerspec, absolute: bool) -> Resu
         return Ok(Setting::default());
     }
     Ok(Setting {
-        next: Some(deadline_of(task, clock, spec.value, absolute)?),
+        next: Some(deadline_of(task, clock, spec.value, absolute)?.armed_instant()),
         interval,
     })
 }
@@ -62,7 +60,7 @@ pub(super) fn alarm(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         Setting::default()
     } else {
         Setting {
-            next: Some(instant_after(Duration::from_secs(seconds.into()))),
+            next: Some(Deadline::after(Duration::from_secs(seconds.into())).armed_instant()),
             interval: Duration::ZERO,
         }
     };
@@ -103,7 +101,7 @@ pub(super) fn setitimer(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         Setting::default()
     } else {
         Setting {
-            next: Some(instant_after(value)),
+            next: Some(Deadline::after(value).armed_instant()),
             interval,
         }
     };

@@ -6,6 +6,7 @@ use abi::{Errno, SigInfo};
 
 use super::{ExitStatus, JobState, Task, ThreadGroup};
 use crate::kernel::Kernel;
+use crate::timers::ProcessTimes;
 
 /// robust_list: the owner-died bit and the tid part of a futex word (linux/futex.h).
 const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
@@ -33,6 +34,8 @@ pub(crate) struct WaitResult {
     pub(crate) code: i32,
     /// Exit code or signal number, for waitid's si_status.
     pub(crate) si_status: i32,
+    /// The child's CPU times, for the rusage wait4 and waitid fill.
+    pub(crate) times: ProcessTimes,
 }
 
 impl Task {
@@ -148,6 +151,8 @@ impl Task {
         let children: Vec<Arc<ThreadGroup>> = self.tg().state.lock().children.clone();
         let mut matched = false;
         for child in children {
+            // Read before the state lock, which cpu_times takes.
+            let times = child.cpu_times();
             let mut state = child.state.lock();
             let selected = match selector {
                 WaitSelector::Any => true,
@@ -158,7 +163,10 @@ impl Task {
             let clone_child = state.exit_signal != libc::SIGCHLD;
             let kind_ok =
                 options & libc::__WALL != 0 || (options & libc::__WCLONE != 0) == clone_child;
-            if !selected || !kind_ok {
+            // A zombie has no stop or continue left to report: without WEXITED it is no child
+            // to wait for (Linux's wait_task_zombie leaves notask_error at ECHILD).
+            let exited_unwanted = state.zombie.is_some() && options & libc::WEXITED == 0;
+            if !selected || !kind_ok || exited_unwanted {
                 continue;
             }
             matched = true;
@@ -179,6 +187,7 @@ impl Task {
                     status: status.wait_status(),
                     code,
                     si_status,
+                    times,
                 }));
             }
             match state.job {
@@ -199,6 +208,7 @@ impl Task {
                         status,
                         code: abi::CLD_STOPPED,
                         si_status: signo,
+                        times,
                     }));
                 }
                 JobState::Continued if options & libc::WCONTINUED != 0 => {
@@ -211,6 +221,7 @@ impl Task {
                         status: 0xffff,
                         code: abi::CLD_CONTINUED,
                         si_status: libc::SIGCONT,
+                        times,
                     };
                     return Ok(Some(result));
                 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 pub(crate) use cpu::CpuTime;
-pub(crate) use process::{ItimerKind, PosixTimerSpec, ProcessTimers, TimerTarget};
+pub(crate) use process::{ItimerKind, PosixTimerSpec, ProcessTimers, ProcessTimes, TimerTarget};
 pub(crate) use timerfd::{new_timerfd, TimerFdRegistry};
 
 /// What a timer does when it fires.

@@ -116,6 +116,17 @@ pub(crate) struct ProcessTimes {
     pub(crate) children_system: Duration,
 }
 
+impl ProcessTimes {
+    /// User and system time with the reaped children's (Linux's RUSAGE_BOTH, what a wait
+    /// reports of the child it waited for).
+    pub(crate) fn with_children(&self) -> (Duration, Duration) {
+        (
+            self.user + self.children_user,
+            self.system + self.children_system,
+        )
+    }
+}
+
 impl ProcessTimers {
     /// The itimer `kind`, made (disarmed) if it wasn't yet.
     pub(crate) fn itimer(
@@ -236,10 +247,10 @@ impl ProcessTimers {
 
     /// The process reaped `child`: its times and its children's become children's times.
     pub(crate) fn child_reaped(&self, child: &ThreadGroup) {
-        let reaped = child.cpu_times();
+        let (user, system) = child.cpu_times().with_children();
         let mut times = self.cpu.lock();
-        times.children_user += reaped.user + reaped.children_user;
-        times.children_system += reaped.system + reaped.children_system;
+        times.children_user += user;
+        times.children_system += system;
     }
 
     /// The process's CPU time given its live threads.

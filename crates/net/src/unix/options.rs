@@ -71,8 +71,13 @@ pub(crate) fn buffer_bytes(size: usize) -> Vec<u8> {
     int_bytes(i32::try_from(size).unwrap_or(i32::MAX))
 }
 
-/// SO_RCVTIMEO/SO_SNDTIMEO from a `struct timeval`: zero waits forever, a negative time not
-/// at all; microseconds outside a second are EDOM.
+/// Seconds from which SO_RCVTIMEO/SO_SNDTIMEO mean forever: Linux's
+/// `MAX_SCHEDULE_TIMEOUT / HZ - 1` (at HZ=1000, where it is lowest).
+const FOREVER_SECS: i64 = i64::MAX / 1000 - 1;
+
+/// SO_RCVTIMEO/SO_SNDTIMEO from a `struct timeval`: zero or one too long to count in jiffies
+/// waits forever (and reads back as zero, as on Linux), a negative time not at all;
+/// microseconds outside a second are EDOM.
 pub(crate) fn timeout(value: &[u8]) -> Result<Option<Duration>, Errno> {
     let bytes = value.get(..16).ok_or(Errno::EINVAL)?;
     let field = |at: usize| {
@@ -90,7 +95,7 @@ pub(crate) fn timeout(value: &[u8]) -> Result<Option<Duration>, Errno> {
     if tv.tv_sec < 0 {
         return Ok(Some(Duration::ZERO));
     }
-    if tv.tv_sec == 0 && tv.tv_usec == 0 {
+    if (tv.tv_sec == 0 && tv.tv_usec == 0) || tv.tv_sec >= FOREVER_SECS {
         return Ok(None);
     }
     let sec = u64::try_from(tv.tv_sec).unwrap_or(0);
@@ -135,6 +140,7 @@ mod tests {
     #[test]
     fn timeouts() {
         assert_eq!(timeout(&timeval(0, 0)), Ok(None));
+        assert_eq!(timeout(&timeval(i64::MAX, 999_999)), Ok(None));
         assert_eq!(timeout(&timeval(-1, 0)), Ok(Some(Duration::ZERO)));
         assert_eq!(
             timeout(&timeval(1, 500_000)),

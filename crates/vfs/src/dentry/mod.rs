@@ -44,6 +44,21 @@ impl Dentry {
         })
     }
 
+    /// A dentry outside its parent's cache, named as `beside` (what a /proc/[pid]/fd link of a
+    /// path-less file leads to).
+    pub(crate) fn detached(inode: Arc<dyn Inode>, beside: &Dentry) -> Arc<Dentry> {
+        let links = beside.links.lock();
+        Arc::new(Dentry {
+            inode,
+            links: Mutex::new(Links {
+                parent: links.parent.clone(),
+                name: links.name.clone(),
+            }),
+            children: Mutex::new(HashMap::new()),
+            deleted: AtomicBool::new(false),
+        })
+    }
+
     pub fn inode(&self) -> &Arc<dyn Inode> {
         &self.inode
     }

@@ -34,6 +34,15 @@ impl HostFile {
         let flags = fcntl(&fd, FcntlArg::F_GETFL).map_err(nix_errno)?;
         Ok((HostFile { fd }, flags))
     }
+
+    /// The same host file through a descriptor of its own (an open of /proc/self/fd/N).
+    pub(super) fn reopen(&self) -> Result<HostFile, Errno> {
+        let fd = self
+            .fd
+            .try_clone()
+            .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        Ok(HostFile { fd })
+    }
 }
 
 fn nix_errno(e: nix::errno::Errno) -> Errno {
@@ -119,5 +128,14 @@ impl FileOps for HostFile {
 
     fn fsync(&self) -> Result<(), Errno> {
         nix::unistd::fsync(&self.fd).map_err(nix_errno)
+    }
+
+    fn truncate(&self, len: u64) -> Result<(), Errno> {
+        let len = i64::try_from(len).map_err(|_| Errno::EINVAL)?;
+        nix::unistd::ftruncate(&self.fd, len).map_err(nix_errno)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }

@@ -3,6 +3,7 @@
 mod dirent;
 mod host;
 mod inode_file;
+mod reopen;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::mount::VfsPath;
 pub use host::ioctl_arg_len;
 pub(crate) use host::pread_host;
 pub(crate) use inode_file::InodeFile;
+pub(crate) use reopen::file_node;
 
 /// The file behind an open file description. Reads and writes that use the file offset get it
 /// locked from the description; the defaults go through `pread`/`pwrite`.
@@ -168,6 +170,20 @@ impl OpenFile {
     /// Where the file was opened; `None` for host files.
     pub fn path(&self) -> Option<&VfsPath> {
         self.path.as_ref()
+    }
+
+    /// Opens this path-less file anew through a /proc/[pid]/fd link (see [`file_node`]): a
+    /// pipe gets a new end, as a FIFO open does; a host file (the sandbox's stdio) a descriptor
+    /// of its own; anything else (sockets, eventfds...) is ENXIO, as Linux for sockets.
+    fn reopen(&self, flags: i32) -> Result<Box<dyn FileOps>, Errno> {
+        let any = self.ops.as_any();
+        if let Some(end) = any.downcast_ref::<crate::pipe::PipeEnd>() {
+            return Ok(Box::new(end.pipe().reopen(flags)?));
+        }
+        if let Some(host) = any.downcast_ref::<host::HostFile>() {
+            return Ok(Box::new(host.reopen()?));
+        }
+        Err(Errno::ENXIO)
     }
 
     /// The status flags and access mode, as F_GETFL returns them.

@@ -134,6 +134,13 @@ impl<'v> Walker<'v> {
         if self.symlinks > SYMLOOP_MAX {
             return Err(Errno::ELOOP);
         }
+        if let Some(file) = child.inode().magic_link() {
+            let file = file?;
+            return Ok(match file.path() {
+                Some(path) => path.clone(),
+                None => crate::file::file_node(&child, file),
+            });
+        }
         let target = child.inode().readlink()?;
         check_path(&target)?;
         // An absolute target restarts at the sandbox root, never the host's.
