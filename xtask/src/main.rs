@@ -53,6 +53,24 @@ fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
+/// A directory for what the sandbox runs or reads (test binaries, staged scripts), at the same
+/// path inside it as on the host: the target directory, unless that lies under the host's /tmp
+/// (a clone under /tmp), which the sandbox's own tmpfs hides; then a directory of this target
+/// directory's own under /var/tmp, which the sandbox shows like the rest of the host's root.
+fn sandbox_visible_dir(root: &Path) -> PathBuf {
+    let target = target_dir(root);
+    let target = target.canonicalize().unwrap_or(target);
+    if !target.starts_with("/tmp") {
+        return target;
+    }
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&target, &mut hasher);
+    PathBuf::from(format!(
+        "/var/tmp/rvisor-{:016x}",
+        std::hash::Hasher::finish(&hasher)
+    ))
+}
+
 /// Builds our runsc (release) and returns where it is.
 fn build_runsc(root: &Path) -> Result<PathBuf> {
     process::run_checked(std::process::Command::new(cargo()).current_dir(root).args([

@@ -28,12 +28,26 @@ pub struct Config {
     pub envp: Vec<Vec<u8>>,
     /// Working directory inside the sandbox.
     pub cwd: Vec<u8>,
+    /// Whether a `cwd` that is not a directory in the sandbox fails the start (the user named
+    /// it) rather than leaving init in `/` (it is only the caller's directory).
+    pub cwd_required: bool,
+    /// The first process's resource limits (the caller's); resources not listed keep Linux's
+    /// defaults for init.
+    pub rlimits: Vec<ResourceLimit>,
     /// Log every syscall with decoded arguments and result.
     pub strace: bool,
     /// The connection to the Gofer serving the root filesystem.
     pub gofer: UnixStream,
     /// The sandbox's stdin, stdout and stderr: host fds handed to the Sentry.
     pub stdio: [OwnedFd; 3],
+}
+
+/// One resource limit: `resource` is an RLIMIT_* number; `u64::MAX` is RLIM_INFINITY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResourceLimit {
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
 }
 
 /// Runs the sandbox until its first process exits, and returns how it ended.
@@ -52,7 +66,12 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
     }
     forward_host_signals(&kernel)?;
     let Config {
-        argv, envp, cwd, ..
+        argv,
+        envp,
+        cwd,
+        cwd_required,
+        rlimits,
+        ..
     } = config;
 
     // Init runs on a thread of its own, like every task: the platform binds a context to the
@@ -63,7 +82,19 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
         .name("task-1".into())
         .spawn(move || {
             let task = Task::new_init(init_kernel, fds).and_then(|mut task| {
-                task.set_cwd(&cwd);
+                task.inherit_rlimits(&rlimits);
+                if let Err(errno) = task.set_cwd(&cwd) {
+                    if cwd_required {
+                        return Err(KernelError::Cwd {
+                            path: String::from_utf8_lossy(&cwd).into_owned(),
+                            errno,
+                        });
+                    }
+                    tracing::warn!(
+                        "working directory {}: {errno} in the sandbox; starting in /",
+                        String::from_utf8_lossy(&cwd)
+                    );
+                }
                 task.exec_init(&argv, &envp)?;
                 Ok(task)
             });

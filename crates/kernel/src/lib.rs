@@ -22,7 +22,7 @@ mod task;
 mod terminal;
 mod timers;
 
-pub use boot::{run, Config, FORWARDED_SIGNALS};
+pub use boot::{run, Config, ResourceLimit, FORWARDED_SIGNALS};
 pub use compatibility::compatibility_markdown;
 pub use kernel::Kernel;
 pub use task::ExitStatus;
@@ -40,6 +40,8 @@ pub enum KernelError {
     Mount(abi::Errno),
     #[error("the sandbox's stdio: {0}")]
     Stdio(abi::Errno),
+    #[error("working directory {path}: {errno}")]
+    Cwd { path: String, errno: abi::Errno },
     #[error("starting {path}: {errno}")]
     Exec { path: String, errno: abi::Errno },
     #[error("spawning the task thread: {0}")]

@@ -7,7 +7,10 @@
 
 mod cli;
 mod commands;
+mod exit_codes;
 mod logging;
+mod panic_exit;
+mod spec;
 #[allow(unsafe_code)]
 mod sys;
 
@@ -15,12 +18,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// The exit code when runsc itself fails (not the guest), as runc and docker use it, so that it
-/// stands apart from the codes programs commonly exit with.
-const RUNSC_FAILED: u8 = 125;
+use exit_codes::RUNSC_FAILED;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    panic_exit::install(cli.command.role());
     logging::init(cli.global.debug);
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),

@@ -87,7 +87,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
 }
 
 fn build_bench(root: &Path) -> Result<PathBuf> {
-    let out_dir = crate::target_dir(root).join("bench");
+    let out_dir = crate::sandbox_visible_dir(root).join("bench");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let binary = out_dir.join("bench");
     run_checked(

@@ -28,7 +28,7 @@ pub fn run(root: &Path, runner: &Runner, filter: Option<&str>) -> Result<Suite> 
         .into_iter()
         .filter(|(name, _)| filter.is_none_or(|filter| name.contains(filter)))
         .collect();
-    let bin_dir = crate::target_dir(root).join("conformance/bin");
+    let bin_dir = crate::sandbox_visible_dir(root).join("conformance/bin");
     let gcc_missing = !tests.is_empty() && !gcc_available();
     let mut rows = Vec::new();
     for (name, source) in &tests {
@@ -53,8 +53,7 @@ pub fn run(root: &Path, runner: &Runner, filter: Option<&str>) -> Result<Suite> 
                 Row::skipped(name, format!("{interpreter} not found"))
             }
             Some(Kind::Script(interpreter)) => {
-                // Staged beside the binaries: the sandbox sees the target dir (never under the
-                // host's /tmp, which the sandbox's own tmpfs hides).
+                // Staged beside the binaries, where the sandbox sees them.
                 let script = bin_dir.join(format!("{name}.{}", extension(source)));
                 stage(source, &script)?;
                 run_test(

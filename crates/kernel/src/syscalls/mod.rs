@@ -7,6 +7,7 @@ mod file;
 mod fs;
 mod fs_ext;
 mod futex;
+mod injected_panic;
 mod io;
 mod limits;
 mod locks;
@@ -47,6 +48,7 @@ impl Task {
         let regs = self.ctx.regs();
         let nr = regs.syscall_nr();
         let args = regs.syscall_args();
+        injected_panic::check(nr);
         let entry = table::lookup(nr);
         let result = match entry {
             Some(entry) => {

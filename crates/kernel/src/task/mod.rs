@@ -369,13 +369,32 @@ impl Task {
 
     /// Starts in `path` if it is a directory in the sandbox; otherwise stays at `/`, as
     /// `runsc do` would rather run than fail on a working directory the root lacks.
-    pub(crate) fn set_cwd(&mut self, path: &[u8]) {
-        match self.kernel.vfs.lookup(&self.lookup_ctx(), path, true) {
-            Ok(dir) if dir.is_dir() => self.fs.lock().cwd = dir,
-            Ok(_) | Err(_) => tracing::warn!(
-                "working directory {} is not a directory in the sandbox; using /",
-                String::from_utf8_lossy(path)
-            ),
+    pub(crate) fn set_cwd(&mut self, path: &[u8]) -> Result<(), Errno> {
+        let dir = self.kernel.vfs.lookup(&self.lookup_ctx(), path, true)?;
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.fs.lock().cwd = dir;
+        Ok(())
+    }
+
+    /// Sets the limits a first process inherits from whoever started the sandbox. The
+    /// descriptor limit is capped at what the fd table can hold, as Linux caps it at nr_open.
+    pub(crate) fn inherit_rlimits(&self, limits: &[crate::ResourceLimit]) {
+        let mut state = self.tg().state.lock();
+        for limit in limits {
+            let Some(slot) = state.rlimits.get_mut(limit.resource as usize) else {
+                continue;
+            };
+            let cap = if limit.resource == libc::RLIMIT_NOFILE {
+                crate::fd_table::NR_OPEN
+            } else {
+                u64::MAX
+            };
+            *slot = Rlimit {
+                cur: limit.soft.min(cap),
+                max: limit.hard.min(cap),
+            };
         }
     }
 

@@ -19,11 +19,6 @@ impl EnvVar {
         entry.extend_from_slice(&self.value);
         entry
     }
-
-    /// The `K=V` form as a command-line argument.
-    pub fn to_os_string(&self) -> OsString {
-        OsString::from_vec(self.to_entry())
-    }
 }
 
 impl TryFrom<OsString> for EnvVar {

@@ -71,6 +71,17 @@ pub enum Command {
     Gofer(GoferArgs),
 }
 
+impl Command {
+    /// What the process running this command is called in messages.
+    pub fn role(&self) -> &'static str {
+        match self {
+            Command::Do(_) => "runsc",
+            Command::Boot(_) => "sentry",
+            Command::Gofer(_) => "gofer",
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct DoArgs {
     /// The host directory that becomes the sandbox's root (served read-only).
@@ -101,17 +112,10 @@ pub struct BootArgs {
     #[arg(long, value_name = "N")]
     pub gofer_fd: RawFd,
 
-    /// The working directory inside the sandbox.
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub cwd: OsString,
-
-    /// The command's whole environment, one variable per flag.
-    #[arg(long = "env", value_name = "K=V", value_parser = env_var_parser())]
-    pub env: Vec<EnvVar>,
-
-    /// The command (a path inside the sandbox) and its arguments, after `--`.
-    #[arg(value_name = "CMD", required = true, last = true)]
-    pub command: Vec<OsString>,
+    /// The inherited descriptor of the memfd holding what to run (command, environment, working
+    /// directory, limits): never on this command line, which any host user can read.
+    #[arg(long, value_name = "N")]
+    pub spec_fd: RawFd,
 }
 
 #[derive(Args, Debug)]
@@ -189,24 +193,23 @@ mod tests {
     }
 
     #[test]
-    fn boot_needs_the_command_after_double_dash() {
-        let cli = parse(&[
+    fn boot_takes_descriptors_and_no_command() {
+        let cli = parse(&["runsc", "boot", "--gofer-fd", "5", "--spec-fd", "6"])
+            .expect("valid command line");
+        let Command::Boot(args) = cli.command else {
+            panic!("not boot: {:?}", cli.command)
+        };
+        assert_eq!((args.gofer_fd, args.spec_fd), (5, 6));
+        assert!(parse(&[
             "runsc",
             "boot",
             "--gofer-fd",
             "5",
-            "--",
-            "/bin/echo",
-            "-n",
-            "x",
+            "--spec-fd",
+            "6",
+            "/bin/echo"
         ])
-        .expect("valid command line");
-        let Command::Boot(args) = cli.command else {
-            panic!("not boot: {:?}", cli.command)
-        };
-        assert_eq!(args.gofer_fd, 5);
-        assert_eq!(args.command, ["/bin/echo", "-n", "x"]);
-        assert!(parse(&["runsc", "boot", "--gofer-fd", "5", "/bin/echo"]).is_err());
+        .is_err());
     }
 
     #[test]

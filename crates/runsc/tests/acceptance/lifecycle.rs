@@ -1,75 +1,43 @@
-//! `runsc do` leaves nothing running: not after the guest exits, and not when runsc itself is
-//! killed (its children have PR_SET_PDEATHSIG).
+//! `runsc do` leaves nothing running: not after the guest exits, not when runsc or the Sentry is
+//! killed; and signals sent to runsc reach the guest.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
-use crate::support::{busybox, Run, Status, RUNSC};
+use crate::live::{is_gone, wait_until, LiveSandbox};
+use crate::support::{busybox, Status};
 
-/// A sandbox root holding busybox, whose path marks the processes of one sandbox: it is in the
-/// Gofer's command line (`--root`) and, passed with `--env`, in the Sentry's.
-fn marked_root(busybox: &str) -> tempfile::TempDir {
-    let root = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(root.path().join("bin")).expect("mkdir bin");
-    std::fs::copy(busybox, root.path().join("bin/busybox")).expect("copy busybox");
-    std::fs::set_permissions(
-        root.path().join("bin/busybox"),
-        PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod busybox");
-    root
-}
-
-fn runsc_flags(root: &Path) -> Vec<String> {
-    let root = root.to_str().expect("utf-8 temp path").to_owned();
+/// A guest that says it runs, then sleeps for `seconds`.
+fn sleeping_guest(seconds: u32) -> Vec<String> {
     vec![
-        "--root".into(),
-        root.clone(),
-        "--cwd".into(),
-        "/".into(),
-        "--env".into(),
-        format!("MARKER={root}"),
+        "/bin/busybox".into(),
+        "sh".into(),
+        "-c".into(),
+        format!("echo up; exec /bin/busybox sleep {seconds}"),
     ]
 }
 
-/// Pids of processes (other than us) whose command line mentions `marker`.
-fn processes_marked(marker: &Path) -> Vec<u32> {
-    let marker = marker.to_str().expect("utf-8 temp path").as_bytes();
-    let ours = std::process::id();
-    std::fs::read_dir("/proc")
-        .expect("reading /proc")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != ours)
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|cmdline| cmdline.windows(marker.len()).any(|window| window == marker))
-        })
-        .collect()
+fn start(args: &[String]) -> LiveSandbox {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    LiveSandbox::start(&args, &[])
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// The sandbox's processes once the guest runs: at least the Gofer, the Sentry and a stub.
+fn running_processes(sandbox: &mut LiveSandbox) -> Vec<i32> {
+    assert_eq!(sandbox.read_line(), "up");
+    let processes = sandbox.processes();
+    assert!(processes.len() >= 3, "gofer, sentry, stub: {processes:?}");
+    processes
 }
 
 #[test]
 fn nothing_is_left_running_after_the_guest_exits() {
-    let Some(busybox) = busybox() else { return };
-    let root = marked_root(busybox);
-    let outcome = Run::new("/bin/busybox")
-        .args(["echo", "done"])
-        .runsc_flags(runsc_flags(root.path()))
-        .sandboxed();
-    assert_eq!(
-        (outcome.stdout.as_str(), outcome.status),
-        ("done\n", Status::Exited(0))
-    );
-    let left = processes_marked(root.path());
+    let Some(_) = busybox() else { return };
+    let mut sandbox = start(&sleeping_guest(1));
+    let processes = running_processes(&mut sandbox);
+    let (status, _) = sandbox.wait();
+    assert_eq!(status, Status::Exited(0));
+    let left: Vec<i32> = processes.into_iter().filter(|&pid| !is_gone(pid)).collect();
     assert!(
         left.is_empty(),
         "still running after runsc do exited: {left:?}"
@@ -78,23 +46,79 @@ fn nothing_is_left_running_after_the_guest_exits() {
 
 #[test]
 fn sandbox_dies_with_runsc() {
-    let Some(busybox) = busybox() else { return };
-    let root = marked_root(busybox);
-    let mut runsc = Command::new(RUNSC)
-        .arg("do")
-        .args(runsc_flags(root.path()))
-        .args(["/bin/busybox", "sleep", "60"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("starting runsc do");
-    // The Gofer and the Sentry (and the guest's stub, a child of the Sentry).
-    wait_until("the gofer and the sentry run", || {
-        processes_marked(root.path()).len() >= 2
-    });
-    runsc.kill().expect("killing runsc");
-    runsc.wait().expect("reaping runsc");
+    let Some(_) = busybox() else { return };
+    let mut sandbox = start(&sleeping_guest(60));
+    let processes = running_processes(&mut sandbox);
+    kill(Pid::from_raw(sandbox.runsc_pid()), Signal::SIGKILL).expect("killing runsc");
     wait_until("the sandbox's processes are gone", || {
-        processes_marked(root.path()).is_empty()
+        processes.iter().all(|&pid| is_gone(pid))
+    });
+}
+
+#[test]
+fn nothing_outlives_a_killed_sentry() {
+    let Some(_) = busybox() else { return };
+    let mut sandbox = start(&sleeping_guest(60));
+    let processes = running_processes(&mut sandbox);
+    let sentry = sandbox.child_running("boot").expect("the sentry runs");
+    kill(Pid::from_raw(sentry), Signal::SIGKILL).expect("killing the sentry");
+    let (status, stderr) = sandbox.wait();
+    assert_eq!(status, Status::Exited(128 + libc::SIGKILL));
+    assert!(stderr.contains("sentry was killed by signal 9"), "{stderr}");
+    // The Gofer is killed by runsc, the stubs with their tracer (PTRACE_O_EXITKILL).
+    wait_until("the sandbox's processes are gone", || {
+        processes.iter().all(|&pid| is_gone(pid))
+    });
+}
+
+/// The signals a supervisor or a user sends runsc reach the guest, as with gVisor's runsc.
+#[test]
+fn signals_sent_to_runsc_reach_the_guest() {
+    let Some(_) = busybox() else { return };
+    let forwarded = [
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ];
+    let mut script = String::new();
+    for signal in forwarded {
+        let name = &signal.as_str()[3..];
+        script.push_str(&format!("trap 'echo got {name}' {name}; "));
+    }
+    script.push_str("trap 'echo got TERM; exit 3' TERM; echo up; while :; do :; done");
+    let mut sandbox = LiveSandbox::start(&["/bin/busybox", "sh", "-c", &script], &[]);
+    assert_eq!(sandbox.read_line(), "up");
+    let runsc = Pid::from_raw(sandbox.runsc_pid());
+    for signal in forwarded.into_iter().chain([Signal::SIGTERM]) {
+        kill(runsc, signal).expect("signalling runsc");
+        assert_eq!(
+            sandbox.read_line(),
+            format!("got {}", &signal.as_str()[3..])
+        );
+    }
+    let (status, _) = sandbox.wait();
+    assert_eq!(status, Status::Exited(3));
+}
+
+/// A guest that ignores SIGTERM is ended by a second one.
+#[test]
+fn a_second_sigterm_ends_the_sandbox() {
+    let Some(_) = busybox() else { return };
+    let script = "trap 'echo got TERM' TERM; echo up; while :; do :; done";
+    let mut sandbox = LiveSandbox::start(&["/bin/busybox", "sh", "-c", script], &[]);
+    assert_eq!(sandbox.read_line(), "up");
+    let processes = sandbox.processes();
+    let runsc = Pid::from_raw(sandbox.runsc_pid());
+    kill(runsc, Signal::SIGTERM).expect("signalling runsc");
+    assert_eq!(sandbox.read_line(), "got TERM");
+    kill(runsc, Signal::SIGTERM).expect("signalling runsc");
+    let (status, stderr) = sandbox.wait();
+    assert_eq!(status, Status::Exited(128 + libc::SIGTERM));
+    assert!(stderr.contains("second SIGTERM"), "{stderr}");
+    wait_until("the sandbox's processes are gone", || {
+        processes.iter().all(|&pid| is_gone(pid))
     });
 }

@@ -8,4 +8,6 @@ mod faults;
 mod hello;
 mod host_effects;
 mod lifecycle;
+mod live;
+mod startup;
 mod support;

@@ -2,10 +2,12 @@
 //! (static guest binaries built with gcc, Debian's static busybox).
 
 use std::ffi::{OsStr, OsString};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -153,16 +155,27 @@ fn wait_with_timeout(child: &mut Child, description: &str) -> Status {
     }
 }
 
-/// A directory the sandbox (root `/`) sees at the same path: the build's scratch directory.
-/// Not /tmp, over which the Sentry mounts a tmpfs of its own.
+/// A directory the sandbox (root `/`) sees at the same path: the build's scratch directory,
+/// unless that lies under the host's /tmp (a clone under /tmp), which the sandbox's own tmpfs
+/// hides; then a directory of this build's own under /var/tmp, which the sandbox shows like the
+/// rest of the host's root.
 fn visible_in_sandbox() -> &'static Path {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    assert!(
-        !dir.starts_with("/tmp"),
-        "{} is under /tmp, which the sandbox does not share: use a target directory elsewhere",
-        dir.display()
-    );
-    dir
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let scratch = scratch
+            .canonicalize()
+            .unwrap_or_else(|_| scratch.to_owned());
+        if !scratch.starts_with("/tmp") {
+            return scratch;
+        }
+        let mut hasher = DefaultHasher::new();
+        scratch.hash(&mut hasher);
+        let dir = PathBuf::from(format!("/var/tmp/rvisor-tests-{:016x}", hasher.finish()));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|err| panic!("creating {}: {err}", dir.display()));
+        dir
+    })
 }
 
 /// A temporary directory the sandbox sees at the same path.

@@ -16,12 +16,12 @@ pub struct KillOnDrop {
 }
 
 impl KillOnDrop {
-    /// Spawns `command` (the child called `role` in messages), handing it `inherited` under the
-    /// same descriptor number; it also dies if runsc dies.
+    /// Spawns `command` (the child called `role` in messages), handing it each of `inherited`
+    /// under the same descriptor number; it also dies if runsc dies.
     pub fn spawn(
         role: &'static str,
         command: &mut Command,
-        inherited: BorrowedFd<'_>,
+        inherited: &[BorrowedFd<'_>],
     ) -> Result<Self> {
         let child = sys::spawn_inheriting(command, inherited)
             .with_context(|| format!("starting the {role}"))?;

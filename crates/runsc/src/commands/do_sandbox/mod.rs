@@ -10,8 +10,10 @@ use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use nix::sys::signal::{kill, SigSet, Signal};
@@ -19,7 +21,8 @@ use nix::unistd::Pid;
 
 use super::{exit_code, signaled_exit_code};
 use crate::cli::{DoArgs, EnvVar, GlobalOptions};
-use crate::sys;
+use crate::spec::{self, SandboxSpec};
+use crate::sys::{self, SignalSource};
 use children::KillOnDrop;
 
 /// runsc re-executes itself for the Gofer and the Sentry.
@@ -30,19 +33,32 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
         .root
         .canonicalize()
         .with_context(|| format!("resolving the sandbox root {}", args.root.display()))?;
-    let env = guest_environment(args.env);
+    let cwd_required = args.cwd.is_some();
     let cwd = match args.cwd {
         Some(cwd) => cwd,
         None => std::env::current_dir()
             .context("reading the working directory")?
             .into_os_string(),
     };
+    let spec = SandboxSpec {
+        argv: args
+            .command
+            .into_iter()
+            .map(OsStringExt::into_vec)
+            .collect(),
+        env: guest_environment(args.env)
+            .iter()
+            .map(EnvVar::to_entry)
+            .collect(),
+        cwd: cwd.into_vec(),
+        cwd_required,
+        rlimits: spec::own_rlimits()?,
+    }
+    .to_memfd()?;
 
-    // The keyboard's signals reach the Sentry directly (it is in the terminal's foreground
-    // group with us): runsc and, by inheritance, the Gofer ignore them. Signals sent to runsc
-    // alone are passed on to the Sentry below.
-    sys::set_signal_dispositions(&[Signal::SIGINT, Signal::SIGQUIT], true)
-        .context("ignoring the terminal's signals")?;
+    // Signals for the sandbox are taken by a thread of ours and passed on to the Sentry (see
+    // forward_signals); blocked here, before any other thread starts, so that none of them
+    // ends runsc.
     let forwarded = forwarded_signals();
     forwarded
         .thread_block()
@@ -58,8 +74,10 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
         .arg("--fd")
         .arg(fd_number(&gofer_end))
         .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    let gofer = KillOnDrop::spawn("gofer", &mut gofer, gofer_end.as_fd())?;
+        .stdout(Stdio::null())
+        // Out of the terminal's foreground group: Ctrl-C is the guest's, not the Gofer's.
+        .process_group(0);
+    let gofer = KillOnDrop::spawn("gofer", &mut gofer, &[gofer_end.as_fd()])?;
     drop(gofer_end);
 
     let mut boot = Command::new(SELF_EXE);
@@ -67,49 +85,69 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
         .arg("boot")
         .arg("--gofer-fd")
         .arg(fd_number(&sentry_end))
-        .arg("--cwd")
-        .arg(cwd);
-    for var in &env {
-        boot.arg("--env").arg(var.to_os_string());
-    }
-    boot.arg("--").args(&args.command);
-    let boot = KillOnDrop::spawn("sentry", &mut boot, sentry_end.as_fd())?;
+        .arg("--spec-fd")
+        .arg(fd_number(&spec));
+    let boot = KillOnDrop::spawn("sentry", &mut boot, &[sentry_end.as_fd(), spec.as_fd()])?;
     drop(sentry_end);
+    drop(spec);
+    let sandbox_killed = Arc::new(AtomicBool::new(false));
     if let Some(pid) = boot.pid().and_then(|pid| i32::try_from(pid).ok()) {
-        forward_signals(forwarded, Pid::from_raw(pid))?;
+        forward_signals(forwarded, Pid::from_raw(pid), Arc::clone(&sandbox_killed))?;
     }
 
     let status = boot.wait().context("waiting for the sentry")?;
     drop(gofer);
     tracing::debug!(?status, "sentry exited");
+    if sandbox_killed.load(Ordering::SeqCst) {
+        return Ok(signaled_exit_code(libc::SIGTERM));
+    }
     match (status.code(), status.signal()) {
         (Some(code), _) => Ok(exit_code(code)),
-        (None, Some(signal)) => Ok(signaled_exit_code(signal)),
+        (None, Some(signal)) => {
+            // The Sentry reports a guest's death by a signal as an exit code: it was killed
+            // itself (by the host's OOM killer, by someone's kill -9).
+            eprintln!(
+                "runsc: the sentry was killed by signal {signal} ({}); the sandbox is gone",
+                Signal::try_from(signal).map_or("unknown", Signal::as_str)
+            );
+            Ok(signaled_exit_code(signal))
+        }
         (None, None) => anyhow::bail!("sentry ended with an unknown status {status:?}"),
     }
 }
 
-/// Signals someone sends runsc itself (a supervisor's SIGTERM, a hang-up) that belong to the
-/// sandbox.
+/// The signals someone sends runsc (a supervisor's SIGTERM, `kill -INT`, a hang-up) that belong
+/// to the sandbox: those the Sentry passes on to the guest.
 fn forwarded_signals() -> SigSet {
     let mut set = SigSet::empty();
-    for signal in [
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-    ] {
+    for signal in kernel::FORWARDED_SIGNALS {
         set.add(signal);
     }
     set
 }
 
-/// Passes each signal in `set` that runsc receives on to the Sentry, which hands it to the guest.
-fn forward_signals(set: SigSet, sentry: Pid) -> Result<()> {
+/// Passes each signal in `set` that a process sends runsc on to the Sentry, which hands it to
+/// the guest, as gVisor's runsc does. Those the kernel sends (the terminal's Ctrl-C, a window
+/// resize) are not passed on: they went to the terminal's foreground group, the Sentry
+/// included, and the guest must see them once. A second SIGTERM means the guest did not end
+/// on the first: it kills the sandbox, and sets `sandbox_killed`.
+fn forward_signals(set: SigSet, sentry: Pid, sandbox_killed: Arc<AtomicBool>) -> Result<()> {
     std::thread::Builder::new()
         .name("forward-signals".into())
         .spawn(move || {
-            while let Ok(signal) = set.wait() {
+            let mut terminating = false;
+            while let Ok((signal, source)) = sys::wait_for_signal(&set) {
+                if source == SignalSource::Kernel {
+                    continue;
+                }
+                let signal = if signal == Signal::SIGTERM && terminating {
+                    eprintln!("runsc: a second SIGTERM: killing the sandbox");
+                    sandbox_killed.store(true, Ordering::SeqCst);
+                    Signal::SIGKILL
+                } else {
+                    signal
+                };
+                terminating |= signal == Signal::SIGTERM;
                 if let Err(err) = kill(sentry, signal) {
                     tracing::debug!(%err, ?signal, "forwarding a signal to the sentry");
                 }
