@@ -13,7 +13,7 @@ mod calibrator;
 mod sys;
 mod vvar;
 
-pub use calibrator::{Calibrator, Sample};
+pub use calibrator::{host_ns, Calibrator, Sample};
 pub use sys::{rdtsc_ordered, store_fence};
 pub use vvar::{ClockParams, CPU_MAP_LEN, CPU_MAP_OFFSET, GETCPU_READY_OFFSET, NO_CPU, SEQ_OFFSET};
 

@@ -28,7 +28,7 @@ mod xattr;
 use abi::Errno;
 
 pub(crate) use creds::{CAP_LAST_CAP, CAP_SYS_ADMIN};
-pub(crate) use sched::sched_cpus;
+pub(crate) use sched::{cpu_count, sched_cpus};
 
 use crate::task::Task;
 
