@@ -28,8 +28,8 @@ impl Vdso {
         let pages = memory.allocate(PAGE_SIZE + image_len)?;
         let vvar = pages.start..pages.start + PAGE_SIZE;
         memory.write(vvar.end, vdso::IMAGE)?;
+        memory.write(vvar.start + vdso::CPU_MAP_OFFSET, &cpu_map())?;
         if vdso::rdtscp_is_available() {
-            memory.write(vvar.start + vdso::CPU_MAP_OFFSET, &cpu_map())?;
             memory.write(vvar.start + vdso::GETCPU_READY_OFFSET, &1u64.to_le_bytes())?;
         }
         Ok(Vdso {
@@ -63,7 +63,8 @@ impl Vdso {
 }
 
 /// The sandbox's number of each host CPU: the CPUs the Sentry may run on, in order, as many as
-/// the sandbox shows (getcpu asks the Sentry on the others).
+/// the sandbox shows (getcpu asks the Sentry on the others). Runs on the boot thread, which no
+/// task pinned yet.
 fn cpu_map() -> Vec<u8> {
     let mut map = vec![vdso::NO_CPU; vdso::CPU_MAP_LEN];
     let Ok(host) = sched_getaffinity(Pid::from_raw(0)) else {

@@ -23,6 +23,7 @@ mod system;
 pub mod table;
 mod time;
 mod timer;
+mod vsyscall;
 mod xattr;
 
 use abi::Errno;

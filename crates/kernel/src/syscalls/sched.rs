@@ -2,7 +2,7 @@
 //! scheduled by the host; these record what the guest asked for and report it back, with
 //! Linux's validation and permission rules. Only SCHED_OTHER-class policies are accepted.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use abi::Errno;
 
@@ -10,9 +10,12 @@ use super::creds::CAP_SYS_NICE;
 use super::{arg_i32, arg_len, arg_u32, SyscallResult};
 use crate::task::{Task, TaskHandle};
 
-/// CPUs the sandbox shows: as many as the host gives the Sentry.
+/// CPUs the sandbox shows: as many as the host gives the Sentry. Counted once, at boot (see
+/// Kernel::new): a task thread is pinned to one CPU, so its own affinity would say 1, and the
+/// vDSO's CPU numbering is fixed at boot too.
 pub(crate) fn cpu_count() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// Bytes of an affinity mask covering every CPU, in whole longs as Linux requires.

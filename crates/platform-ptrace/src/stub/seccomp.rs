@@ -2,7 +2,11 @@
 //!
 //! Guest system calls never get here: `PTRACE_SYSEMU` stops the stub before seccomp runs and the
 //! call is skipped. The filter guards the injection path: anything the stub executes that the
-//! Sentry did not mean to (a wrong `rip`, the vsyscall page, a bug) kills the stub.
+//! Sentry did not mean to (a wrong `rip`, a bug) kills the stub.
+//!
+//! One exception: a guest call into the legacy vsyscall page, which the host emulates as a
+//! system call made from that page, traps (SIGSYS) instead, so that the Sentry emulates it
+//! (see `context::vsyscall_fault`).
 
 use std::mem::offset_of;
 use std::ops::Range;
@@ -36,12 +40,20 @@ const INJECTED: [libc::c_long; 7] = [
 pub(crate) fn stub_filter(page: Range<u64>) -> Vec<sock_filter> {
     let page_mask = !(u32::try_from(page.end - page.start - 1).expect("stub page fits 32 bits"));
     let (ip_high, ip_low) = split(page.start);
+    let (vsyscall_high, vsyscall_low) = split(abi::VSYSCALL_PAGE.start);
     let mut filter = Filter::default();
     filter
         .load(field(offset_of!(seccomp_data, arch)))
         .require_eq(AUDIT_ARCH_X86_64);
-    // instruction_pointer is the address after the `syscall` instruction, little-endian.
+    // instruction_pointer is the address after the `syscall` instruction (for an emulated
+    // vsyscall, the address called), little-endian.
     let ip = offset_of!(seccomp_data, instruction_pointer);
+    filter
+        .load(field(ip + 4))
+        .skip_unless_eq(vsyscall_high, 3)
+        .load(field(ip))
+        .and(!0xfff)
+        .trap_if_eq(vsyscall_low);
     filter.load(field(ip + 4)).require_eq(ip_high);
     filter.load(field(ip)).and(page_mask).require_eq(ip_low);
     filter.load(field(offset_of!(seccomp_data, nr)));
