@@ -14,7 +14,7 @@ mod sys;
 mod vvar;
 
 pub use calibrator::{host_ns, Calibrator, Sample};
-pub use sys::{rdtsc_ordered, store_fence};
+pub use sys::rdtsc_ordered;
 pub use vvar::{ClockParams, CPU_MAP_LEN, CPU_MAP_OFFSET, GETCPU_READY_OFFSET, NO_CPU, SEQ_OFFSET};
 
 /// The vDSO image: one read-execute segment laid out as it is mapped (build.rs checks), to be

@@ -1,6 +1,6 @@
-//! The instructions the clock needs that Rust only offers as unsafe intrinsics.
+//! The TSC read the clock needs, which Rust only offers as unsafe intrinsics.
 
-use std::arch::x86_64::{_mm_lfence, _mm_mfence, _rdtsc};
+use std::arch::x86_64::{_mm_lfence, _rdtsc};
 
 /// The TSC, read after every earlier load has completed and before any later one starts: the
 /// vDSO's `lfence; rdtsc; lfence`.
@@ -13,11 +13,4 @@ pub fn rdtsc_ordered() -> u64 {
         _mm_lfence();
         tsc
     }
-}
-
-/// Makes every earlier store visible to other CPUs before any later instruction, rdtsc
-/// included (Intel SDM: MFENCE before RDTSC orders it after earlier stores).
-pub fn store_fence() {
-    // SAFETY: mfence only orders memory accesses; x86-64 always has it.
-    unsafe { _mm_mfence() }
 }

@@ -228,7 +228,8 @@ impl MemoryFile {
         self.mapping
             .store_u64(offset, odd, Ordering::SeqCst)
             .map_err(|_| out_of_bounds(offset, 8))?;
-        // The data writes below stay after the odd count.
+        // The data writes below stay after the odd count, and so does a TSC read in `compute`
+        // (Intel: MFENCE, then LFENCE; RDTSC, reads the TSC after earlier stores are visible).
         fence(Ordering::SeqCst);
         let data = compute();
         self.write(offset + 8, &data)?;
