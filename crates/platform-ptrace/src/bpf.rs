@@ -134,11 +134,12 @@ fn branch(k: u32, jt: u8, jf: u8) -> sock_filter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Runs `program` on one input, as the kernel would (only the instructions emitted here).
-    fn run(program: &[sock_filter], data: &[u32]) -> u32 {
+    /// Runs `program` on one input (`seccomp_data` as 32-bit words), as the kernel would (only
+    /// the instructions emitted here).
+    pub(crate) fn run(program: &[sock_filter], data: &[u32]) -> u32 {
         let (mut pc, mut acc) = (0usize, 0u32);
         loop {
             let insn = program[pc];

@@ -79,6 +79,50 @@ mod tests {
     use super::*;
     use crate::stub::StubPage;
 
+    /// `seccomp_data` as the filter reads it: nr, arch, instruction_pointer (low, high).
+    fn data(nr: libc::c_long, ip: u64) -> [u32; 4] {
+        let (high, low) = split(ip);
+        [
+            u32::try_from(nr).expect("small"),
+            AUDIT_ARCH_X86_64,
+            low,
+            high,
+        ]
+    }
+
+    #[test]
+    fn traps_calls_from_the_vsyscall_page_allows_the_stubs_kills_the_rest() {
+        let page = 0x7e00_0000_0000..0x7e00_0000_1000;
+        let filter = stub_filter(page.clone());
+        let run = |nr, ip| crate::bpf::tests::run(&filter, &data(nr, ip));
+        for entry in [
+            abi::VSYSCALL_GETTIMEOFDAY,
+            abi::VSYSCALL_TIME,
+            abi::VSYSCALL_GETCPU,
+        ] {
+            assert_eq!(run(libc::SYS_time, entry), libc::SECCOMP_RET_TRAP);
+        }
+        assert_eq!(
+            run(libc::SYS_mmap, page.start + 0x10),
+            libc::SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(libc::SYS_open, page.start + 0x10),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+        assert_eq!(
+            run(libc::SYS_mmap, 0x40_0000),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+        assert_eq!(
+            run(
+                libc::SYS_mmap,
+                0xffff_ffff_0000_0000 | (page.start & 0xffff_ffff)
+            ),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+    }
+
     /// A process under the filter that makes a system call from outside the stub page dies.
     #[test]
     fn kills_a_syscall_from_outside_the_stub_page() {
