@@ -87,10 +87,18 @@ impl Clock {
         let next_ns = u64::try_from(next.as_nanos()).unwrap_or(u64::MAX);
         // The sample is taken once the count is odd (guest readers retry from then on), so no
         // guest read can pair a TSC value from after the sample with the old line.
+        let mut host = 0;
         self.memory.write_seqlocked(self.vvar + SEQ_OFFSET, || {
-            *params = calibrator.update(Sample::take(), next_ns);
+            let sample = Sample::take();
+            host = sample.monotonic;
+            *params = calibrator.update(sample, next_ns);
             params.as_bytes().to_vec()
-        })
+        })?;
+        let error = i128::from(params.monotonic_base) - i128::from(host);
+        tracing::debug!(
+            "vdso clock: {error:+} ns off the host clock (+: ahead), slewed away over {next:?}"
+        );
+        Ok(())
     }
 }
 
