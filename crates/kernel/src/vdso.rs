@@ -77,3 +77,24 @@ fn cpu_map() -> Vec<u8> {
     }
     map
 }
+
+#[cfg(test)]
+mod tests {
+    /// The kernel version in the image's "Linux" note (image/vdso.c) is the one uname reports.
+    #[test]
+    fn the_vdso_note_names_the_release_uname_reports() {
+        let name = b"Linux\0\0\0";
+        let at = vdso::IMAGE
+            .windows(name.len())
+            .position(|w| w == name)
+            .expect("a Linux note")
+            + name.len();
+        let code = u32::from_le_bytes(vdso::IMAGE[at..at + 4].try_into().expect("4 bytes"));
+        let release: Vec<u32> = crate::kernel::UNAME_RELEASE
+            .split(['.', '-'])
+            .take(3)
+            .map(|part| part.parse().expect("numeric version"))
+            .collect();
+        assert_eq!(code, (release[0] << 16) | (release[1] << 8) | release[2]);
+    }
+}
