@@ -295,6 +295,16 @@ int main(void)
 	CHECK("getcpu_runnable_cpu", got_cpu == 0 && runnable_cpu(cpu) && libc_cpu >= 0 && runnable_cpu(libc_cpu),
 	      "vdso getcpu %ld cpu %u, sched_getcpu %d", got_cpu, cpu, libc_cpu);
 
+	/* The same CPU both ways, unless the thread moved in between (tried a few times). */
+	int same_cpu = 0;
+	for (int i = 0; i < 100 && !same_cpu; i++) {
+		unsigned from_vdso = ~0u, from_syscall = ~1u;
+		vdso_getcpu(&from_vdso, NULL, NULL);
+		syscall(SYS_getcpu, &from_syscall, NULL, NULL);
+		same_cpu = from_vdso == from_syscall;
+	}
+	CHECK("getcpu_vdso_matches_syscall", same_cpu, "never the same CPU in 100 tries");
+
 	status = in_child(vsyscalls);
 	CHECK("vsyscall_emulated", WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x",
 	      status);

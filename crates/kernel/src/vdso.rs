@@ -18,6 +18,8 @@ const READ_EXEC: Prot = Prot {
 pub(crate) struct Vdso {
     vvar: Range<u64>,
     image: Range<u64>,
+    /// The vvar page's CPU map: the sandbox's number of each host CPU.
+    cpu_map: Vec<u8>,
 }
 
 impl Vdso {
@@ -28,14 +30,24 @@ impl Vdso {
         let pages = memory.allocate(PAGE_SIZE + image_len)?;
         let vvar = pages.start..pages.start + PAGE_SIZE;
         memory.write(vvar.end, vdso::IMAGE)?;
-        memory.write(vvar.start + vdso::CPU_MAP_OFFSET, &cpu_map())?;
+        let cpu_map = cpu_map();
+        memory.write(vvar.start + vdso::CPU_MAP_OFFSET, &cpu_map)?;
         if vdso::rdtscp_is_available() {
             memory.write(vvar.start + vdso::GETCPU_READY_OFFSET, &1u64.to_le_bytes())?;
         }
         Ok(Vdso {
             vvar,
             image: pages.start + PAGE_SIZE..pages.end,
+            cpu_map,
         })
+    }
+
+    /// The sandbox's number of host CPU `host`, as the vDSO's getcpu gives it.
+    pub(crate) fn sandbox_cpu(&self, host: usize) -> Option<usize> {
+        self.cpu_map
+            .get(host)
+            .filter(|&&cpu| cpu != vdso::NO_CPU)
+            .map(|&cpu| usize::from(cpu))
     }
 
     /// The memory-file offset of the vvar page.
