@@ -38,6 +38,12 @@ static long long now_ns(void) {
 
 static void op_getpid(void) { syscall(SYS_getpid); }
 
+// Through libc, so through the vDSO where there is one (natively, ours, gVisor's).
+static void op_clock_gettime(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) die("clock_gettime");
+}
+
 static void op_open_close(void) {
   int fd = open("/etc/passwd", O_RDONLY);
   if (fd < 0) die("open /etc/passwd");
@@ -153,6 +159,7 @@ static const struct {
   void (*op)(void);
 } cases[] = {
     {"getpid", NULL, op_getpid},
+    {"clock_gettime", NULL, op_clock_gettime},
     {"open+close", NULL, op_open_close},
     {"stat", NULL, op_stat},
     {"pread-4k", open_self, op_pread},

@@ -24,6 +24,14 @@ pub use timer::{Itimerspec, Itimerval, Sigevent, Tms, ERESTART_RESTARTBLOCK};
 /// The guest page size.
 pub const PAGE_SIZE: u64 = 4096;
 
+/// The legacy vsyscall page, fixed above every address space: calls to its three entry points
+/// ([`VSYSCALL_GETTIMEOFDAY`], [`VSYSCALL_TIME`], [`VSYSCALL_GETCPU`]) are emulated as the
+/// system calls they name.
+pub const VSYSCALL_PAGE: std::ops::Range<u64> = 0xffff_ffff_ff60_0000..0xffff_ffff_ff60_1000;
+pub const VSYSCALL_GETTIMEOFDAY: u64 = VSYSCALL_PAGE.start;
+pub const VSYSCALL_TIME: u64 = VSYSCALL_PAGE.start + 0x400;
+pub const VSYSCALL_GETCPU: u64 = VSYSCALL_PAGE.start + 0x800;
+
 /// Rounds `v` down to a page boundary.
 pub const fn page_floor(v: u64) -> u64 {
     v & !(PAGE_SIZE - 1)

@@ -55,7 +55,7 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
     crate::syscalls::learn_host_cpus();
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
     let mounts = build_mounts(config.gofer)?;
-    let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace);
+    let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace)?;
     mounts.procfs.attach(&kernel, mounts.records);
 
     let mut fds = FdTable::default();

@@ -6,11 +6,14 @@ use parking_lot::{Condvar, Mutex};
 use platform::Platform;
 use vfs::Vfs;
 
+use crate::clock::Clock;
 use crate::futex::FutexTable;
 use crate::pid::PidTable;
 use crate::task::{ExitStatus, ThreadGroup};
 use crate::terminal::Terminal;
 use crate::timers::{TimerFdRegistry, TimerQueue};
+use crate::vdso::Vdso;
+use crate::KernelError;
 
 /// The identity the sandbox reports through uname(2): its own kernel, not the host's.
 pub(crate) const UNAME_SYSNAME: &str = "Linux";
@@ -26,8 +29,12 @@ pub struct Kernel {
     pub(crate) strace: bool,
     pub(crate) hostname: Mutex<Vec<u8>>,
     pub(crate) domainname: Mutex<Vec<u8>>,
-    /// CLOCK_MONOTONIC and uptime count from here.
+    /// Uptime counts from here.
     pub(crate) boot_time: Instant,
+    /// CLOCK_MONOTONIC and CLOCK_REALTIME, as the vDSO computes them too.
+    pub(crate) clock: Arc<Clock>,
+    /// The vDSO image and data page mapped into every process.
+    pub(crate) vdso: Vdso,
     pub(crate) pids: Mutex<PidTable>,
     pub(crate) futexes: FutexTable,
     /// The sandbox's controlling terminal (its stdio, when a tty).
@@ -48,8 +55,11 @@ impl Kernel {
         memory: Arc<MemoryFile>,
         vfs: Arc<Vfs>,
         strace: bool,
-    ) -> Arc<Kernel> {
-        Arc::new(Kernel {
+    ) -> Result<Arc<Kernel>, KernelError> {
+        let vdso = Vdso::new(&memory)?;
+        let clock = Clock::start(Arc::clone(&memory), vdso.vvar_offset())
+            .map_err(KernelError::ClockThread)?;
+        Ok(Arc::new(Kernel {
             platform,
             memory,
             vfs,
@@ -57,6 +67,8 @@ impl Kernel {
             hostname: Mutex::new(b"rvisor".to_vec()),
             domainname: Mutex::new(b"(none)".to_vec()),
             boot_time: Instant::now(),
+            clock,
+            vdso,
             pids: Mutex::new(PidTable::default()),
             futexes: FutexTable::default(),
             terminal: Terminal::default(),
@@ -65,7 +77,7 @@ impl Kernel {
             unix_names: net::unix::AbstractNames::new(),
             sandbox_exit: Mutex::new(None),
             sandbox_done: Condvar::new(),
-        })
+        }))
     }
 
     /// The sandbox's init process (pid 1), while it exists.

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod boot;
+mod clock;
 mod compatibility;
 mod deadline;
 mod epoll;
@@ -21,6 +22,7 @@ mod syscalls;
 mod task;
 mod terminal;
 mod timers;
+mod vdso;
 
 pub use boot::{run, Config, ResourceLimit, FORWARDED_SIGNALS};
 pub use compatibility::compatibility_markdown;
@@ -46,6 +48,8 @@ pub enum KernelError {
     Exec { path: String, errno: abi::Errno },
     #[error("spawning the task thread: {0}")]
     Thread(std::io::Error),
+    #[error("spawning the clock thread: {0}")]
+    ClockThread(std::io::Error),
     #[error("task thread panicked")]
     TaskPanicked,
 }

@@ -19,6 +19,6 @@ mod vma;
 pub use error::{MmError, SegvCode};
 pub use manager::{
     parse_prot, ForkedMemory, MappableFile, MappingsEpoch, MapsEntry, MemoryManager, MmStats,
-    MmapRequest,
+    MmapRequest, SpecialPages,
 };
 pub use memory_file::MemoryFile;

@@ -4,6 +4,7 @@
 use std::num::NonZeroUsize;
 use std::os::fd::BorrowedFd;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 
@@ -75,6 +76,35 @@ impl SentryMapping {
         // mapping, so writing through the raw pointer invalidates none.
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
         Ok(())
+    }
+
+    /// Reads the 8-byte aligned word at `offset` atomically.
+    pub(crate) fn load_u64(&self, offset: u64) -> Result<u64, OutOfBounds> {
+        let word = self.word(offset)?;
+        // SAFETY: `word` is an aligned u64 inside the live mapping (checked by `word`); the
+        // atomic lives only for this load, and every other access to the word is a copy.
+        Ok(unsafe { AtomicU64::from_ptr(word) }.load(Ordering::Acquire))
+    }
+
+    /// Writes the 8-byte aligned word at `offset` atomically, with `order`.
+    pub(crate) fn store_u64(
+        &self,
+        offset: u64,
+        value: u64,
+        order: Ordering,
+    ) -> Result<(), OutOfBounds> {
+        let word = self.word(offset)?;
+        // SAFETY: as for load_u64.
+        unsafe { AtomicU64::from_ptr(word) }.store(value, order);
+        Ok(())
+    }
+
+    /// The aligned u64 at `offset`, inside the mapping.
+    fn word(&self, offset: u64) -> Result<*mut u64, OutOfBounds> {
+        if !offset.is_multiple_of(8) {
+            return Err(OutOfBounds);
+        }
+        Ok(self.at(offset, 8)?.cast())
     }
 
     /// Sets `len` file bytes at `offset` to zero.

@@ -20,6 +20,8 @@ const RET_K: u16 = 0x06;
 pub(crate) enum Verdict {
     Allow,
     Kill,
+    /// SECCOMP_RET_TRAP: the call is skipped and a SIGSYS raised, which the tracer sees.
+    Trap,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +32,8 @@ enum Insn {
     JumpIfEq(u32, Verdict),
     /// `if A != k` then jump to the verdict, else fall through.
     JumpIfNe(u32, Verdict),
+    /// `if A != k` then skip the next `n` instructions, else fall through.
+    SkipIfNe(u32, u8),
 }
 
 /// A program being built; [`Filter::build`] appends the verdicts. Falling off the last check kills.
@@ -57,23 +61,38 @@ impl Filter {
         self
     }
 
+    /// Skips the next `n` instructions unless the accumulator equals `value`.
+    pub(crate) fn skip_unless_eq(&mut self, value: u32, n: u8) -> &mut Self {
+        self.insns.push(Insn::SkipIfNe(value, n));
+        self
+    }
+
+    /// Traps (SIGSYS) if the accumulator equals `value`.
+    pub(crate) fn trap_if_eq(&mut self, value: u32) -> &mut Self {
+        self.insns.push(Insn::JumpIfEq(value, Verdict::Trap));
+        self
+    }
+
     /// Allows if the accumulator equals `value`.
     pub(crate) fn allow_if_eq(&mut self, value: u32) -> &mut Self {
         self.insns.push(Insn::JumpIfEq(value, Verdict::Allow));
         self
     }
 
-    /// The program: the checks, then `kill` (also reached by falling through), then `allow`.
+    /// The program: the checks, then `kill` (also reached by falling through), `allow` and
+    /// `trap`.
     ///
     /// Panics if the program is too long for an 8-bit jump: programs come from constant lists in
     /// this crate, never from guest data.
     pub(crate) fn build(&self) -> Vec<sock_filter> {
         let kill_at = self.insns.len();
         let allow_at = kill_at + 1;
+        let trap_at = kill_at + 2;
         let jump = |from: usize, verdict: Verdict| {
             let target = match verdict {
                 Verdict::Kill => kill_at,
                 Verdict::Allow => allow_at,
+                Verdict::Trap => trap_at,
             };
             u8::try_from(target - from - 1).expect("seccomp filter too long for a BPF jump")
         };
@@ -86,10 +105,12 @@ impl Filter {
                 Insn::And(mask) => stmt(ALU_AND_K, mask),
                 Insn::JumpIfEq(k, verdict) => branch(k, jump(at, verdict), 0),
                 Insn::JumpIfNe(k, verdict) => branch(k, 0, jump(at, verdict)),
+                Insn::SkipIfNe(k, n) => branch(k, 0, n),
             })
             .collect();
         program.push(stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS));
         program.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+        program.push(stmt(RET_K, libc::SECCOMP_RET_TRAP));
         program
     }
 }
@@ -113,11 +134,12 @@ fn branch(k: u32, jt: u8, jf: u8) -> sock_filter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Runs `program` on one input, as the kernel would (only the instructions emitted here).
-    fn run(program: &[sock_filter], data: &[u32]) -> u32 {
+    /// Runs `program` on one input (`seccomp_data` as 32-bit words), as the kernel would (only
+    /// the instructions emitted here).
+    pub(crate) fn run(program: &[sock_filter], data: &[u32]) -> u32 {
         let (mut pc, mut acc) = (0usize, 0u32);
         loop {
             let insn = program[pc];
@@ -146,5 +168,20 @@ mod tests {
         assert_eq!(run(&program, &[7, 0x3f]), libc::SECCOMP_RET_ALLOW);
         assert_eq!(run(&program, &[7, 0x45]), libc::SECCOMP_RET_KILL_PROCESS);
         assert_eq!(run(&program, &[8, 0x25]), libc::SECCOMP_RET_KILL_PROCESS);
+    }
+
+    #[test]
+    fn skips_and_traps() {
+        let program = Filter::default()
+            .load(0)
+            .skip_unless_eq(1, 2)
+            .load(4)
+            .trap_if_eq(9)
+            .load(4)
+            .allow_if_eq(9)
+            .build();
+        assert_eq!(run(&program, &[1, 9]), libc::SECCOMP_RET_TRAP);
+        assert_eq!(run(&program, &[2, 9]), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(run(&program, &[1, 8]), libc::SECCOMP_RET_KILL_PROCESS);
     }
 }

@@ -108,6 +108,10 @@ impl PtraceContext {
                         tracee.regs(&mut self.regs)?;
                         return Ok((tracee, trap_of(&info, self.regs.rip)));
                     }
+                    Some(info) if is_vsyscall(&info) => {
+                        tracee.regs(&mut self.regs)?;
+                        return Ok((tracee, self.vsyscall_fault(info.addr)));
+                    }
                     _ => None,
                 },
                 StopReason::EventStop => None,
@@ -116,6 +120,36 @@ impl PtraceContext {
                 tracee.regs(&mut self.regs)?;
                 return Ok((tracee, trap));
             }
+        }
+    }
+}
+
+/// Whether a signal is the stub filter's SIGSYS for a call into the vsyscall page (its address
+/// in `addr`, as siginfo's `si_call_addr`).
+fn is_vsyscall(info: &SigInfo) -> bool {
+    /// SYS_SECCOMP: the si_code of a SIGSYS raised by a seccomp filter.
+    const SYS_SECCOMP: i32 = 1;
+    info.signo == libc::SIGSYS
+        && info.code == SYS_SECCOMP
+        && abi::VSYSCALL_PAGE.contains(&info.addr)
+}
+
+impl PtraceContext {
+    /// A call into the vsyscall page that the host emulated up to its seccomp check: the filter
+    /// trapped it and the host then returned to the caller (popping the return address). That
+    /// return is undone, so the Sentry sees what a host without the page would show: an
+    /// instruction fetch fault at the called address.
+    fn vsyscall_fault(&mut self, addr: u64) -> Trap {
+        /// SEGV_MAPERR: the address is not mapped.
+        const SEGV_MAPERR: i32 = 1;
+        self.regs.rip = addr;
+        self.regs.rsp = self.regs.rsp.wrapping_sub(8);
+        self.pending = Pending::AllRegs;
+        Trap::Fault {
+            addr,
+            access: Access::Exec,
+            signo: libc::SIGSEGV,
+            code: SEGV_MAPERR,
         }
     }
 }

@@ -84,7 +84,10 @@ pub enum Trap {
     /// The guest executed `syscall`: the number is in `orig_rax`, the arguments in the
     /// argument registers ([`UserRegs::syscall_args`]). The host did not execute it.
     Syscall,
-    /// A memory access faulted (host SIGSEGV or SIGBUS) at `addr`.
+    /// A memory access faulted (host SIGSEGV or SIGBUS) at `addr`. A call into the legacy
+    /// vsyscall page ([`abi::VSYSCALL_PAGE`]) is an `Exec` fault at the called address, with
+    /// the registers as the call left them (the return address on top of the stack), whether
+    /// or not the host has the page.
     Fault {
         addr: u64,
         access: Access,

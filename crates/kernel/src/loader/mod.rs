@@ -187,6 +187,8 @@ impl Task {
             None => None,
         };
         mm.set_brk_start(main.end);
+        // Below the interpreter, as Linux places it without ASLR.
+        let vdso = self.kernel.vdso.map(mm)?;
 
         let stack_top = page_floor(self.kernel.platform.user_address_range().end) - PAGE_SIZE;
         let stack_size = self
@@ -209,6 +211,7 @@ impl Task {
         getrandom::fill(&mut random).map_err(|_| Errno::EIO)?;
         let creds = self.creds();
         let auxv = stack::Auxv {
+            sysinfo_ehdr: vdso,
             phdr: main.phdr_addr().unwrap_or(0),
             phnum: u64::from(main.header.phnum),
             entry: main.entry(),

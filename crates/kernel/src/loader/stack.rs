@@ -25,6 +25,7 @@ const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
+const AT_SYSINFO_EHDR: u64 = 33;
 
 /// Clock ticks per second that times(2) counts in.
 pub(crate) const CLK_TCK: u64 = 100;
@@ -35,6 +36,8 @@ const ARG_MAX: usize = 2 << 20;
 
 /// The per-executable values of the auxiliary vector.
 pub(super) struct Auxv {
+    /// Where the vDSO image is mapped.
+    pub(super) sysinfo_ehdr: u64,
     pub(super) phdr: u64,
     pub(super) phnum: u64,
     pub(super) entry: u64,
@@ -68,7 +71,8 @@ pub(super) fn build(
     let platform_addr = strings.push(b"x86_64");
     let random_addr = strings.push_raw(random);
 
-    let auxv: [(u64, u64); 18] = [
+    let auxv: [(u64, u64); 19] = [
+        (AT_SYSINFO_EHDR, aux.sysinfo_ehdr),
         (AT_PHDR, aux.phdr),
         (AT_PHENT, u64::from(PHDR_SIZE)),
         (AT_PHNUM, aux.phnum),

@@ -24,12 +24,13 @@ mod system;
 pub mod table;
 mod time;
 mod timer;
+mod vsyscall;
 mod xattr;
 
 use abi::Errno;
 
 pub(crate) use creds::{CAP_LAST_CAP, CAP_SYS_ADMIN};
-pub(crate) use sched::{learn_host_cpus, sched_cpus};
+pub(crate) use sched::{cpu_count, learn_host_cpus, sched_cpus};
 
 use crate::task::Task;
 

@@ -119,12 +119,26 @@ fn check_may_change(task: &Task, target: &TaskHandle) -> Result<(), Errno> {
 }
 
 pub(super) fn getcpu(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    // The lowest CPU the task may run on: the host decides the real one, and it may move.
-    let cpu = affinity_of(&task.handle)
-        .iter()
-        .enumerate()
-        .find(|(_, &byte)| byte != 0)
-        .map_or(0, |(i, &byte)| i * 8 + byte.trailing_zeros() as usize);
+    // The CPU the task runs on (its Sentry thread and stub share one), as the vDSO's getcpu
+    // numbers it; the host doesn't apply the affinity the guest set, so a CPU outside it gives
+    // way to the lowest CPU the task may run on.
+    let affinity = affinity_of(&task.handle);
+    let allowed = |cpu: usize| {
+        affinity
+            .get(cpu / 8)
+            .is_some_and(|b| b & (1 << (cpu % 8)) != 0)
+    };
+    let running = nix::sched::sched_getcpu()
+        .ok()
+        .and_then(|host| task.kernel.vdso.sandbox_cpu(host))
+        .filter(|&cpu| allowed(cpu));
+    let cpu = running.unwrap_or_else(|| {
+        affinity
+            .iter()
+            .enumerate()
+            .find(|(_, &byte)| byte != 0)
+            .map_or(0, |(i, &byte)| i * 8 + byte.trailing_zeros() as usize)
+    });
     let cpu = u32::try_from(cpu).unwrap_or(0);
     if a[0] != 0 {
         task.mm.write_obj(a[0], &cpu)?;

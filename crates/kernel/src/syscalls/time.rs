@@ -1,10 +1,9 @@
 //! Clocks, sleeps and process times.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use abi::{Errno, Timespec, Timeval, Tms};
-use nix::time::{clock_gettime as host_clock_gettime, ClockId};
 
 use super::{arg_i32, SyscallResult};
 use crate::deadline::{duration_of, duration_of_timeval, Deadline};
@@ -13,18 +12,20 @@ use crate::task::Task;
 /// Clock ticks per second of times(2) and /proc (USER_HZ).
 const USER_HZ: u128 = 100;
 
-/// The time of `clock`, as the guest sees it.
+/// The time of `clock`, as the guest sees it. The wall and monotonic clocks are the sandbox's
+/// clock (crate::clock), which the vDSO reads too: its `__vdso_clock_gettime` must compute the
+/// same clocks in the same groups.
 pub(super) fn now(task: &Task, clock: i32) -> Result<Timespec, Errno> {
-    let host_clock = match clock {
+    let ns = match clock {
         libc::CLOCK_REALTIME
         | libc::CLOCK_REALTIME_COARSE
         | libc::CLOCK_REALTIME_ALARM
-        | libc::CLOCK_TAI => ClockId::CLOCK_REALTIME,
+        | libc::CLOCK_TAI => task.kernel.clock.realtime_ns(),
         libc::CLOCK_MONOTONIC
         | libc::CLOCK_MONOTONIC_COARSE
         | libc::CLOCK_MONOTONIC_RAW
         | libc::CLOCK_BOOTTIME
-        | libc::CLOCK_BOOTTIME_ALARM => ClockId::CLOCK_MONOTONIC,
+        | libc::CLOCK_BOOTTIME_ALARM => task.kernel.clock.monotonic_ns(),
         // CPU clocks count what the Sentry sees of CPU time: see timers::cpu.
         libc::CLOCK_PROCESS_CPUTIME_ID => {
             let times = task.tg().cpu_times();
@@ -34,11 +35,7 @@ pub(super) fn now(task: &Task, clock: i32) -> Result<Timespec, Errno> {
         _ if clock < 0 => return cpu_clock(task, clock).map(timespec_of),
         _ => return Err(Errno::EINVAL),
     };
-    let t = host_clock_gettime(host_clock).map_err(|e| Errno(e as i32))?;
-    Ok(Timespec {
-        tv_sec: t.tv_sec(),
-        tv_nsec: t.tv_nsec(),
-    })
+    Ok(timespec_of(Duration::from_nanos(ns)))
 }
 
 /// A CPU clock by id, as clock_getcpuclockid and pthread_getcpuclockid make them
@@ -197,9 +194,7 @@ pub(super) fn gettimeofday(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 }
 
 pub(super) fn time(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let secs = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = task.kernel.clock.realtime_ns() / 1_000_000_000;
     if a[0] != 0 {
         task.mm.write_obj(a[0], &secs)?;
     }

@@ -1,7 +1,7 @@
 //! The run loop: deliver signals, switch into the guest, serve what it trapped on.
 
 use abi::SigInfo;
-use platform::Trap;
+use platform::{Access, Trap};
 
 use super::signals::Delivery;
 use super::{ExitStatus, Task};
@@ -31,6 +31,12 @@ impl Task {
             };
             match trap {
                 Trap::Syscall => self.handle_syscall(),
+                // A call into the vsyscall page, emulated unless it is not one of its calls.
+                Trap::Fault {
+                    addr,
+                    access: Access::Exec,
+                    ..
+                } if abi::VSYSCALL_PAGE.contains(&addr) && self.emulate_vsyscall(addr) => {}
                 Trap::Fault {
                     addr,
                     access,

@@ -30,7 +30,7 @@ impl Drop for ForkedMemory {
 impl MemoryManager {
     /// fork(2), first half, on the parent's OS thread: a snapshot of this address space for a
     /// child. Private mappings are copied (demand-paged ones only in their filled chunks; the
-    /// others stay demand-paged), shared ones are shared, MADV_DONTFORK ranges left out and
+    /// others stay demand-paged), shared ones and the Sentry's special pages are shared, MADV_DONTFORK ranges left out and
     /// MADV_WIPEONFORK ones zero-filled; brk, the mmap base and each mapping's attributes carry
     /// over. ENOMEM if the memory file cannot hold the copy.
     ///
@@ -47,7 +47,7 @@ impl MemoryManager {
         forked.state.brk = parent.brk;
         let child = &mut forked.state;
         for vma in parent.vmas.iter().filter(|vma| !vma.on_fork.skip) {
-            if vma.shared {
+            if vma.shared || vma.special() {
                 self.memory.share(vma.memory_range());
                 child.vmas.insert(vma.clone());
                 continue;

@@ -48,12 +48,14 @@ impl MemoryManager {
         }
         let mut state = self.state.lock();
         let vmas: Vec<Vma> = state.vmas.overlapping(addr..end).cloned().collect();
-        if advice == libc::MADV_REMOVE && vmas.iter().any(|vma| !vma.shared) {
+        if advice == libc::MADV_REMOVE && vmas.iter().any(|vma| !vma.shared || vma.special()) {
             return Err(Errno::EINVAL);
         }
         // Wiping is defined only for memory nobody else sees: private anonymous mappings.
         if advice == libc::MADV_WIPEONFORK
-            && vmas.iter().any(|vma| vma.shared || vma.demand_paged())
+            && vmas
+                .iter()
+                .any(|vma| vma.shared || vma.demand_paged() || vma.special())
         {
             return Err(Errno::EINVAL);
         }
@@ -78,8 +80,8 @@ impl MemoryManager {
     ) -> Result<(), Errno> {
         for vma in vmas {
             // DONTNEED keeps a shared mapping's contents (they belong to the shared object);
-            // REMOVE is the advice that frees them.
-            if vma.shared && advice == libc::MADV_DONTNEED {
+            // REMOVE is the advice that frees them. The Sentry's special pages are never freed.
+            if (vma.shared && advice == libc::MADV_DONTNEED) || vma.special() {
                 continue;
             }
             let part = range.start.max(vma.range.start)..range.end.min(vma.range.end);

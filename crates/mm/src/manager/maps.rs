@@ -74,6 +74,7 @@ impl MemoryManager {
                 _ => {
                     let (device, inode, name) = match &vma.backing {
                         Backing::File { file, .. } => (file.device(), file.inode(), file.name()),
+                        Backing::Special { name } => (0, 0, name.to_vec()),
                         Backing::Anonymous if vma.grows_down => (0, 0, b"[stack]".to_vec()),
                         Backing::Anonymous if heap.contains(&vma.range.start) => {
                             (0, 0, b"[heap]".to_vec())

@@ -8,6 +8,7 @@ mod madvise;
 mod maps;
 mod mmap;
 mod mremap;
+mod special;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ pub use fault::MappingsEpoch;
 pub use fork::ForkedMemory;
 pub use maps::MapsEntry;
 pub use mmap::{parse_prot, MmapRequest};
+pub use special::SpecialPages;
 pub use stats::MmStats;
 
 /// A file that can back a private mapping: read once per demand-paged chunk.

@@ -43,6 +43,10 @@ impl MemoryManager {
             return Err(Errno::EFAULT);
         }
         // The file offsets of the resized mapping must stay representable, as mmap ensured.
+        // The Sentry's special pages may move but not grow (Linux: VM_DONTEXPAND).
+        if new_len > old_len && state.vmas.find(old_addr).is_some_and(|vma| vma.special()) {
+            return Err(Errno::EFAULT);
+        }
         let file_offset = state
             .vmas
             .find(old_addr)

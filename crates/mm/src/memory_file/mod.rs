@@ -6,6 +6,7 @@ mod owners;
 use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 
 use nix::fcntl::{copy_file_range, fallocate, FallocateFlags};
@@ -208,6 +209,35 @@ impl MemoryFile {
             .map_err(|_| out_of_bounds(offset, src.len()))
     }
 
+    /// Rewrites the seqlock-protected record at `offset` (8-byte aligned): a sequence count, then
+    /// data. The count turns odd (visible to every CPU before `compute` runs), the bytes
+    /// `compute` returns are written after it, and the count turns even again; a reader that
+    /// sees the same even count before and after reading the data has read one whole record.
+    /// Writers must take turns (the caller serializes them).
+    pub fn write_seqlocked(
+        &self,
+        offset: u64,
+        compute: impl FnOnce() -> Vec<u8>,
+    ) -> Result<(), MmError> {
+        let count = self
+            .mapping
+            .load_u64(offset)
+            .map_err(|_| out_of_bounds(offset, 8))?;
+        // (An odd count left behind would be a writer that never finished: skip past it.)
+        let odd = count.wrapping_add(if count.is_multiple_of(2) { 1 } else { 2 });
+        self.mapping
+            .store_u64(offset, odd, Ordering::SeqCst)
+            .map_err(|_| out_of_bounds(offset, 8))?;
+        // The data writes below stay after the odd count, and so does a TSC read in `compute`
+        // (Intel: MFENCE, then LFENCE; RDTSC, reads the TSC after earlier stores are visible).
+        fence(Ordering::SeqCst);
+        let data = compute();
+        self.write(offset + 8, &data)?;
+        self.mapping
+            .store_u64(offset, odd.wrapping_add(1), Ordering::Release)
+            .map_err(|_| out_of_bounds(offset, 8))
+    }
+
     /// Sets `len` bytes at `offset` to zero.
     pub fn zero(&self, offset: u64, len: usize) -> Result<(), MmError> {
         self.mapping
@@ -261,6 +291,27 @@ mod tests {
             memory.allocate(2 * PAGE),
             Err(MmError::Exhausted(_))
         ));
+    }
+
+    #[test]
+    fn a_seqlocked_record_is_rewritten_between_odd_and_even_counts() {
+        let memory = MemoryFile::new(PAGE).expect("memory file");
+        let count = |memory: &MemoryFile| {
+            let mut bytes = [0u8; 8];
+            memory.read(0, &mut bytes).expect("read");
+            u64::from_le_bytes(bytes)
+        };
+        memory
+            .write_seqlocked(0, || {
+                assert_eq!(count(&memory), 1, "odd while computing");
+                b"data".to_vec()
+            })
+            .expect("write");
+        assert_eq!(count(&memory), 2);
+        let mut data = [0u8; 4];
+        memory.read(8, &mut data).expect("read");
+        assert_eq!(&data, b"data");
+        assert!(memory.write_seqlocked(4, Vec::new).is_err(), "unaligned");
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub(crate) enum Backing {
         file: Arc<dyn MappableFile>,
         offset: u64,
     },
+    /// Pages the Sentry owns and every address space shows (the vDSO and its data page):
+    /// mapped in full, shared with every other mapping of them (fork included), never
+    /// discarded, and listed in /proc/[pid]/maps under `name`.
+    Special { name: &'static [u8] },
 }
 
 /// What fork does with a VMA besides the default (copy a private one, share a shared one).
@@ -68,7 +72,7 @@ impl Vma {
     /// The file offset that backs guest address `addr`, for a file-backed VMA.
     pub(crate) fn file_offset_at(&self, addr: u64) -> Option<u64> {
         match &self.backing {
-            Backing::Anonymous => None,
+            Backing::Anonymous | Backing::Special { .. } => None,
             Backing::File { offset, .. } => Some(offset + (addr - self.range.start)),
         }
     }
@@ -76,6 +80,11 @@ impl Vma {
     /// Whether the pages are filled on demand rather than mapped at creation.
     pub(crate) fn demand_paged(&self) -> bool {
         matches!(self.backing, Backing::File { .. })
+    }
+
+    /// Whether the VMA shows the Sentry's own pages (see [`Backing::Special`]).
+    pub(crate) fn special(&self) -> bool {
+        matches!(self.backing, Backing::Special { .. })
     }
 
     /// Cuts the VMA at `addr` (strictly inside it): `self` keeps the lower part, the upper part
@@ -96,6 +105,7 @@ impl Vma {
     pub(crate) fn same_mapping_as(&self, next: &Vma) -> bool {
         let backing_continues = match (&self.backing, &next.backing) {
             (Backing::Anonymous, Backing::Anonymous) => true,
+            (Backing::Special { name: a }, Backing::Special { name: b }) => a == b,
             (Backing::File { file: a, .. }, Backing::File { file: b, offset }) => {
                 Arc::ptr_eq(a, b) && self.file_offset_at(self.range.end) == Some(*offset)
             }

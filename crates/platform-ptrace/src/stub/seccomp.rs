@@ -2,7 +2,11 @@
 //!
 //! Guest system calls never get here: `PTRACE_SYSEMU` stops the stub before seccomp runs and the
 //! call is skipped. The filter guards the injection path: anything the stub executes that the
-//! Sentry did not mean to (a wrong `rip`, the vsyscall page, a bug) kills the stub.
+//! Sentry did not mean to (a wrong `rip`, a bug) kills the stub.
+//!
+//! One exception: a guest call into the legacy vsyscall page, which the host emulates as a
+//! system call made from that page, traps (SIGSYS) instead, so that the Sentry emulates it
+//! (see `context::vsyscall_fault`).
 
 use std::mem::offset_of;
 use std::ops::Range;
@@ -36,12 +40,20 @@ const INJECTED: [libc::c_long; 7] = [
 pub(crate) fn stub_filter(page: Range<u64>) -> Vec<sock_filter> {
     let page_mask = !(u32::try_from(page.end - page.start - 1).expect("stub page fits 32 bits"));
     let (ip_high, ip_low) = split(page.start);
+    let (vsyscall_high, vsyscall_low) = split(abi::VSYSCALL_PAGE.start);
     let mut filter = Filter::default();
     filter
         .load(field(offset_of!(seccomp_data, arch)))
         .require_eq(AUDIT_ARCH_X86_64);
-    // instruction_pointer is the address after the `syscall` instruction, little-endian.
+    // instruction_pointer is the address after the `syscall` instruction (for an emulated
+    // vsyscall, the address called), little-endian.
     let ip = offset_of!(seccomp_data, instruction_pointer);
+    filter
+        .load(field(ip + 4))
+        .skip_unless_eq(vsyscall_high, 3)
+        .load(field(ip))
+        .and(!0xfff)
+        .trap_if_eq(vsyscall_low);
     filter.load(field(ip + 4)).require_eq(ip_high);
     filter.load(field(ip)).and(page_mask).require_eq(ip_low);
     filter.load(field(offset_of!(seccomp_data, nr)));
@@ -66,6 +78,50 @@ fn split(addr: u64) -> (u32, u32) {
 mod tests {
     use super::*;
     use crate::stub::StubPage;
+
+    /// `seccomp_data` as the filter reads it: nr, arch, instruction_pointer (low, high).
+    fn data(nr: libc::c_long, ip: u64) -> [u32; 4] {
+        let (high, low) = split(ip);
+        [
+            u32::try_from(nr).expect("small"),
+            AUDIT_ARCH_X86_64,
+            low,
+            high,
+        ]
+    }
+
+    #[test]
+    fn traps_calls_from_the_vsyscall_page_allows_the_stubs_kills_the_rest() {
+        let page = 0x7e00_0000_0000..0x7e00_0000_1000;
+        let filter = stub_filter(page.clone());
+        let run = |nr, ip| crate::bpf::tests::run(&filter, &data(nr, ip));
+        for entry in [
+            abi::VSYSCALL_GETTIMEOFDAY,
+            abi::VSYSCALL_TIME,
+            abi::VSYSCALL_GETCPU,
+        ] {
+            assert_eq!(run(libc::SYS_time, entry), libc::SECCOMP_RET_TRAP);
+        }
+        assert_eq!(
+            run(libc::SYS_mmap, page.start + 0x10),
+            libc::SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(libc::SYS_open, page.start + 0x10),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+        assert_eq!(
+            run(libc::SYS_mmap, 0x40_0000),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+        assert_eq!(
+            run(
+                libc::SYS_mmap,
+                0xffff_ffff_0000_0000 | (page.start & 0xffff_ffff)
+            ),
+            libc::SECCOMP_RET_KILL_PROCESS
+        );
+    }
 
     /// A process under the filter that makes a system call from outside the stub page dies.
     #[test]

@@ -6,6 +6,7 @@ mod fork;
 mod mapping;
 mod properties;
 mod resize;
+mod special;
 mod stats;
 
 use std::ops::Range;
