@@ -34,12 +34,25 @@ pub struct Config {
     pub gofer: UnixStream,
     /// The sandbox's stdin, stdout and stderr: host fds handed to the Sentry.
     pub stdio: [OwnedFd; 3],
+    /// What the sandbox as a whole may use.
+    pub limits: Limits,
+}
+
+/// Sandbox-wide resource limits: what keeps a guest from exhausting its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Size of /tmp in bytes: its files' data never takes more (ENOSPC).
+    pub tmpfs_size: u64,
+    /// Bytes of memory-file pages the guest may hold; past it a process is OOM-killed.
+    pub memory: u64,
+    /// Most tasks at once; past it fork and clone fail with EAGAIN.
+    pub max_tasks: u32,
 }
 
 /// Runs the sandbox until its first process exits, and returns how it ended.
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
-    let mounts = build_mounts(config.gofer)?;
+    let mounts = build_mounts(config.gofer, &config.limits)?;
     let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace);
     mounts.procfs.attach(&kernel, mounts.records);
 
@@ -125,7 +138,7 @@ struct MountTree {
 /// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`, procfs at
 /// `/proc` (covering the host's, which the Sentry never shows). Returns the procfs, to be
 /// attached to the kernel once it exists, and the mounts made, for /proc/mounts.
-fn build_mounts(gofer: UnixStream) -> Result<MountTree, KernelError> {
+fn build_mounts(gofer: UnixStream, limits: &Limits) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
     let root_fs = vfs::gofer::GoferFs::new(client, b"/").map_err(KernelError::Mount)?;
     let vfs = Vfs::new(root_fs);
@@ -135,7 +148,7 @@ fn build_mounts(gofer: UnixStream) -> Result<MountTree, KernelError> {
     };
     let devfs = vfs::devfs::DevFs::new().map_err(KernelError::Mount)?;
     // /tmp is world-writable with the sticky bit, as on any Linux system.
-    let tmpfs = vfs::tmpfs::TmpFs::new(0o1777);
+    let tmpfs = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size);
     let procfs = ProcFs::new();
     let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 3] = [
         (b"/dev", devfs),

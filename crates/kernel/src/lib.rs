@@ -21,7 +21,7 @@ mod task;
 mod terminal;
 mod timers;
 
-pub use boot::{run, Config, FORWARDED_SIGNALS};
+pub use boot::{run, Config, Limits, FORWARDED_SIGNALS};
 pub use compatibility::compatibility_markdown;
 pub use kernel::Kernel;
 pub use task::ExitStatus;

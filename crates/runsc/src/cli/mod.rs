@@ -3,6 +3,7 @@
 //! Global flags follow runsc's: they may stand before or after the subcommand's name.
 
 mod env_var;
+mod limits;
 
 use std::ffi::OsString;
 use std::os::fd::RawFd;
@@ -13,6 +14,7 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use env_var::EnvVar;
+pub use limits::LimitArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -85,6 +87,9 @@ pub struct DoArgs {
     #[arg(long = "env", value_name = "K=V", value_parser = env_var_parser())]
     pub env: Vec<EnvVar>,
 
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
     /// The command and its arguments; a command without '/' is looked up in the guest's PATH.
     #[arg(
         value_name = "CMD",
@@ -108,6 +113,9 @@ pub struct BootArgs {
     /// The command's whole environment, one variable per flag.
     #[arg(long = "env", value_name = "K=V", value_parser = env_var_parser())]
     pub env: Vec<EnvVar>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
 
     /// The command (a path inside the sandbox) and its arguments, after `--`.
     #[arg(value_name = "CMD", required = true, last = true)]

@@ -31,6 +31,7 @@ pub fn run(global: &GlobalOptions, args: BootArgs) -> Result<u8> {
         strace: global.strace,
         gofer: UnixStream::from(gofer),
         stdio: caller_stdio().context("duplicating stdio for the sandbox")?,
+        limits: args.limits.resolve(),
     };
     let platform = new_platform(global.platform)?;
     tracing::debug!(

@@ -8,4 +8,5 @@ mod faults;
 mod hello;
 mod host_effects;
 mod lifecycle;
+mod limits;
 mod support;

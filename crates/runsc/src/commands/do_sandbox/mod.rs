@@ -72,6 +72,7 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
     for var in &env {
         boot.arg("--env").arg(var.to_os_string());
     }
+    boot.args(args.limits.to_args());
     boot.arg("--").args(&args.command);
     let boot = KillOnDrop::spawn("sentry", &mut boot, sentry_end.as_fd())?;
     drop(sentry_end);
