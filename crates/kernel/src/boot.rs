@@ -53,7 +53,7 @@ pub struct Limits {
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
     let mounts = build_mounts(config.gofer, &config.limits)?;
-    let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace);
+    let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace, &config.limits);
     mounts.procfs.attach(&kernel, mounts.records);
 
     let mut fds = FdTable::default();

@@ -6,6 +6,7 @@ use parking_lot::{Condvar, Mutex};
 use platform::Platform;
 use vfs::Vfs;
 
+use crate::boot::Limits;
 use crate::futex::FutexTable;
 use crate::pid::PidTable;
 use crate::task::{ExitStatus, ThreadGroup};
@@ -48,6 +49,7 @@ impl Kernel {
         memory: Arc<MemoryFile>,
         vfs: Arc<Vfs>,
         strace: bool,
+        limits: &Limits,
     ) -> Arc<Kernel> {
         Arc::new(Kernel {
             platform,
@@ -57,7 +59,7 @@ impl Kernel {
             hostname: Mutex::new(b"rvisor".to_vec()),
             domainname: Mutex::new(b"(none)".to_vec()),
             boot_time: Instant::now(),
-            pids: Mutex::new(PidTable::default()),
+            pids: Mutex::new(PidTable::new(limits.max_tasks)),
             futexes: FutexTable::default(),
             terminal: Terminal::default(),
             timers: TimerQueue::new(),

@@ -45,4 +45,6 @@ pub enum KernelError {
     Thread(std::io::Error),
     #[error("task thread panicked")]
     TaskPanicked,
+    #[error("the task limit leaves no room for init")]
+    NoRoomForInit,
 }

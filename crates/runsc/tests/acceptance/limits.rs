@@ -1,6 +1,8 @@
 //! Sandbox-wide limits: /tmp's size, memory, tasks, and the host fds kept for the guest.
 //! A guest that reaches one gets the error Linux gives (or is OOM-killed); the Sentry lives on.
 
+use std::time::{Duration, Instant};
+
 use crate::support::{guest, Run, Status};
 
 #[test]
@@ -20,4 +22,57 @@ fn filling_tmp_gives_enospc_and_unlinking_frees_the_space() {
          second fill: No space left on device, same size\n"
     );
     assert_eq!(sandboxed.status, Status::Exited(0));
+}
+
+/// Pids of processes (other than us) whose environment holds `marker`: runsc, the Gofer and the
+/// Sentry inherit runsc's environment. (Stubs clear their address space, environment included,
+/// and die with the Sentry by PR_SET_PDEATHSIG.)
+fn processes_with_env(marker: &str) -> Vec<u32> {
+    let ours = std::process::id();
+    std::fs::read_dir("/proc")
+        .expect("reading /proc")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != ours)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|&byte| byte == 0)
+                    .any(|var| var == marker.as_bytes())
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_fork_bomb_meets_eagain_at_the_task_limit_and_is_torn_down() {
+    let Some(program) = guest("fork_bomb") else {
+        return;
+    };
+    let marker = format!("RVISOR_FORK_BOMB_TEST={}", std::process::id());
+    let (name, value) = marker.split_once('=').expect("NAME=VALUE");
+    let sandboxed = Run::new(&program)
+        .env(name, value)
+        .runsc_flags(["--pids", "16"])
+        .sandboxed();
+    // Init is one of the 16 tasks.
+    assert_eq!(
+        sandboxed.stdout,
+        "fork failed: Resource temporarily unavailable after 15 children\n\
+         reaped 15, then wait: No child processes\n\
+         fork after reaping: exit 7\n\
+         init exits\n"
+    );
+    assert_eq!(sandboxed.status, Status::Exited(3));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_with_env(&marker);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running after runsc do exited: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
