@@ -13,6 +13,7 @@ mod fd_table;
 mod futex;
 mod kernel;
 mod loader;
+mod oom;
 mod pid;
 mod procfs;
 mod signalfd;

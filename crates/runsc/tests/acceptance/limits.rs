@@ -76,3 +76,32 @@ fn a_fork_bomb_meets_eagain_at_the_task_limit_and_is_torn_down() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_process_touching_memory_past_the_limit_is_oom_killed_and_the_sandbox_lives() {
+    let Some(program) = guest("oom") else {
+        return;
+    };
+    let sandboxed = Run::new(&program)
+        .runsc_flags(["--memory", "128m"])
+        .sandboxed();
+    assert_eq!(
+        sandboxed.stdout,
+        "child killed by signal 9\nnext child exited 5\n"
+    );
+    assert_eq!(sandboxed.status, Status::Exited(0));
+}
+
+#[test]
+fn init_killed_for_memory_ends_the_sandbox_with_sigkill_status() {
+    let Some(program) = guest("oom") else {
+        return;
+    };
+    let sandboxed = Run::new(&program)
+        .args(["self"])
+        .runsc_flags(["--memory", "64m"])
+        .sandboxed();
+    assert_eq!(sandboxed.stdout, "");
+    // runsc reports a guest killed by a signal as 128 + the signal, as a shell does.
+    assert_eq!(sandboxed.status, Status::Exited(128 + libc::SIGKILL));
+}
