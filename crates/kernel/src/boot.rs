@@ -129,6 +129,14 @@ fn forward_host_signals(kernel: &Arc<Kernel>) -> Result<(), KernelError> {
     Ok(())
 }
 
+/// How many host descriptors the Gofer donates the Sentry may hold at once: a quarter of its
+/// own limit, leaving the rest for stdio, the memory file, stubs and host-backed files.
+fn donated_fd_budget() -> usize {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft);
+    usize::try_from(soft / 4).unwrap_or(usize::MAX).max(16)
+}
+
 /// What `build_mounts` made.
 struct MountTree {
     vfs: Arc<Vfs>,
@@ -141,7 +149,8 @@ struct MountTree {
 /// attached to the kernel once it exists, and the mounts made, for /proc/mounts.
 fn build_mounts(gofer: UnixStream, limits: &Limits) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
-    let root_fs = vfs::gofer::GoferFs::new(client, b"/").map_err(KernelError::Mount)?;
+    let root_fs =
+        vfs::gofer::GoferFs::new(client, b"/", donated_fd_budget()).map_err(KernelError::Mount)?;
     let vfs = Vfs::new(root_fs);
     let ctx = LookupCtx {
         root: vfs.root(),

@@ -105,3 +105,20 @@ fn init_killed_for_memory_ends_the_sandbox_with_sigkill_status() {
     // runsc reports a guest killed by a signal as 128 + the signal, as a shell does.
     assert_eq!(sandboxed.status, Status::Exited(128 + libc::SIGKILL));
 }
+
+#[test]
+fn holding_more_files_than_the_host_allows_leaves_exec_working() {
+    let Some(program) = guest("many_files") else {
+        return;
+    };
+    let sandboxed = Run::new(&program).sandboxed();
+    // 25,100 descriptors in all: stdio, /bin/true, 25,000 and the rest until EMFILE.
+    assert_eq!(
+        sandboxed.stdout,
+        "open: 12500 directories, 12500 files\n\
+         read the first file: 1, 0x7f\n\
+         /bin/true: exit 0\n\
+         then 96 more until Too many open files\n"
+    );
+    assert_eq!(sandboxed.status, Status::Exited(0));
+}

@@ -151,6 +151,8 @@ mod tests {
     use crate::fs::SetAttr;
 
     const BLOCKS: u64 = 4;
+    /// BLOCK_SIZE, for buffer lengths.
+    const PAGE: usize = 4096;
 
     fn free_blocks(fs: &TmpFs) -> u64 {
         fs.statfs().expect("statfs").f_bfree
@@ -163,7 +165,7 @@ mod tests {
         assert_eq!(file.write_at(0, b"x").expect("write"), 1);
         assert_eq!(free_blocks(&fs), BLOCKS - 1);
         // A write that does not fit writes what does, then the next one is ENOSPC.
-        let big = vec![7u8; 8 * BLOCK_SIZE as usize];
+        let big = vec![7u8; 8 * PAGE];
         let written = file.write_at(1, &big).expect("short write");
         assert_eq!(written as u64, BLOCKS * BLOCK_SIZE - 1);
         assert_eq!(free_blocks(&fs), 0);
@@ -190,8 +192,7 @@ mod tests {
     fn a_file_gives_its_space_back_when_the_last_reference_goes() {
         let fs = TmpFs::with_size(0o755, BLOCKS * BLOCK_SIZE);
         let file = fs.root_dir().create(b"a", 0o644).expect("create");
-        file.write_at(0, &[1; 3 * BLOCK_SIZE as usize])
-            .expect("write");
+        file.write_at(0, &[1; 3 * PAGE]).expect("write");
         fs.root_dir().unlink(b"a").expect("unlink");
         assert_eq!(free_blocks(&fs), BLOCKS - 3, "still open");
         drop(file);
