@@ -1,4 +1,4 @@
-// Holds 25,000 descriptors of the read-only root open (the same directory many times, each
+// Holds 25,000 descriptors of the read-only root open (a small directory many times, each
 // its own fid in the Gofer, and as many distinct regular files, each read through a host fd),
 // more than the host lets one process hold (20,000 here), then reads through the first file,
 // execs /bin/true, and opens until its own RLIMIT_NOFILE gives EMFILE.
@@ -34,7 +34,7 @@ int main(void) {
   int first_file = open("/bin/true", O_RDONLY | O_CLOEXEC);
   int dirs = 0;
   for (; dirs < DIRS; dirs++) {
-    if (open("/usr/bin", O_RDONLY | O_DIRECTORY | O_CLOEXEC) < 0) {
+    if (open("/usr/local", O_RDONLY | O_DIRECTORY | O_CLOEXEC) < 0) {
       printf("directory %d: %s\n", dirs, strerror(errno));
       break;
     }
@@ -43,7 +43,8 @@ int main(void) {
   printf("open: %d directories, %d files\n", dirs, files);
 
   char byte = 0;
-  printf("read the first file: %zd, %#x\n", pread(first_file, &byte, 1, 0), byte);
+  ssize_t n = pread(first_file, &byte, 1, 0);
+  printf("read the first file: %zd, %#x\n", n, byte);
   pid_t pid = fork();
   if (pid == 0) {
     execl("/bin/true", "true", (char *)NULL);
@@ -54,7 +55,7 @@ int main(void) {
   printf("/bin/true: exit %d\n", WEXITSTATUS(status));
 
   int more = 0;
-  while (open("/usr/bin", O_RDONLY | O_DIRECTORY) >= 0) more++;
+  while (open("/usr/local", O_RDONLY | O_DIRECTORY) >= 0) more++;
   printf("then %d more until %s\n", more, strerror(errno));
   return 0;
 }
