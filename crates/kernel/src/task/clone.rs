@@ -111,7 +111,8 @@ impl Task {
         let fp = self.ctx.fp_state().map_err(|_| Errno::ENOMEM)?;
         let memory = if shared_vm {
             let pending = self.ctx.spawn_thread().map_err(|e| {
-                tracing::warn!("clone: spawning a thread: {e}");
+                // The host is out of tasks: the guest sees EAGAIN, which is no news for the log.
+                tracing::debug!("clone: spawning a thread: {e}");
                 Errno::EAGAIN
             })?;
             ChildMemory::Shared(pending, Arc::clone(&self.mm))
@@ -188,7 +189,7 @@ impl Task {
         let started = match spawned {
             Ok(_) => started_rx.recv().unwrap_or(false),
             Err(e) => {
-                tracing::warn!("clone: starting the task's thread: {e}");
+                tracing::debug!("clone: starting the task's thread: {e}");
                 false
             }
         };
@@ -297,7 +298,7 @@ impl ChildStart {
             Ok(started) => started,
             Err(e) => {
                 // The host is out of something (tasks, memory): the clone fails with EAGAIN.
-                tracing::warn!("task {}: starting: {e}", handle.tid);
+                tracing::debug!("task {}: starting: {e}", handle.tid);
                 let _ = report.send(false);
                 return;
             }

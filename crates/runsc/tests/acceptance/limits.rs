@@ -1,9 +1,10 @@
 //! Sandbox-wide limits: /tmp's size, memory, tasks, and the host fds kept for the guest.
 //! A guest that reaches one gets the error Linux gives (or is OOM-killed); the Sentry lives on.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::{guest, Run, Status};
+use crate::support::{guest, Run, Status, RUNSC};
 
 #[test]
 fn filling_tmp_gives_enospc_and_unlinking_frees_the_space() {
@@ -121,4 +122,92 @@ fn holding_more_files_than_the_host_allows_leaves_exec_working() {
          then 96 more until Too many open files\n"
     );
     assert_eq!(sandboxed.status, Status::Exited(0));
+}
+
+/// A pids cgroup of `max` tasks (v1's pids hierarchy), or None when this host has none we may
+/// make. Removed on drop, which needs every process in it gone.
+struct PidsCgroup {
+    dir: PathBuf,
+}
+
+impl PidsCgroup {
+    fn new(max: u32) -> Option<PidsCgroup> {
+        let dir =
+            Path::new("/sys/fs/cgroup/pids").join(format!("rvisor-test-{}", std::process::id()));
+        if let Err(err) = std::fs::create_dir(&dir) {
+            eprintln!(
+                "SKIPPED: no pids cgroup to make at {}: {err}",
+                dir.display()
+            );
+            return None;
+        }
+        let cgroup = PidsCgroup { dir };
+        std::fs::write(cgroup.dir.join("pids.max"), max.to_string()).expect("setting pids.max");
+        Some(cgroup)
+    }
+
+    fn procs(&self) -> String {
+        std::fs::read_to_string(self.dir.join("cgroup.procs")).expect("reading cgroup.procs")
+    }
+}
+
+impl Drop for PidsCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+#[test]
+fn a_fork_the_host_refuses_fails_with_eagain_and_leaves_no_zombie() {
+    let Some(program) = guest("fork_bomb") else {
+        return;
+    };
+    // Far below --pids's default: the host's refusal (the Sentry's thread or the stub's
+    // process) is what stops the forks.
+    let Some(cgroup) = PidsCgroup::new(40) else {
+        return;
+    };
+    let procs = cgroup.dir.join("cgroup.procs");
+    let sandboxed = Run::new("/bin/sh")
+        .args([
+            "-c",
+            &format!(
+                "echo $$ > {} && exec {RUNSC} do {}",
+                procs.display(),
+                program.display()
+            ),
+        ])
+        .native();
+    let lines: Vec<&str> = sandboxed.stdout.lines().collect();
+    let made = lines
+        .first()
+        .and_then(|line| line.strip_prefix("fork failed: Resource temporarily unavailable after "))
+        .and_then(|rest| rest.strip_suffix(" children"))
+        .and_then(|count| count.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("no EAGAIN from fork: {:?}", sandboxed.stdout));
+    assert!(made > 0 && made < 40, "{made} children");
+    // Every child the guest saw was reaped, and no other: the refused forks left nothing.
+    assert_eq!(
+        lines[1..],
+        [
+            format!("reaped {made}, then wait: No child processes").as_str(),
+            "fork after reaping: exit 7",
+            "init exits",
+        ]
+    );
+    assert_eq!(sandboxed.status, Status::Exited(3));
+    assert!(
+        !sandboxed.stderr.contains("WARN") && !sandboxed.stderr.contains("ERROR"),
+        "the guest's forks made the Sentry log: {}",
+        sandboxed.stderr
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cgroup.procs().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still running after runsc do exited: {}",
+            cgroup.procs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
