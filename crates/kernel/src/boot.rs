@@ -63,7 +63,7 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
         fds.install_at(fd, file, false);
     }
     forward_host_signals(&kernel)?;
-    crate::oom::start_oom_killer(&kernel, config.limits.memory)?;
+    crate::oom::start_oom_killer(&kernel)?;
     let Config {
         argv, envp, cwd, ..
     } = config;

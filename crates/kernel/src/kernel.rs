@@ -25,6 +25,8 @@ pub struct Kernel {
     pub(crate) memory: Arc<MemoryFile>,
     pub(crate) vfs: Arc<Vfs>,
     pub(crate) strace: bool,
+    /// Bytes of resident guest memory the sandbox may hold (see `oom`).
+    pub(crate) memory_limit: u64,
     pub(crate) hostname: Mutex<Vec<u8>>,
     pub(crate) domainname: Mutex<Vec<u8>>,
     /// CLOCK_MONOTONIC and uptime count from here.
@@ -56,6 +58,7 @@ impl Kernel {
             memory,
             vfs,
             strace,
+            memory_limit: limits.memory,
             hostname: Mutex::new(b"rvisor".to_vec()),
             domainname: Mutex::new(b"(none)".to_vec()),
             boot_time: Instant::now(),

@@ -9,7 +9,7 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use abi::SigInfo;
+use abi::{Errno, SigInfo};
 
 use crate::kernel::Kernel;
 use crate::task::ThreadGroup;
@@ -22,8 +22,9 @@ const SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
 /// How long a victim has to die and give its memory back before another process is chosen.
 const VICTIM_GRACE: Duration = Duration::from_secs(2);
 
-/// Starts the thread enforcing `limit` bytes of resident guest memory; it ends with the kernel.
-pub(crate) fn start_oom_killer(kernel: &Arc<Kernel>, limit: u64) -> Result<(), KernelError> {
+/// Starts the thread enforcing the kernel's memory limit; it ends with the kernel.
+pub(crate) fn start_oom_killer(kernel: &Arc<Kernel>) -> Result<(), KernelError> {
+    let limit = kernel.memory_limit;
     let kernel = Arc::downgrade(kernel);
     std::thread::Builder::new()
         .name("oom-killer".into())
@@ -60,6 +61,20 @@ fn watch(kernel: &Weak<Kernel>, limit: u64) {
             continue;
         }
         victim = kill_largest(&kernel, resident, limit).map(|tg| (tg, Instant::now()));
+    }
+}
+
+impl Kernel {
+    /// The memory the guest sees (sysinfo, /proc/meminfo), in bytes: total and free, the
+    /// host's bounded by the sandbox's limit, as a memory cgroup's are shown in a container.
+    pub(crate) fn memory_totals(&self) -> Result<(u64, u64), Errno> {
+        let host = nix::sys::sysinfo::sysinfo().map_err(|e| Errno(e as i32))?;
+        let resident = self.memory.resident().unwrap_or(0);
+        let total = host.ram_total().min(self.memory_limit);
+        let free = host
+            .ram_unused()
+            .min(self.memory_limit.saturating_sub(resident));
+        Ok((total, free))
     }
 }
 

@@ -211,3 +211,28 @@ fn a_fork_the_host_refuses_fails_with_eagain_and_leaves_no_zombie() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn the_guest_sees_the_memory_limit_as_its_memory() {
+    let Some(busybox) = crate::support::busybox() else {
+        return;
+    };
+    let sandboxed = Run::new(busybox)
+        .args(["sh", "-c", "head -n1 /proc/meminfo; free"])
+        .runsc_flags(["--memory", "256m"])
+        .sandboxed();
+    let fields = |prefix: &str| -> Vec<String> {
+        let line = sandboxed
+            .stdout
+            .lines()
+            .find(|line| line.starts_with(prefix));
+        line.unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    // /proc/meminfo and sysinfo (busybox free) both say 256 MiB.
+    assert_eq!(fields("MemTotal:"), ["MemTotal:", "262144", "kB"]);
+    assert_eq!(fields("Mem:").get(1).map(String::as_str), Some("262144"));
+    assert_eq!(sandboxed.status, Status::Exited(0));
+}
