@@ -1,6 +1,12 @@
 //! The Gofer's 9P server: a fid table of `O_PATH` descriptors and the requests on them.
+//!
+//! The Sentry holds a fid for every file it has cached or open, and a guest can keep more files
+//! open than the Gofer may hold host descriptors. So the fids' descriptors are kept within a
+//! budget: past it the least recently used are closed, and a fid whose descriptor was closed
+//! walks its path from the root again when next used (failing with ESTALE if that now reaches
+//! another file).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
@@ -37,8 +43,10 @@ const ALLOWED_OPEN_FLAGS: OFlag = OFlag::O_ACCMODE
 
 /// What a fid refers to.
 struct FidState {
-    /// `O_PATH|O_NOFOLLOW` descriptor of the file.
-    path_fd: OwnedFd,
+    /// `O_PATH|O_NOFOLLOW` descriptor of the file; `None` once closed to keep within the budget.
+    path_fd: Option<OwnedFd>,
+    /// When the descriptor was last used: its key in `PathFdBudget::lru`.
+    last_used: u64,
     /// Names walked from the root to reach it, so `..` can be re-walked from the root.
     components: Vec<Vec<u8>>,
     qid: Qid,
@@ -77,21 +85,50 @@ enum Opened {
     Dir(Vec<DirEntry>),
 }
 
+/// The fids holding a descriptor, least recently used first.
+struct PathFdBudget {
+    budget: usize,
+    clock: u64,
+    lru: BTreeMap<u64, Fid>,
+}
+
+impl PathFdBudget {
+    /// Marks `state`'s descriptor used now.
+    fn touch(&mut self, fid: Fid, state: &mut FidState) {
+        self.lru.remove(&state.last_used);
+        self.clock += 1;
+        state.last_used = self.clock;
+        self.lru.insert(self.clock, fid);
+    }
+
+    /// Forgets `state`, whose descriptor is being dropped.
+    fn forget(&mut self, state: &FidState) {
+        self.lru.remove(&state.last_used);
+    }
+}
+
 pub struct Gofer {
     root: OwnedFd,
     read_only: bool,
     msize: u32,
     fids: HashMap<Fid, FidState>,
+    path_fds: PathFdBudget,
     qid_paths: QidPaths,
 }
 
 impl Gofer {
-    pub fn new(root: OwnedFd, read_only: bool) -> Gofer {
+    /// A server of `root` whose fids hold at most `fd_budget` host descriptors at once.
+    pub fn new(root: OwnedFd, read_only: bool, fd_budget: usize) -> Gofer {
         Gofer {
             root,
             read_only,
             msize: MAX_MSIZE,
             fids: HashMap::new(),
+            path_fds: PathFdBudget {
+                budget: fd_budget.max(2),
+                clock: 0,
+                lru: BTreeMap::new(),
+            },
             qid_paths: QidPaths::default(),
         }
     }
@@ -100,8 +137,39 @@ impl Gofer {
         self.fids.get(&fid).ok_or(EBADF)
     }
 
-    fn fid_mut(&mut self, fid: Fid) -> Reply<&mut FidState> {
-        self.fids.get_mut(&fid).ok_or(EBADF)
+    /// The descriptor of `fid`, which [`Gofer::ready`] made sure it has.
+    fn path_fd(&self, fid: Fid) -> Reply<&OwnedFd> {
+        self.fid(fid)?.path_fd.as_ref().ok_or(EIO)
+    }
+
+    /// Makes sure `fid` has its descriptor, walking its path from the root again if it was
+    /// closed, marks it used, and closes the least recently used others past the budget.
+    fn ready(&mut self, fid: Fid) -> Reply<()> {
+        let state = self.fids.get(&fid).ok_or(EBADF)?;
+        if state.path_fd.is_none() {
+            let (reached, stat) = self.walk_from_root(&state.components)?;
+            if host::qid(&stat, &mut self.qid_paths).path != state.qid.path {
+                return Err(ESTALE);
+            }
+            self.fids.get_mut(&fid).ok_or(EBADF)?.path_fd = Some(reached.path_fd);
+        }
+        let state = self.fids.get_mut(&fid).ok_or(EBADF)?;
+        self.path_fds.touch(fid, state);
+        self.close_past_budget();
+        Ok(())
+    }
+
+    /// Closes the descriptors of the least recently used fids until the budget holds; the
+    /// fid just used is the most recent, so it stays.
+    fn close_past_budget(&mut self) {
+        while self.path_fds.lru.len() > self.path_fds.budget {
+            let Some((_, fid)) = self.path_fds.lru.pop_first() else {
+                break;
+            };
+            if let Some(state) = self.fids.get_mut(&fid) {
+                state.path_fd = None;
+            }
+        }
     }
 
     /// Fails with `EROFS` when serving read-only.
@@ -118,7 +186,12 @@ impl Gofer {
         if replaces != Some(newfid) && self.fids.contains_key(&newfid) {
             return Err(EBADF);
         }
-        self.fids.insert(newfid, state);
+        if let Some(replaced) = self.fids.insert(newfid, state) {
+            self.path_fds.forget(&replaced);
+        }
+        let state = self.fids.get_mut(&newfid).ok_or(EBADF)?;
+        self.path_fds.touch(newfid, state);
+        self.close_past_budget();
         Ok(())
     }
 
@@ -150,9 +223,9 @@ impl Gofer {
         Ok(child)
     }
 
-    /// The descriptor of directory `dfid`, in which entry `name` is to be created or removed,
-    /// once the tree is known to be writable and `name` to be one plain component.
-    fn dir_to_change(&self, dfid: Fid, name: &[u8]) -> Reply<&OwnedFd> {
+    /// Checks that directory `dfid` may have entry `name` created or removed (the tree is
+    /// writable, `name` one plain component) and makes its descriptor ready.
+    fn dir_to_change(&mut self, dfid: Fid, name: &[u8]) -> Reply<()> {
         self.writable()?;
         if !host::is_plain_name(name) {
             return Err(EINVAL);
@@ -164,7 +237,7 @@ impl Gofer {
         if dir.opaque {
             return Err(EACCES);
         }
-        Ok(&dir.path_fd)
+        self.ready(dfid)
     }
 }
 
@@ -188,6 +261,7 @@ impl Server for Gofer {
     fn version(&mut self, request: &Tversion) -> Reply<Rversion> {
         // A new session: the protocol says Tversion clunks every fid.
         self.fids.clear();
+        self.path_fds.lru.clear();
         self.msize = request.msize.min(MAX_MSIZE);
         let version = if request.version == VERSION {
             VERSION
@@ -204,7 +278,8 @@ impl Server for Gofer {
         let (root, stat) = Reached::new(host::dup(&self.root)?)?;
         let qid = host::qid(&stat, &mut self.qid_paths);
         let state = FidState {
-            path_fd: root.path_fd,
+            path_fd: Some(root.path_fd),
+            last_used: 0,
             components: Vec::new(),
             qid,
             opaque: root.opaque,
@@ -215,10 +290,11 @@ impl Server for Gofer {
     }
 
     fn walk(&mut self, request: &Twalk) -> Reply<Rwalk> {
+        self.ready(request.fid)?;
         let start = self.fid(request.fid)?;
         let mut components = start.components.clone();
         let mut reached = Reached {
-            path_fd: host::dup(&start.path_fd)?,
+            path_fd: host::dup(self.path_fd(request.fid)?)?,
             opaque: start.opaque,
         };
         let mut qid = start.qid;
@@ -237,7 +313,8 @@ impl Server for Gofer {
             }
         }
         let state = FidState {
-            path_fd: reached.path_fd,
+            path_fd: Some(reached.path_fd),
+            last_used: 0,
             components,
             qid,
             opaque: reached.opaque,
@@ -248,7 +325,8 @@ impl Server for Gofer {
     }
 
     fn getattr(&mut self, request: &Tgetattr) -> Reply<Rgetattr> {
-        let stat = host::stat(self.fid(request.fid)?.path_fd.as_fd())?;
+        self.ready(request.fid)?;
+        let stat = host::stat(self.path_fd(request.fid)?.as_fd())?;
         Ok(host::getattr(&stat, &mut self.qid_paths))
     }
 
@@ -257,6 +335,7 @@ impl Server for Gofer {
         if writes(flags) {
             self.writable()?;
         }
+        self.ready(request.fid)?;
         let state = self.fids.get_mut(&request.fid).ok_or(EBADF)?;
         if state.open.is_some() {
             return Err(EINVAL);
@@ -264,14 +343,15 @@ impl Server for Gofer {
         if state.opaque {
             return Err(EACCES);
         }
-        let stat = host::stat(state.path_fd.as_fd())?;
+        let path_fd = state.path_fd.as_ref().ok_or(EIO)?;
+        let stat = host::stat(path_fd.as_fd())?;
         let opened = if host::is_dir(&stat) {
             if writes(flags) {
                 return Err(EISDIR);
             }
-            Opened::Dir(host::list_dir(state.path_fd.as_fd(), &mut self.qid_paths)?)
+            Opened::Dir(host::list_dir(path_fd.as_fd(), &mut self.qid_paths)?)
         } else if host::is_regular(&stat) {
-            Opened::File(host::open_file(state.path_fd.as_fd(), flags)?)
+            Opened::File(host::open_file(path_fd.as_fd(), flags)?)
         } else if state.qid.ty == QID_TYPE_SYMLINK {
             // Opening would follow the link; the Sentry resolves links itself.
             return Err(ELOOP);
@@ -295,14 +375,16 @@ impl Server for Gofer {
         if writes(flags) {
             return Err(EOPNOTSUPP);
         }
+        self.ready(request.fid)?;
         let state = self.fid(request.fid)?;
         if state.opaque {
             return Err(EACCES);
         }
-        if !host::is_regular(&host::stat(state.path_fd.as_fd())?) {
+        let path_fd = self.path_fd(request.fid)?;
+        if !host::is_regular(&host::stat(path_fd.as_fd())?) {
             return Err(EOPNOTSUPP);
         }
-        let fd = host::reopen(state.path_fd.as_fd(), flags)?;
+        let fd = host::reopen(path_fd.as_fd(), flags)?;
         let reply = Rlopenfd {
             qid: state.qid,
             iounit: 0,
@@ -323,12 +405,16 @@ impl Server for Gofer {
 
     fn readdir(&mut self, request: &Treaddir) -> Reply<Rreaddir> {
         let count = request.count.min(self.msize.saturating_sub(READ_OVERHEAD));
+        if request.offset == 0 {
+            self.ready(request.fid)?;
+        }
         let state = self.fids.get_mut(&request.fid).ok_or(EBADF)?;
         let Some(Opened::Dir(listing)) = &mut state.open else {
             return Err(EBADF);
         };
         if request.offset == 0 {
-            *listing = host::list_dir(state.path_fd.as_fd(), &mut self.qid_paths)?;
+            let path_fd = state.path_fd.as_ref().ok_or(EIO)?;
+            *listing = host::list_dir(path_fd.as_fd(), &mut self.qid_paths)?;
         }
         let start = usize::try_from(request.offset)
             .unwrap_or(usize::MAX)
@@ -338,24 +424,24 @@ impl Server for Gofer {
     }
 
     fn readlink(&mut self, request: &Treadlink) -> Reply<Rreadlink> {
-        let state = self.fid(request.fid)?;
-        if state.qid.ty != QID_TYPE_SYMLINK {
+        if self.fid(request.fid)?.qid.ty != QID_TYPE_SYMLINK {
             return Err(EINVAL);
         }
+        self.ready(request.fid)?;
         Ok(Rreadlink {
-            target: host::readlink(state.path_fd.as_fd())?,
+            target: host::readlink(self.path_fd(request.fid)?.as_fd())?,
         })
     }
 
     fn statfs(&mut self, request: &Tstatfs) -> Reply<Rstatfs> {
-        host::statfs(self.fid(request.fid)?.path_fd.as_fd())
+        self.ready(request.fid)?;
+        host::statfs(self.path_fd(request.fid)?.as_fd())
     }
 
     fn clunk(&mut self, request: &Tclunk) -> Reply<Rclunk> {
-        self.fids
-            .remove(&request.fid)
-            .map(|_| Rclunk {})
-            .ok_or(EBADF)
+        let state = self.fids.remove(&request.fid).ok_or(EBADF)?;
+        self.path_fds.forget(&state);
+        Ok(Rclunk {})
     }
 
     fn write(&mut self, request: &Twrite) -> Reply<Rwrite> {
@@ -373,23 +459,25 @@ impl Server for Gofer {
     }
 
     fn lcreate(&mut self, request: &Tlcreate) -> Reply<Rlcreate> {
-        let dir = self.dir_to_change(request.fid, &request.name)?;
+        self.dir_to_change(request.fid, &request.name)?;
+        let dir = self.path_fd(request.fid)?;
         let flags = open_flags(request.flags) | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
         let mode = Mode::from_bits_truncate(request.mode & 0o7777);
         let file = nix::fcntl::openat(dir.as_fd(), name_of(&request.name), flags, mode)
             .map_err(from_nix)?;
         let path_fd = host::open_child(dir.as_fd(), &request.name)?;
         let qid = host::qid(&host::stat(file.as_fd())?, &mut self.qid_paths);
-        let state = self.fid_mut(request.fid)?;
+        let state = self.fids.get_mut(&request.fid).ok_or(EBADF)?;
         state.components.push(request.name.clone());
-        state.path_fd = path_fd;
+        state.path_fd = Some(path_fd);
         state.qid = qid;
         state.open = Some(Opened::File(File::from(file)));
         Ok(Rlcreate { qid, iounit: 0 })
     }
 
     fn mkdir(&mut self, request: &Tmkdir) -> Reply<Rmkdir> {
-        let dir = self.dir_to_change(request.dfid, &request.name)?;
+        self.dir_to_change(request.dfid, &request.name)?;
+        let dir = self.path_fd(request.dfid)?;
         let mode = Mode::from_bits_truncate(request.mode & 0o7777);
         mkdirat(dir.as_fd(), name_of(&request.name), mode).map_err(from_nix)?;
         let stat = child_stat(dir, &request.name)?;
@@ -399,7 +487,8 @@ impl Server for Gofer {
     }
 
     fn symlink(&mut self, request: &Tsymlink) -> Reply<Rsymlink> {
-        let dir = self.dir_to_change(request.fid, &request.name)?;
+        self.dir_to_change(request.fid, &request.name)?;
+        let dir = self.path_fd(request.fid)?;
         symlinkat(
             name_of(&request.symtgt),
             dir.as_fd(),
@@ -413,7 +502,8 @@ impl Server for Gofer {
     }
 
     fn unlinkat(&mut self, request: &Tunlinkat) -> Reply<Runlinkat> {
-        let dir = self.dir_to_change(request.dirfd, &request.name)?;
+        self.dir_to_change(request.dirfd, &request.name)?;
+        let dir = self.path_fd(request.dirfd)?;
         let flags = if request.flags & u32::from_ne_bytes(libc::AT_REMOVEDIR.to_ne_bytes()) != 0 {
             UnlinkatFlags::RemoveDir
         } else {
@@ -424,8 +514,13 @@ impl Server for Gofer {
     }
 
     fn renameat(&mut self, request: &Trenameat) -> Reply<Rrenameat> {
-        let old_dir = self.dir_to_change(request.olddirfid, &request.oldname)?;
-        let new_dir = self.dir_to_change(request.newdirfid, &request.newname)?;
+        self.dir_to_change(request.olddirfid, &request.oldname)?;
+        self.dir_to_change(request.newdirfid, &request.newname)?;
+        // The budget is at least two, so readying the second left the first its descriptor.
+        let (old_dir, new_dir) = (
+            self.path_fd(request.olddirfid)?,
+            self.path_fd(request.newdirfid)?,
+        );
         renameat(
             old_dir.as_fd(),
             name_of(&request.oldname),
@@ -433,6 +528,22 @@ impl Server for Gofer {
             name_of(&request.newname),
         )
         .map_err(from_nix)?;
+        // Fids at or under the old name are reached through the new one from now on, should
+        // their descriptors be closed and walked again.
+        let path_of = |dir: Fid, name: &[u8]| -> Reply<Vec<Vec<u8>>> {
+            let mut path = self.fid(dir)?.components.clone();
+            path.push(name.to_vec());
+            Ok(path)
+        };
+        let old_path = path_of(request.olddirfid, &request.oldname)?;
+        let new_path = path_of(request.newdirfid, &request.newname)?;
+        for state in self.fids.values_mut() {
+            if state.components.starts_with(&old_path) {
+                state
+                    .components
+                    .splice(..old_path.len(), new_path.iter().cloned());
+            }
+        }
         Ok(Rrenameat {})
     }
 

@@ -37,9 +37,14 @@ pub enum GoferError {
 
 /// Serves the directory `root` (an `O_PATH|O_DIRECTORY` descriptor) over 9P2000.L on `stream`
 /// until the client closes it. With `read_only`, every request that would change the tree
-/// fails with `EROFS`.
-pub fn serve(root: OwnedFd, stream: UnixStream, read_only: bool) -> Result<(), GoferError> {
-    let mut gofer = gofer::Gofer::new(root, read_only);
+/// fails with `EROFS`. The fids hold at most `fd_budget` host descriptors at once.
+pub fn serve(
+    root: OwnedFd,
+    stream: UnixStream,
+    read_only: bool,
+    fd_budget: usize,
+) -> Result<(), GoferError> {
+    let mut gofer = gofer::Gofer::new(root, read_only, fd_budget);
     p9::serve(stream, &mut gofer)?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use mm::MemoryFile;
 use nix::sys::signal::{SigSet, Signal};
 use platform::Platform;
+use serde::{Deserialize, Serialize};
 use vfs::{LookupCtx, OpenFile, Vfs};
 
 use crate::fd_table::FdTable;
@@ -40,10 +41,23 @@ pub struct Config {
     pub gofer: UnixStream,
     /// The sandbox's stdin, stdout and stderr: host fds handed to the Sentry.
     pub stdio: [OwnedFd; 3],
+    /// What the sandbox as a whole may use.
+    pub limits: Limits,
+}
+
+/// Sandbox-wide resource limits: what keeps a guest from exhausting its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Size of /tmp in bytes: its files' data never takes more (ENOSPC).
+    pub tmpfs_size: u64,
+    /// Bytes of memory-file pages the guest may hold; past it a process is OOM-killed.
+    pub memory: u64,
+    /// Most tasks at once; past it fork and clone fail with EAGAIN.
+    pub max_tasks: u32,
 }
 
 /// One resource limit: `resource` is an RLIMIT_* number; `u64::MAX` is RLIM_INFINITY.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceLimit {
     pub resource: u32,
     pub soft: u64,
@@ -54,8 +68,8 @@ pub struct ResourceLimit {
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
     crate::syscalls::learn_host_cpus();
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
-    let mounts = build_mounts(config.gofer)?;
-    let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace)?;
+    let mounts = build_mounts(config.gofer, &config.limits)?;
+    let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace, &config.limits)?;
     mounts.procfs.attach(&kernel, mounts.records);
 
     let mut fds = FdTable::default();
@@ -65,6 +79,7 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
         fds.install_at(fd, file, false);
     }
     forward_host_signals(&kernel)?;
+    crate::oom::start_oom_killer(&kernel)?;
     let Config {
         argv,
         envp,
@@ -147,6 +162,14 @@ fn forward_host_signals(kernel: &Arc<Kernel>) -> Result<(), KernelError> {
     Ok(())
 }
 
+/// How many host descriptors the Gofer donates the Sentry may hold at once: a quarter of its
+/// own limit, leaving the rest for stdio, the memory file, stubs and host-backed files.
+fn donated_fd_budget() -> usize {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft);
+    usize::try_from(soft / 4).unwrap_or(usize::MAX).max(16)
+}
+
 /// What `build_mounts` made.
 struct MountTree {
     vfs: Arc<Vfs>,
@@ -157,9 +180,10 @@ struct MountTree {
 /// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`, procfs at
 /// `/proc` (covering the host's, which the Sentry never shows). Returns the procfs, to be
 /// attached to the kernel once it exists, and the mounts made, for /proc/mounts.
-fn build_mounts(gofer: UnixStream) -> Result<MountTree, KernelError> {
+fn build_mounts(gofer: UnixStream, limits: &Limits) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
-    let root_fs = vfs::gofer::GoferFs::new(client, b"/").map_err(KernelError::Mount)?;
+    let root_fs =
+        vfs::gofer::GoferFs::new(client, b"/", donated_fd_budget()).map_err(KernelError::Mount)?;
     let vfs = Vfs::new(root_fs);
     let ctx = LookupCtx {
         root: vfs.root(),
@@ -167,7 +191,7 @@ fn build_mounts(gofer: UnixStream) -> Result<MountTree, KernelError> {
     };
     let devfs = vfs::devfs::DevFs::new().map_err(KernelError::Mount)?;
     // /tmp is world-writable with the sticky bit, as on any Linux system.
-    let tmpfs = vfs::tmpfs::TmpFs::new(0o1777);
+    let tmpfs = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size);
     let procfs = ProcFs::new();
     let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 3] = [
         (b"/dev", devfs),

@@ -22,6 +22,9 @@ pub(crate) struct FdEntry {
 #[derive(Clone, Default)]
 pub(crate) struct FdTable {
     entries: BTreeMap<usize, FdEntry>,
+    /// Every descriptor below this one is in use: the search for a free one starts here, so a
+    /// process opening thousands of files doesn't rescan them all on each open.
+    lowest_free: usize,
 }
 
 impl FdTable {
@@ -46,8 +49,9 @@ impl FdTable {
         min: usize,
         limit: usize,
     ) -> Result<usize, Errno> {
-        let mut fd = min;
-        for (&used, _) in self.entries.range(min..) {
+        let start = min.max(self.lowest_free);
+        let mut fd = start;
+        for (&used, _) in self.entries.range(start..) {
             if used != fd {
                 break;
             }
@@ -57,6 +61,9 @@ impl FdTable {
             return Err(Errno::EMFILE);
         }
         self.entries.insert(fd, FdEntry { file, cloexec });
+        if min <= self.lowest_free {
+            self.lowest_free = fd + 1;
+        }
         Ok(fd)
     }
 
@@ -72,7 +79,9 @@ impl FdTable {
 
     pub(crate) fn remove(&mut self, fd: u64) -> Result<FdEntry, Errno> {
         let fd = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        self.entries.remove(&fd).ok_or(Errno::EBADF)
+        let entry = self.entries.remove(&fd).ok_or(Errno::EBADF)?;
+        self.lowest_free = self.lowest_free.min(fd);
+        Ok(entry)
     }
 
     /// The open descriptors in increasing order.
@@ -83,6 +92,7 @@ impl FdTable {
     /// execve: closes the descriptors marked close-on-exec.
     pub(crate) fn remove_cloexec(&mut self) {
         self.entries.retain(|_, e| !e.cloexec);
+        self.lowest_free = 0;
     }
 
     /// Closes every descriptor in `[first, last]`.
@@ -95,6 +105,7 @@ impl FdTable {
         for fd in doomed {
             self.entries.remove(&fd);
         }
+        self.lowest_free = self.lowest_free.min(first);
     }
 }
 
@@ -126,6 +137,26 @@ mod tests {
         assert_eq!(t.install(dummy(), false, 0, 10), Ok(1));
         assert_eq!(t.install(dummy(), false, 5, 10), Ok(5));
         assert_eq!(t.install(dummy(), false, 0, 10), Ok(3));
+    }
+
+    #[test]
+    fn the_lowest_free_descriptor_survives_every_way_of_closing() {
+        let mut t = FdTable::default();
+        for expected in 0..6 {
+            assert_eq!(t.install(dummy(), expected % 2 == 0, 0, 100), Ok(expected));
+        }
+        t.remove_range(2, 3);
+        assert_eq!(t.install(dummy(), false, 0, 100), Ok(2));
+        assert_eq!(t.install(dummy(), false, 0, 100), Ok(3));
+        assert_eq!(t.install(dummy(), false, 0, 100), Ok(6));
+        // Close-on-exec were 0 and 4 (and not the ones installed since).
+        t.remove_cloexec();
+        assert_eq!(t.install(dummy(), false, 0, 100), Ok(0));
+        assert_eq!(t.install(dummy(), false, 0, 100), Ok(4));
+        t.install_at(7, dummy(), false);
+        assert_eq!(t.install(dummy(), false, 0, 100), Ok(8));
+        assert_eq!(t.install(dummy(), false, 20, 100), Ok(20));
+        assert_eq!(t.install(dummy(), false, 0, 100), Ok(9));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use parking_lot::{Condvar, Mutex};
 use platform::Platform;
 use vfs::Vfs;
 
+use crate::boot::Limits;
 use crate::clock::Clock;
 use crate::futex::FutexTable;
 use crate::pid::PidTable;
@@ -27,6 +28,8 @@ pub struct Kernel {
     pub(crate) memory: Arc<MemoryFile>,
     pub(crate) vfs: Arc<Vfs>,
     pub(crate) strace: bool,
+    /// Bytes of resident guest memory the sandbox may hold (see `oom`).
+    pub(crate) memory_limit: u64,
     pub(crate) hostname: Mutex<Vec<u8>>,
     pub(crate) domainname: Mutex<Vec<u8>>,
     /// Uptime counts from here.
@@ -55,6 +58,7 @@ impl Kernel {
         memory: Arc<MemoryFile>,
         vfs: Arc<Vfs>,
         strace: bool,
+        limits: &Limits,
     ) -> Result<Arc<Kernel>, KernelError> {
         let vdso = Vdso::new(&memory)?;
         let clock = Clock::start(Arc::clone(&memory), vdso.vvar_offset())
@@ -64,12 +68,13 @@ impl Kernel {
             memory,
             vfs,
             strace,
+            memory_limit: limits.memory,
             hostname: Mutex::new(b"rvisor".to_vec()),
             domainname: Mutex::new(b"(none)".to_vec()),
             boot_time: Instant::now(),
             clock,
             vdso,
-            pids: Mutex::new(PidTable::default()),
+            pids: Mutex::new(PidTable::new(limits.max_tasks)),
             futexes: FutexTable::default(),
             terminal: Terminal::default(),
             timers: TimerQueue::new(),

@@ -15,6 +15,7 @@ mod fd_table;
 mod futex;
 mod kernel;
 mod loader;
+mod oom;
 mod pid;
 mod procfs;
 mod signalfd;
@@ -24,7 +25,7 @@ mod terminal;
 mod timers;
 mod vdso;
 
-pub use boot::{run, Config, ResourceLimit, FORWARDED_SIGNALS};
+pub use boot::{run, Config, Limits, ResourceLimit, FORWARDED_SIGNALS};
 pub use compatibility::compatibility_markdown;
 pub use kernel::Kernel;
 pub use task::ExitStatus;
@@ -52,4 +53,6 @@ pub enum KernelError {
     ClockThread(std::io::Error),
     #[error("task thread panicked")]
     TaskPanicked,
+    #[error("the task limit leaves no room for init")]
+    NoRoomForInit,
 }

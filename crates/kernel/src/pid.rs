@@ -14,14 +14,25 @@ const PID_WRAP_TO: i32 = 300;
 pub(crate) const PID_MAX: i32 = 32_768;
 
 /// Every live task and every thread group not yet reaped, by id.
-#[derive(Default)]
 pub(crate) struct PidTable {
     last: i32,
     tasks: HashMap<i32, Arc<TaskHandle>>,
     groups: HashMap<i32, Arc<ThreadGroup>>,
+    /// The most live tasks the sandbox may have (each costs the host two tasks).
+    max_tasks: usize,
 }
 
 impl PidTable {
+    /// An empty table admitting at most `max_tasks` live tasks.
+    pub(crate) fn new(max_tasks: u32) -> PidTable {
+        PidTable {
+            last: 0,
+            tasks: HashMap::new(),
+            groups: HashMap::new(),
+            max_tasks: usize::try_from(max_tasks).unwrap_or(usize::MAX),
+        }
+    }
+
     /// The next free id, as Linux hands them out: increasing, wrapping past PID_MAX.
     pub(crate) fn allocate(&mut self) -> Result<i32, Errno> {
         let mut candidate = self.last;
@@ -43,8 +54,20 @@ impl PidTable {
         self.last
     }
 
-    pub(crate) fn insert_task(&mut self, task: Arc<TaskHandle>) {
+    /// Whether the sandbox has as many live tasks as it may: a clone that would fail anyway
+    /// fails before it copies anything.
+    pub(crate) fn at_task_limit(&self) -> bool {
+        self.tasks.len() >= self.max_tasks
+    }
+
+    /// Adds a live task; EAGAIN, as Linux's pids cgroup gives fork, when the sandbox already
+    /// has as many as it may.
+    pub(crate) fn insert_task(&mut self, task: Arc<TaskHandle>) -> Result<(), Errno> {
+        if self.at_task_limit() {
+            return Err(Errno::EAGAIN);
+        }
         self.tasks.insert(task.tid, task);
+        Ok(())
     }
 
     pub(crate) fn remove_task(&mut self, tid: i32) {

@@ -11,6 +11,8 @@ pub enum MmError {
     Resize { capacity: u64, source: io::Error },
     #[error("mapping the memory file into the sentry: {0}")]
     Map(#[source] nix::Error),
+    #[error("reading the memory file's size on the host: {0}")]
+    Stat(#[source] io::Error),
     #[error("memory file is full: no free range of {0:#x} bytes")]
     Exhausted(u64),
     #[error("punching a hole at {offset:#x}+{len:#x} of the memory file: {source}")]

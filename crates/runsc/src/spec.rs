@@ -10,6 +10,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 
 use anyhow::{Context, Result};
+use kernel::{Limits, ResourceLimit};
 use nix::sys::resource::{getrlimit, Resource};
 use serde::{Deserialize, Serialize};
 
@@ -32,14 +33,8 @@ pub struct SandboxSpec {
     pub cwd_required: bool,
     /// The caller's resource limits, which the guest inherits as a process inherits its parent's.
     pub rlimits: Vec<ResourceLimit>,
-}
-
-/// One resource limit: `resource` is an RLIMIT_* number; `u64::MAX` is RLIM_INFINITY.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResourceLimit {
-    pub resource: u32,
-    pub soft: u64,
-    pub hard: u64,
+    /// What the sandbox as a whole may use (`--tmpfs-size`, `--memory`, `--pids`, resolved).
+    pub limits: Limits,
 }
 
 /// Every resource Linux limits (RLIMIT_CPU..=RLIMIT_RTTIME).
@@ -127,6 +122,11 @@ mod tests {
             cwd: b"/work".to_vec(),
             cwd_required: true,
             rlimits: own_rlimits().expect("getrlimit"),
+            limits: Limits {
+                tmpfs_size: 1 << 30,
+                memory: 2 << 30,
+                max_tasks: 100,
+            },
         };
         let fd = spec.to_memfd().expect("memfd");
         assert_eq!(SandboxSpec::from_fd(fd).expect("read back"), spec);

@@ -19,6 +19,9 @@ use vfs::{LookupCtx, Vfs};
 /// A small msize, so reads of the big file need several requests.
 const MSIZE: u32 = 8192;
 
+/// Fewer donated descriptors than the tests' open files, so some are closed and asked for again.
+const DONATED_FD_BUDGET: usize = 2;
+
 /// Byte `i` of the big file: a pattern that doesn't repeat at power-of-two strides.
 fn pattern(i: usize) -> u8 {
     u8::try_from(i % 251).expect("below 251")
@@ -116,13 +119,13 @@ fn start_with(relayed: bool) -> Sandbox {
     )
     .unwrap();
     let (mut sentry_end, gofer_end) = UnixStream::pair().unwrap();
-    let server = thread::spawn(move || gofer::serve(root_fd, gofer_end, true));
+    let server = thread::spawn(move || gofer::serve(root_fd, gofer_end, true, DONATED_FD_BUDGET));
     let relay = relayed.then(|| {
         let (client_end, relay_end) = UnixStream::pair().unwrap();
         Relay::start(relay_end, std::mem::replace(&mut sentry_end, client_end))
     });
     let client = Arc::new(p9::Client::new(sentry_end, MSIZE).unwrap());
-    let vfs = Vfs::new(GoferFs::new(client, b"").unwrap());
+    let vfs = Vfs::new(GoferFs::new(client, b"", DONATED_FD_BUDGET).unwrap());
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),
@@ -175,6 +178,29 @@ fn reads_files_and_stats_them_from_the_host() {
         st.st_ino
     );
     drop(file);
+    sandbox.finish();
+}
+
+#[test]
+fn files_past_the_donated_fd_budget_are_still_read() {
+    let sandbox = start();
+    let (vfs, ctx) = (&sandbox.vfs, &sandbox.ctx);
+    let paths: [&[u8]; 3] = [b"/etc/hostname", b"/etc/deep/file", b"/big"];
+    let files: Vec<_> = paths
+        .iter()
+        .map(|path| vfs.open(ctx, path, libc::O_RDONLY, 0).unwrap())
+        .collect();
+    // Each read may close another file's descriptor; each file asks again when it needs one.
+    for _ in 0..2 {
+        for file in &files {
+            let mut head = [0u8; 4];
+            assert_eq!(file.pread(&mut head, 0), Ok(4));
+        }
+    }
+    let mut head = [0u8; 4];
+    assert_eq!(files[1].pread(&mut head, 0), Ok(4));
+    assert_eq!(&head, b"deep");
+    drop(files);
     sandbox.finish();
 }
 

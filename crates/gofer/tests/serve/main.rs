@@ -25,6 +25,9 @@ const O_RDONLY: u32 = libc::O_RDONLY as u32;
 const O_WRONLY: u32 = libc::O_WRONLY as u32;
 const O_RDWR: u32 = libc::O_RDWR as u32;
 const O_TRUNC: u32 = libc::O_TRUNC as u32;
+/// The fewest descriptors a Gofer keeps open: every test runs with fids' descriptors closed
+/// and walked again from the root as it goes.
+const FD_BUDGET: usize = 2;
 
 struct Session {
     client: Client,
@@ -40,7 +43,7 @@ fn start(root: &Path, read_only: bool) -> Session {
     )
     .unwrap();
     let (client_end, server_end) = UnixStream::pair().unwrap();
-    let server = thread::spawn(move || gofer::serve(root_fd, server_end, read_only));
+    let server = thread::spawn(move || gofer::serve(root_fd, server_end, read_only, FD_BUDGET));
     let client = Client::new(client_end, 1 << 16).unwrap();
     let (root, qid) = client.attach(b"root", b"", 0).unwrap();
     assert_eq!(qid.ty, QID_TYPE_DIR);

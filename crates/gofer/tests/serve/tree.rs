@@ -199,3 +199,45 @@ fn writable_tree_creates_writes_and_removes() {
     );
     session.finish();
 }
+
+#[test]
+fn fids_past_the_fd_budget_walk_again_and_follow_renames() {
+    let tree = Tree::new();
+    let session = start(&tree.root(), false);
+    let client = &session.client;
+    let hello = session.walk(&[b"sub", b"hello.txt"]).unwrap();
+    let hello_qid = client.getattr(hello, p9::GETATTR_BASIC).unwrap().qid;
+    // More fids than FD_BUDGET: hello's descriptor is closed.
+    let others: Vec<Fid> = (0..4)
+        .map(|_| session.walk(&[b"top.txt"]).unwrap())
+        .collect();
+    for &fid in &others {
+        client.getattr(fid, p9::GETATTR_BASIC).unwrap();
+    }
+    let root_dir = session.walk(&[]).unwrap();
+    client
+        .renameat(root_dir, b"sub", root_dir, b"moved")
+        .unwrap();
+    // Walked again, through the new name, to the same file.
+    assert_eq!(
+        client.getattr(hello, p9::GETATTR_BASIC).unwrap().qid,
+        hello_qid
+    );
+    client.lopen(hello, O_RDONLY).unwrap();
+    assert_eq!(session.read_all(hello), b"hello from the root\n");
+    // A different file at the path the fid walks is not the fid's file.
+    let top = session.walk(&[b"top.txt"]).unwrap();
+    for &fid in &others {
+        client.getattr(fid, p9::GETATTR_BASIC).unwrap();
+    }
+    fs::rename(
+        tree.root().join("moved/hello.txt"),
+        tree.root().join("top.txt"),
+    )
+    .unwrap();
+    assert_eq!(
+        remote_errno(client.getattr(top, p9::GETATTR_BASIC)),
+        libc::ESTALE as u32
+    );
+    session.finish();
+}

@@ -58,7 +58,7 @@ pub(super) fn render(
     mounts: Option<&Vec<MountRecord>>,
 ) -> Result<Vec<u8>, Errno> {
     Ok(match file {
-        SystemFile::Meminfo => meminfo()?,
+        SystemFile::Meminfo => meminfo(kernel)?,
         SystemFile::Cpuinfo => cpuinfo(),
         SystemFile::Stat => stat(kernel),
         SystemFile::Uptime => {
@@ -92,10 +92,10 @@ pub(super) fn render(
     .into_bytes())
 }
 
-fn meminfo() -> Result<String, Errno> {
+fn meminfo(kernel: &Kernel) -> Result<String, Errno> {
     let host = nix::sys::sysinfo::sysinfo().map_err(|e| Errno(e as i32))?;
-    let total = host.ram_total() / 1024;
-    let free = host.ram_unused() / 1024;
+    let (total, free) = kernel.memory_totals()?;
+    let (total, free) = (total / 1024, free / 1024);
     let swap_total = host.swap_total() / 1024;
     let swap_free = host.swap_free() / 1024;
     let mut s = String::new();

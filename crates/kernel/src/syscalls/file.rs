@@ -127,6 +127,52 @@ fn writes_fully(file: &OpenFile) -> bool {
         })
 }
 
+/// How much of a `count`-byte write to `file` (at `offset`, else at its file offset)
+/// RLIMIT_FSIZE lets through, as Linux's `generic_write_check_limits` decides for regular
+/// files: a write crossing the limit is cut short; one starting at or past it fails with EFBIG
+/// and raises SIGXFSZ.
+pub(super) fn within_file_size_limit(
+    task: &Task,
+    file: &OpenFile,
+    offset: Option<u64>,
+    count: usize,
+) -> Result<usize, Errno> {
+    let limit = task.rlimit(libc::RLIMIT_FSIZE).cur;
+    if limit == u64::MAX || count == 0 {
+        return Ok(count);
+    }
+    let Ok(st) = file.stat() else {
+        return Ok(count);
+    };
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(count);
+    }
+    let pos = if file.status_flags() & libc::O_APPEND != 0 {
+        u64::try_from(st.st_size).unwrap_or(0)
+    } else if let Some(offset) = offset {
+        offset
+    } else {
+        file.seek(0, libc::SEEK_CUR)?
+    };
+    if pos >= limit {
+        return Err(file_too_big(task));
+    }
+    Ok(count.min(usize::try_from(limit - pos).unwrap_or(usize::MAX)))
+}
+
+/// RLIMIT_FSIZE refused to let a regular file grow: raises SIGXFSZ and returns EFBIG, as Linux.
+pub(super) fn file_too_big(task: &Task) -> Errno {
+    task.kernel
+        .signal_thread(&task.handle, abi::SigInfo::kernel(libc::SIGXFSZ));
+    Errno::EFBIG
+}
+
+/// Whether RLIMIT_FSIZE forbids truncating a regular file to `len` bytes (Linux's
+/// `inode_newsize_ok`: longer than the limit).
+pub(super) fn truncate_too_big(task: &Task, st: &abi::Stat, len: u64) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFREG && len > task.rlimit(libc::RLIMIT_FSIZE).cur
+}
+
 /// Writes `count` bytes of guest memory at `addr` to `file`; `offset` for pwrite. A blocking
 /// file is written until everything went or a signal interrupts; EPIPE also raises SIGPIPE.
 fn write_from_guest(
@@ -136,6 +182,7 @@ fn write_from_guest(
     count: usize,
     offset: Option<u64>,
 ) -> Result<usize, Errno> {
+    let count = within_file_size_limit(task, file, offset, count)?;
     let mut buf = vec![0u8; count.min(IO_CHUNK)];
     let mut done = 0;
     let mut pending = 0..0;
@@ -526,5 +573,9 @@ pub(super) fn fsync(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn ftruncate(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let len = offset_arg(a[1])?;
-    task.fds().get(a[0])?.truncate(len).map(|()| 0)
+    let file = task.fds().get(a[0])?;
+    if file.writable() && file.stat().is_ok_and(|st| truncate_too_big(task, &st, len)) {
+        return Err(file_too_big(task));
+    }
+    file.truncate(len).map(|()| 0)
 }

@@ -270,6 +270,13 @@ pub(super) fn truncate(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let (ctx, path) = task.at_path(AT_FDCWD, a[0])?;
+    let too_big = task
+        .vfs()
+        .stat(&ctx, &path, true)
+        .is_ok_and(|st| super::file::truncate_too_big(task, &st, a[1]));
+    if too_big {
+        return Err(super::file::file_too_big(task));
+    }
     task.vfs().truncate(&ctx, &path, a[1]).map(|()| 0)
 }
 

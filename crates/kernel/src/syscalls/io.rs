@@ -126,7 +126,8 @@ fn pump(
     Ok((done, src_pos, dst_pos))
 }
 
-/// Writes `data` to `dst` at `pos`; a blocking pipe is written until all of it went.
+/// Writes `data` to `dst` at `pos` (what RLIMIT_FSIZE lets through); a blocking pipe is
+/// written until all of it went.
 fn write_all(
     task: &Task,
     dst: &OpenFile,
@@ -134,6 +135,11 @@ fn write_all(
     data: &[u8],
     nonblocking: bool,
 ) -> Result<usize, Errno> {
+    let at = match pos {
+        Position::At(off) => Some(off),
+        Position::FileOffset => None,
+    };
+    let data = &data[..super::file::within_file_size_limit(task, dst, at, data.len())?];
     let mut done = 0;
     while done < data.len() {
         let rest = &data[done..];

@@ -58,12 +58,12 @@ struct SysinfoAbi {
 }
 
 pub(super) fn sysinfo(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let host = nix::sys::sysinfo::sysinfo().map_err(|e| Errno(e as i32))?;
+    let (totalram, freeram) = task.kernel.memory_totals()?;
     let procs = u16::try_from(task.kernel.pids.lock().groups().count()).unwrap_or(u16::MAX);
     let info = SysinfoAbi {
         uptime: task.kernel.boot_time.elapsed().as_secs().cast_signed(),
-        totalram: host.ram_total(),
-        freeram: host.ram_unused(),
+        totalram,
+        freeram,
         procs,
         mem_unit: 1,
         ..SysinfoAbi::default()

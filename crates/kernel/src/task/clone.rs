@@ -8,9 +8,7 @@ use parking_lot::Mutex;
 use platform::{Context, PendingThread};
 use waiter::Waiter;
 
-use super::{
-    ExitStatus, FsContext, JobState, PendingSignals, Task, TaskHandle, TgState, ThreadGroup,
-};
+use super::{FsContext, JobState, PendingSignals, Task, TaskHandle, TgState, ThreadGroup};
 use crate::fd_table::FdTable;
 use crate::kernel::Kernel;
 
@@ -98,6 +96,9 @@ impl Task {
         if !thread {
             self.check_nproc()?;
         }
+        if self.kernel.pids.lock().at_task_limit() {
+            return Err(Errno::EAGAIN);
+        }
 
         let mut regs = *self.ctx.regs();
         regs.rax = 0;
@@ -110,7 +111,8 @@ impl Task {
         let fp = self.ctx.fp_state().map_err(|_| Errno::ENOMEM)?;
         let memory = if shared_vm {
             let pending = self.ctx.spawn_thread().map_err(|e| {
-                tracing::warn!("clone: spawning a thread: {e}");
+                // The host is out of tasks: the guest sees EAGAIN, which is no news for the log.
+                tracing::debug!("clone: spawning a thread: {e}");
                 Errno::EAGAIN
             })?;
             ChildMemory::Shared(pending, Arc::clone(&self.mm))
@@ -140,7 +142,7 @@ impl Task {
         *handle.settings.lock() = self.handle.settings.lock().inherited();
         {
             let mut pids = self.kernel.pids.lock();
-            pids.insert_task(Arc::clone(&handle));
+            pids.insert_task(Arc::clone(&handle))?;
             if !thread {
                 pids.insert_group(Arc::clone(&tg));
             }
@@ -153,7 +155,8 @@ impl Task {
             }
         }
         if args.has(libc::CLONE_PARENT_SETTID) {
-            self.mm.write_obj(args.parent_tid, &tid)?;
+            // Before the child runs, and as Linux, a bad address doesn't fail the clone.
+            let _ = self.mm.write_obj(args.parent_tid, &tid);
         }
         let vfork_done = args.has(libc::CLONE_VFORK).then(|| {
             Arc::new(VforkDone {
@@ -177,12 +180,21 @@ impl Task {
             },
             vfork_done: vfork_done.clone(),
         };
+        // The child reports whether the host gave it an address space (a stub) before the
+        // clone succeeds: a child that never ran is undone, never left behind as a zombie.
+        let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
             .name(format!("task-{tid}"))
-            .spawn(move || start.run());
-        if let Err(e) = spawned {
-            tracing::warn!("clone: starting the task's thread: {e}");
-            abandon(&self.kernel, &handle, ExitStatus::Signaled(libc::SIGKILL));
+            .spawn(move || start.run(&started_tx));
+        let started = match spawned {
+            Ok(_) => started_rx.recv().unwrap_or(false),
+            Err(e) => {
+                tracing::debug!("clone: starting the task's thread: {e}");
+                false
+            }
+        };
+        if !started {
+            unregister(&self.kernel, &handle, thread);
             return Err(Errno::EAGAIN);
         }
         if let Some(done) = vfork_done {
@@ -252,8 +264,9 @@ impl Task {
 }
 
 impl ChildStart {
-    /// The new task's OS thread: binds a context, sets the registers, runs.
-    fn run(self) {
+    /// The new task's OS thread: binds a context, reports on `started` whether it could, sets
+    /// the registers, runs.
+    fn run(self, report: &std::sync::mpsc::SyncSender<bool>) {
         let ChildStart {
             kernel,
             handle,
@@ -284,14 +297,13 @@ impl ChildStart {
         let (mut ctx, mm): (Box<dyn Context>, Arc<MemoryManager>) = match started {
             Ok(started) => started,
             Err(e) => {
-                tracing::error!("task {}: starting: {e}", handle.tid);
-                if let Some(done) = vfork_done {
-                    done.complete();
-                }
-                abandon(&kernel, &handle, ExitStatus::Signaled(libc::SIGKILL));
+                // The host is out of something (tasks, memory): the clone fails with EAGAIN.
+                tracing::debug!("task {}: starting: {e}", handle.tid);
+                let _ = report.send(false);
                 return;
             }
         };
+        let _ = report.send(true);
         *ctx.regs_mut() = regs;
         if let Err(e) = ctx.set_fp_state(&fp) {
             tracing::warn!("task {}: restoring the FPU state: {e}", handle.tid);
@@ -308,20 +320,24 @@ impl ChildStart {
     }
 }
 
-/// A task whose thread never ran guest code leaves as if it had exited with `status`.
-fn abandon(kernel: &Arc<Kernel>, handle: &Arc<TaskHandle>, status: ExitStatus) {
-    kernel.pids.lock().remove_task(handle.tid);
+/// Undoes the registration of a task whose thread never ran guest code, as if the clone had
+/// not happened: no zombie, no SIGCHLD; its id is free again.
+fn unregister(kernel: &Arc<Kernel>, handle: &Arc<TaskHandle>, thread: bool) {
     let tg = &handle.tg;
-    let last = {
-        let mut state = tg.state.lock();
-        state.threads.retain(|t| t.tid != handle.tid);
-        state.threads.is_empty().then(|| {
-            let status = state.group_exit.unwrap_or(status);
-            state.zombie = Some(status);
-            status
-        })
-    };
-    if let Some(status) = last {
-        kernel.process_exited(tg, status);
+    tg.state.lock().threads.retain(|t| t.tid != handle.tid);
+    if !thread {
+        let parent = tg.state.lock().parent.clone();
+        if let Some(parent) = parent {
+            parent
+                .state
+                .lock()
+                .children
+                .retain(|child| !Arc::ptr_eq(child, tg));
+        }
+    }
+    let mut pids = kernel.pids.lock();
+    pids.remove_task(handle.tid);
+    if !thread {
+        pids.remove_group(tg.tgid);
     }
 }

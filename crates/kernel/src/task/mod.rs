@@ -276,7 +276,8 @@ impl Task {
         tg.state.lock().threads.push(Arc::clone(&handle));
         {
             let mut pids = kernel.pids.lock();
-            pids.insert_task(Arc::clone(&handle));
+            pids.insert_task(Arc::clone(&handle))
+                .map_err(|_| crate::KernelError::NoRoomForInit)?;
             pids.insert_group(tg);
         }
         let fs = FsContext {

@@ -84,6 +84,14 @@ impl MemoryFile {
         self.capacity - self.ownership.lock().allocator.free_bytes()
     }
 
+    /// How many bytes of the file hold memory on the host: the pages written (by the guest or
+    /// the Sentry) and not punched out since. What the sandbox's memory limit counts.
+    pub fn resident(&self) -> Result<u64, MmError> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = self.memfd.as_file().metadata().map_err(MmError::Stat)?;
+        Ok(metadata.blocks().saturating_mul(512))
+    }
+
     /// Allocates `len` bytes (a multiple of the page size) of zeroed file, with one owner (the
     /// caller); returns the range.
     pub fn allocate(&self, len: u64) -> Result<Range<u64>, MmError> {
@@ -273,6 +281,25 @@ mod tests {
         assert_eq!(again, range, "first fit reuses the freed range");
         memory.read(again.start + 100, &mut back).expect("read");
         assert_eq!(back, [0; 5]);
+    }
+
+    #[test]
+    fn resident_counts_written_pages_until_released() {
+        let memory = MemoryFile::new(1 << 30).expect("memory file");
+        let range = memory.allocate(16 * PAGE).expect("allocate");
+        assert_eq!(
+            memory.resident().expect("resident"),
+            0,
+            "allocated, untouched"
+        );
+        for page in 0..4 {
+            memory
+                .write(range.start + page * PAGE, b"x")
+                .expect("write");
+        }
+        assert_eq!(memory.resident().expect("resident"), 4 * PAGE);
+        memory.release(range);
+        assert_eq!(memory.resident().expect("resident"), 0);
     }
 
     #[test]

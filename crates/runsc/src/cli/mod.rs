@@ -3,6 +3,7 @@
 //! Global flags follow runsc's: they may stand before or after the subcommand's name.
 
 mod env_var;
+mod limits;
 
 use std::ffi::OsString;
 use std::os::fd::RawFd;
@@ -13,6 +14,7 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use env_var::EnvVar;
+pub use limits::LimitArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -95,6 +97,9 @@ pub struct DoArgs {
     /// Set an environment variable of the command, on top of the caller's environment.
     #[arg(long = "env", value_name = "K=V", value_parser = env_var_parser())]
     pub env: Vec<EnvVar>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
 
     /// The command and its arguments; a command without '/' is looked up in the guest's PATH.
     #[arg(

@@ -8,6 +8,7 @@ mod faults;
 mod hello;
 mod host_effects;
 mod lifecycle;
+mod limits;
 mod live;
 mod startup;
 mod support;

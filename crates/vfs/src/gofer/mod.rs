@@ -8,17 +8,24 @@
 //! Regular files opened read-only are read through a host descriptor the Gofer donates
 //! (p9's Tlopenfd extension), one per inode, shared by all its open files: a read is then one
 //! host `pread`, not a Tread round trip. Files the Gofer does not donate, and every file of a
-//! Gofer without the extension, are read through a fid of their own.
+//! Gofer without the extension, are read through a fid of their own. The donated descriptors
+//! are kept within a budget (see `donated`): a guest holding many files open must not exhaust
+//! the Sentry's host descriptors.
+
+mod donated;
 
 use std::any::Any;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use abi::{Errno, Stat, Statfs, Timespec};
 use p9::{Client, Fid, Rgetattr};
+use parking_lot::Mutex;
 
 use crate::file::{pread_host, FileOps};
 use crate::fs::{new_device_id, DirEntry, FileSystem, FileType, Inode};
+use donated::DonatedFds;
 
 fn errno(e: p9::Error) -> Errno {
     Errno(e.errno())
@@ -29,10 +36,12 @@ pub struct GoferFs {
 }
 
 impl GoferFs {
-    /// Attaches to the tree `aname` of the Gofer behind `client`.
-    pub fn new(client: Arc<Client>, aname: &[u8]) -> Result<Arc<GoferFs>, Errno> {
+    /// Attaches to the tree `aname` of the Gofer behind `client`; at most `fd_budget` donated
+    /// host descriptors are kept open at once.
+    pub fn new(client: Arc<Client>, aname: &[u8], fd_budget: usize) -> Result<Arc<GoferFs>, Errno> {
         let (fid, _) = client.attach(b"root", aname, 0).map_err(errno)?;
-        let node = Node::new(client, fid, new_device_id())?;
+        let donated = Arc::new(DonatedFds::new(fd_budget));
+        let node = Node::new(client, fid, new_device_id(), donated)?;
         Ok(Arc::new(GoferFs {
             root: Arc::new(GoferInode(Arc::new(node))),
         }))
@@ -86,20 +95,38 @@ struct Node {
     client: Arc<Client>,
     fid: Fid,
     stat: Stat,
-    /// The read-only host descriptor the Gofer donated, once an open asked for it; `None` if
-    /// the Gofer declined (or lacks the extension).
-    donated: OnceLock<Option<OwnedFd>>,
+    /// The read-only host descriptor the Gofer donated, if asked for and not closed since.
+    donation: Mutex<Donation>,
+    /// Read since the budget last passed over this node's descriptor.
+    referenced: AtomicBool,
+    /// The budget of the filesystem's donated descriptors.
+    budget: Arc<DonatedFds>,
+}
+
+enum Donation {
+    /// Not asked for yet, or closed to keep within the budget.
+    Unasked,
+    /// The Gofer declined (or lacks the extension): the file is read through fids.
+    Declined,
+    Held(Arc<OwnedFd>),
 }
 
 impl Node {
     /// Takes ownership of `fid` (clunking it if its attributes can't be read).
-    fn new(client: Arc<Client>, fid: Fid, dev: u64) -> Result<Node, Errno> {
+    fn new(
+        client: Arc<Client>,
+        fid: Fid,
+        dev: u64,
+        budget: Arc<DonatedFds>,
+    ) -> Result<Node, Errno> {
         match client.getattr(fid, p9::GETATTR_BASIC) {
             Ok(attr) => Ok(Node {
                 stat: stat_of(&attr, dev),
                 client,
                 fid,
-                donated: OnceLock::new(),
+                donation: Mutex::new(Donation::Unasked),
+                referenced: AtomicBool::new(false),
+                budget,
             }),
             Err(e) => {
                 clunk(&client, fid);
@@ -118,18 +145,44 @@ impl Node {
         Ok(fid)
     }
 
-    /// The donated read-only descriptor of this regular file, asking the Gofer on first use;
-    /// `None` if it declines. Two opens racing may both ask; the first answer is kept.
-    fn donated_fd(&self) -> Result<Option<&OwnedFd>, Errno> {
-        if let Some(donated) = self.donated.get() {
-            return Ok(donated.as_ref());
-        }
-        let donated = match self.client.lopenfd(self.fid, READ_ONLY) {
-            Ok((_, _, fd)) => Some(fd),
-            Err(p9::Error::Remote(code)) if declines(code) => None,
-            Err(e) => return Err(errno(e)),
+    /// The donated read-only descriptor of this regular file, asking the Gofer when it has
+    /// none (first use, or closed for the budget); `None` if the Gofer declines.
+    fn donated_fd(self: &Arc<Self>) -> Result<Option<Arc<OwnedFd>>, Errno> {
+        self.referenced.store(true, Ordering::Relaxed);
+        let fd = {
+            let mut donation = self.donation.lock();
+            match &*donation {
+                Donation::Held(fd) => return Ok(Some(Arc::clone(fd))),
+                Donation::Declined => return Ok(None),
+                Donation::Unasked => {}
+            }
+            let fd = match self.client.lopenfd(self.fid, READ_ONLY) {
+                Ok((_, _, fd)) => Arc::new(fd),
+                Err(p9::Error::Remote(code)) if declines(code) => {
+                    *donation = Donation::Declined;
+                    return Ok(None);
+                }
+                Err(e) => return Err(errno(e)),
+            };
+            *donation = Donation::Held(Arc::clone(&fd));
+            fd
         };
-        Ok(self.donated.get_or_init(|| donated).as_ref())
+        self.budget.admit(self);
+        Ok(Some(fd))
+    }
+
+    /// Clears the referenced mark; whether it was set.
+    fn take_referenced(&self) -> bool {
+        self.referenced.swap(false, Ordering::Relaxed)
+    }
+
+    /// Closes the donated descriptor (once reads in flight are done with it); the next read
+    /// asks the Gofer again.
+    fn close_donated(&self) {
+        let mut donation = self.donation.lock();
+        if matches!(*donation, Donation::Held(_)) {
+            *donation = Donation::Unasked;
+        }
     }
 }
 
@@ -257,7 +310,12 @@ impl Inode for GoferInode {
             clunk(&node.client, fid);
             return Err(Errno::ENOENT);
         }
-        let child = Node::new(node.client.clone(), fid, node.stat.st_dev)?;
+        let child = Node::new(
+            node.client.clone(),
+            fid,
+            node.stat.st_dev,
+            Arc::clone(&node.budget),
+        )?;
         Ok(Arc::new(GoferInode(Arc::new(child))))
     }
 
@@ -325,9 +383,10 @@ impl FileOps for GoferFile {
         match self.handle {
             Handle::Fid(fid) => read_fid(&self.node.client, fid, offset, buf),
             Handle::Donated => {
-                // `donated` was set before this file was made with `Handle::Donated`.
-                let fd = self.node.donated.get().and_then(Option::as_ref);
-                pread_host(fd.ok_or(Errno::EBADF)?.as_fd(), offset, buf)
+                // The Gofer donated this file's descriptor at open; it does so again if the
+                // budget closed it since.
+                let fd = self.node.donated_fd()?.ok_or(Errno::EIO)?;
+                pread_host(fd.as_fd(), offset, buf)
             }
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use abi::{Errno, Stat, Timespec};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
-use super::{DeviceOps, Shared, MAX_FILE_SIZE};
+use super::{charged_bytes, DeviceOps, Shared};
 use crate::file::FileOps;
 use crate::fs::{DirEntry, FileType, Inode, SetAttr};
 use crate::pipe::Pipe;
@@ -15,6 +15,8 @@ use crate::vfs::now;
 
 /// Linux tmpfs counts this many bytes per directory entry in a directory's size.
 const BOGO_DIRENT_SIZE: u64 = 20;
+/// The most a regular file's buffer reserves beyond what a write needs.
+const MAX_GROWTH_HEADROOM: usize = 1 << 20;
 
 pub struct TmpfsInode {
     shared: Arc<Shared>,
@@ -149,10 +151,51 @@ impl TmpfsInode {
         meta.nlink = meta.nlink.saturating_sub(1);
     }
 
+    /// Sets the length of a regular file's `data` to `len`, charging the filesystem for the
+    /// blocks it gains (ENOSPC when they don't fit, or the Sentry can't hold them) and
+    /// crediting it for those it loses.
+    fn resize_data(&self, data: &mut Vec<u8>, len: u64) -> Result<(), Errno> {
+        let new_len = usize::try_from(len).map_err(|_| Errno::EFBIG)?;
+        let (old_charge, new_charge) = (charged_bytes(data.len() as u64), charged_bytes(len));
+        if new_charge > old_charge {
+            self.shared.charge(new_charge - old_charge)?;
+            // Appends grow the buffer by up to MAX_GROWTH_HEADROOM more than needed, so a file
+            // written in small pieces is not copied on every write, and the heap never holds
+            // much more than the filesystem is charged.
+            let needed = new_len - data.len();
+            let headroom = data.len().min(MAX_GROWTH_HEADROOM);
+            if data.capacity() < new_len
+                && data.try_reserve_exact(needed + headroom).is_err()
+                && data.try_reserve_exact(needed).is_err()
+            {
+                self.shared.uncharge(new_charge - old_charge);
+                return Err(Errno::ENOSPC);
+            }
+        } else {
+            self.shared.uncharge(old_charge - new_charge);
+        }
+        data.resize(new_len, 0);
+        if new_charge < old_charge {
+            data.shrink_to_fit();
+        }
+        Ok(())
+    }
+
     fn drop_link(&self) {
         let mut meta = self.meta.lock();
         meta.nlink = meta.nlink.saturating_sub(1);
         meta.ctime = now();
+    }
+}
+
+/// A file's data gives its space back to the filesystem when the last reference to the file
+/// (link, open file, mapping) is gone.
+impl Drop for TmpfsInode {
+    fn drop(&mut self) {
+        if let Body::Regular(data) = &self.body {
+            self.shared
+                .uncharge(charged_bytes(data.read().len() as u64));
+        }
     }
 }
 
@@ -422,21 +465,28 @@ impl Inode for TmpfsInode {
         if buf.is_empty() {
             return Ok(0);
         }
-        let end = offset.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
-        if end > MAX_FILE_SIZE {
-            return Err(Errno::EFBIG);
-        }
-        let start = usize::try_from(offset).map_err(|_| Errno::EFBIG)?;
-        let end = usize::try_from(end).map_err(|_| Errno::EFBIG)?;
+        let mut end = offset.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
+        let written;
         {
             let mut data = data.write();
-            if data.len() < end {
-                data.resize(end, 0);
+            if (data.len() as u64) < end {
+                if let Err(errno) = self.resize_data(&mut data, end) {
+                    // As Linux, a write that doesn't fit writes what does, if anything.
+                    let fits = self.shared.free_bytes() + charged_bytes(data.len() as u64);
+                    end = end.min(fits);
+                    if end <= offset || self.resize_data(&mut data, end).is_err() {
+                        return Err(errno);
+                    }
+                }
             }
-            data[start..end].copy_from_slice(buf);
+            // The data is at least `end` long, so both fit in usize.
+            let start = usize::try_from(offset).map_err(|_| Errno::EFBIG)?;
+            let end = usize::try_from(end).map_err(|_| Errno::EFBIG)?;
+            data[start..end].copy_from_slice(&buf[..end - start]);
+            written = end - start;
         }
         self.touch_modified();
-        Ok(buf.len())
+        Ok(written)
     }
 
     fn seek(&self, pos: &mut u64, offset: i64, whence: i32) -> Result<u64, Errno> {
@@ -455,11 +505,7 @@ impl Inode for TmpfsInode {
             let Body::Regular(data) = &self.body else {
                 return Err(Errno::EINVAL);
             };
-            if size > MAX_FILE_SIZE {
-                return Err(Errno::EFBIG);
-            }
-            data.write()
-                .resize(usize::try_from(size).map_err(|_| Errno::EFBIG)?, 0);
+            self.resize_data(&mut data.write(), size)?;
             self.meta.lock().mtime = now();
         }
         let mut meta = self.meta.lock();
@@ -492,13 +538,9 @@ impl Inode for TmpfsInode {
         let end = offset.saturating_add(len);
         match mode {
             0 => {
-                if end > MAX_FILE_SIZE {
-                    return Err(Errno::EFBIG);
-                }
-                let end = usize::try_from(end).map_err(|_| Errno::EFBIG)?;
                 let mut data = data.write();
-                if data.len() < end {
-                    data.resize(end, 0);
+                if (data.len() as u64) < end {
+                    self.resize_data(&mut data, end)?;
                     drop(data);
                     self.touch_modified();
                 }

@@ -34,18 +34,11 @@ pub fn run(global: &GlobalOptions, args: BootArgs) -> Result<u8> {
         envp: spec.env,
         cwd: spec.cwd,
         cwd_required: spec.cwd_required,
-        rlimits: spec
-            .rlimits
-            .iter()
-            .map(|limit| kernel::ResourceLimit {
-                resource: limit.resource,
-                soft: limit.soft,
-                hard: limit.hard,
-            })
-            .collect(),
+        rlimits: spec.rlimits,
         strace: global.strace,
         gofer,
         stdio: caller_stdio().context("duplicating stdio for the sandbox")?,
+        limits: spec.limits,
     };
     let platform = new_platform(global.platform)?;
     tracing::debug!(

@@ -53,6 +53,7 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
         cwd: cwd.into_vec(),
         cwd_required,
         rlimits: spec::own_rlimits()?,
+        limits: args.limits.resolve(),
     }
     .to_memfd()?;
 
