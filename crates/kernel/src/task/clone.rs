@@ -186,7 +186,8 @@ impl Task {
             return Err(Errno::EAGAIN);
         }
         if let Some(done) = vfork_done {
-            while !*done.done.lock() {
+            // Killable, as Linux's wait_for_vfork_done: an exiting parent stops waiting.
+            while !*done.done.lock() && !self.is_exiting() {
                 self.handle.waiter.sleep(None);
             }
         }

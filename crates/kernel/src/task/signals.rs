@@ -331,11 +331,13 @@ pub(crate) enum Delivery {
 
 impl Task {
     /// The signals this thread could take now (pending, not blocked), without taking them.
+    /// A thread that is to exit (exit_group, a fatal signal, another thread's execve) counts
+    /// as having one, so every blocking call returns to the run loop, which ends the thread.
     pub(crate) fn has_deliverable_signal(&self) -> bool {
-        let state = self.tg().state.lock();
-        if state.group_exit.is_some() {
+        if self.is_exiting() {
             return true;
         }
+        let state = self.tg().state.lock();
         let signals = self.handle.signals.lock();
         (signals.pending.set() | state.pending.set()) & !signals.mask != 0
     }
@@ -433,6 +435,11 @@ impl Task {
         if let Some(mask) = signals.saved_mask.take() {
             signals.mask = mask;
         }
+    }
+
+    /// Whether this thread is to exit as soon as it is back in the run loop.
+    pub(crate) fn is_exiting(&self) -> bool {
+        self.pending_exit().is_some()
     }
 
     /// The status this thread must exit with, if it must.
