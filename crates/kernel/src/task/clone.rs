@@ -179,6 +179,7 @@ impl Task {
         };
         let spawned = std::thread::Builder::new()
             .name(format!("task-{tid}"))
+            .stack_size(crate::task::TASK_STACK_SIZE)
             .spawn(move || start.run());
         if let Err(e) = spawned {
             tracing::warn!("clone: starting the task's thread: {e}");

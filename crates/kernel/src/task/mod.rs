@@ -32,6 +32,13 @@ pub(crate) use signals::{
 };
 pub(crate) use thread_group::{JobState, TgState, ThreadGroup};
 
+/// The stack of every task's OS thread. The Sentry's recursion on guest-shaped data is bounded
+/// (symlink walks by SYMLOOP_MAX, `#!` by MAX_SCRIPT_DEPTH, epoll nesting by EP_MAX_NESTS,
+/// procfs links never walk again); this is four times Rust's default, for headroom. It is only
+/// reserved: pages are touched as used, and the guard page below it turns an overflow into an
+/// abort, never silent corruption.
+pub(crate) const TASK_STACK_SIZE: usize = 8 << 20;
+
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
