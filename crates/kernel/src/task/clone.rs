@@ -140,6 +140,14 @@ impl Task {
         *handle.settings.lock() = self.handle.settings.lock().inherited();
         {
             let mut pids = self.kernel.pids.lock();
+            // Linux's copy_process: a signal sent to the parent's process group, or to every
+            // process, while it forked must reach the child too. Group senders walk the table
+            // under this lock, so either the walk comes after this insertion and finds the child,
+            // or it came before and its signal is pending here: then the fork restarts after
+            // the signal was handled (the memory copied and the stub spawned are dropped).
+            if !thread && self.has_deliverable_signal() {
+                return Err(abi::restart::ERESTARTNOINTR);
+            }
             pids.insert_task(Arc::clone(&handle));
             if !thread {
                 pids.insert_group(Arc::clone(&tg));

@@ -241,10 +241,13 @@ impl Kernel {
         };
         if tg.tgid == 1 {
             // Init is gone: Linux kills everything else in its pid namespace, and the sandbox ends.
-            let groups: Vec<Arc<ThreadGroup>> = self.pids.lock().groups().cloned().collect();
-            for group in groups.iter().filter(|g| g.tgid != 1) {
+            // With the table locked throughout, as kill(-1): a racing fork can't add a child
+            // after the walk (see clone_task).
+            let pids = self.pids.lock();
+            for group in pids.groups().filter(|g| g.tgid != 1) {
                 self.start_group_exit(group, ExitStatus::Signaled(libc::SIGKILL));
             }
+            drop(pids);
             self.finish(status);
             return;
         }
