@@ -1,7 +1,8 @@
 /* execve from a multi-threaded process: every other thread goes wherever it is blocked
  * (epoll_wait, pause, a futex, a pipe read, nanosleep, sigsuspend, wait4) or running, and the
  * new image starts promptly. The exec'd image checks it is alone and how long the exec took
- * (a hang guard: Linux takes milliseconds; a thread never woken would stall it for seconds). */
+ * (a hang guard: Linux takes milliseconds; a thread never woken would stall it for seconds).
+ * exit_group and a fatal signal end such a process as promptly. */
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -97,6 +98,50 @@ static int after_exec(const char *started) {
     return check_finish();
 }
 
+/* Starts one thread blocked in each call (and one spinning), and lets them get there. */
+static void start_blocked_threads(void) {
+    void *(*bodies[])(void *) = {in_epoll_wait, in_pause, in_futex,      in_pipe_read,
+                                 in_nanosleep,  in_sigsuspend, in_wait4, spinning};
+    int count = sizeof(bodies) / sizeof(bodies[0]);
+    for (int i = 0; i < count; i++) {
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, bodies[i], NULL) != 0) {
+            printf("FAIL pthread_create: thread %d\n", i);
+            exit(1);
+        }
+    }
+    while (threads_started < count) sched_yield();
+    struct timespec settle = {0, 100 * 1000 * 1000};
+    nanosleep(&settle, NULL);
+}
+
+/* A child with blocked threads ends by `how`; it must be gone within the hang guard. */
+static void check_ends_promptly(const char *name, int (*how)(void), int want_status) {
+    long long start = now_ns();
+    pid_t child = fork();
+    if (child == 0) {
+        threads_started = 0;
+        start_blocked_threads();
+        _exit(how());
+    }
+    int status = 0;
+    pid_t reaped = waitpid(child, &status, 0);
+    long long elapsed = now_ns() - start;
+    CHECK(name, reaped == child && status == want_status && elapsed < HANG_GUARD_NS,
+          "status %#x (want %#x) after %lld ms", status, want_status, elapsed / 1000000);
+}
+
+static int by_exit_group(void) {
+    syscall(SYS_exit_group, 7);
+    return 1;
+}
+
+static int by_fatal_signal(void) {
+    kill(getpid(), SIGTERM);
+    pause();
+    return 1;
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "after-exec") == 0) {
         sleeping_child = atoi(argv[3]);
@@ -111,20 +156,9 @@ int main(int argc, char **argv) {
         pause();
         _exit(0);
     }
-    void *(*bodies[])(void *) = {in_epoll_wait, in_pause, in_futex,      in_pipe_read,
-                                 in_nanosleep,  in_sigsuspend, in_wait4, spinning};
-    int count = sizeof(bodies) / sizeof(bodies[0]);
-    for (int i = 0; i < count; i++) {
-        pthread_t thread;
-        if (pthread_create(&thread, NULL, bodies[i], NULL) != 0) {
-            CHECK("pthread_create", 0, "thread %d", i);
-            return 1;
-        }
-    }
-    while (threads_started < count) sched_yield();
-    /* Let each get into its blocking call. */
-    struct timespec settle = {0, 100 * 1000 * 1000};
-    nanosleep(&settle, NULL);
+    check_ends_promptly("exit_group ends every blocked thread", by_exit_group, 7 << 8);
+    check_ends_promptly("a fatal signal ends every blocked thread", by_fatal_signal, SIGTERM);
+    start_blocked_threads();
     char started[32], child[16];
     snprintf(started, sizeof(started), "%lld", now_ns());
     snprintf(child, sizeof(child), "%d", sleeping_child);
