@@ -224,9 +224,7 @@ impl Task {
         let entry = interp
             .as_ref()
             .map_or_else(|| main.entry(), LoadedObject::entry);
-        let exe = file
-            .path()
-            .map_or(path, |p| self.kernel.vfs.path_of(p));
+        let exe = file.path().map_or(path, |p| self.kernel.vfs.path_of(p));
         Ok(Image {
             entry,
             sp,
