@@ -142,7 +142,29 @@ static int by_fatal_signal(void) {
     return 1;
 }
 
+/* Two threads call execve at once: exactly one new image runs, promptly. */
+static pthread_barrier_t both_ready;
+static char *self_path;
+
+static void *exec_racer(void *arg) {
+    char *args[] = {self_path, "exec-race-winner", NULL};
+    pthread_barrier_wait(&both_ready);
+    execv("/proc/self/exe", args);
+    return arg;
+}
+
+static int by_racing_execs(void) {
+    pthread_t first, second;
+    pthread_barrier_init(&both_ready, NULL, 2);
+    pthread_create(&first, NULL, exec_racer, NULL);
+    pthread_create(&second, NULL, exec_racer, NULL);
+    pause();
+    return 1;
+}
+
 int main(int argc, char **argv) {
+    self_path = argv[0];
+    if (argc == 2 && strcmp(argv[1], "exec-race-winner") == 0) return 42;
     if (argc == 4 && strcmp(argv[1], "after-exec") == 0) {
         sleeping_child = atoi(argv[3]);
         return after_exec(argv[2]);
@@ -158,6 +180,7 @@ int main(int argc, char **argv) {
     }
     check_ends_promptly("exit_group ends every blocked thread", by_exit_group, 7 << 8);
     check_ends_promptly("a fatal signal ends every blocked thread", by_fatal_signal, SIGTERM);
+    check_ends_promptly("of two racing execs one image runs", by_racing_execs, 42 << 8);
     start_blocked_threads();
     char started[32], child[16];
     snprintf(started, sizeof(started), "%lld", now_ns());

@@ -39,7 +39,7 @@ impl Task {
         image.start(ctx.as_mut());
 
         // The point of no return: the old image goes.
-        self.end_other_threads();
+        self.end_other_threads()?;
         *self.handle.interrupter.lock() = Some(ctx.interrupter());
         self.ctx = ctx;
         self.mm = mm;
@@ -75,26 +75,41 @@ impl Task {
     }
 
     /// Linux's de_thread: every other thread of the process exits before the new image runs.
-    fn end_other_threads(&self) {
+    /// EAGAIN if the process is already going (exit_group, a fatal signal, or another thread's
+    /// execve got here first, which ends this thread): this execve then never happens.
+    fn end_other_threads(&self) -> Result<(), Errno> {
         let others: Vec<_> = {
+            // Checked and marked under the group's lock, so of two threads calling execve at
+            // once exactly one goes on.
             let state = self.tg().state.lock();
-            state
+            if state.group_exit.is_some() || self.is_marked_to_exit() {
+                return Err(Errno::EAGAIN);
+            }
+            let others: Vec<_> = state
                 .threads
                 .iter()
                 .filter(|t| t.tid != self.tid)
                 .cloned()
-                .collect()
+                .collect();
+            for t in &others {
+                t.must_exit.store(true, Ordering::Release);
+            }
+            others
         };
         if others.is_empty() {
-            return;
+            return Ok(());
         }
         for t in &others {
-            t.must_exit.store(true, Ordering::Release);
             t.kick();
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.tg().state.lock().threads.len() > 1 && Instant::now() < deadline {
+            if self.tg().state.lock().group_exit.is_some() {
+                // Killed while waiting: the whole process goes, this thread with it.
+                return Err(Errno::EAGAIN);
+            }
             std::thread::sleep(SIBLING_POLL);
         }
+        Ok(())
     }
 }

@@ -442,13 +442,16 @@ impl Task {
         self.pending_exit().is_some()
     }
 
-    /// The status this thread must exit with, if it must.
-    fn pending_exit(&self) -> Option<ExitStatus> {
-        if self
-            .handle
+    /// Whether another thread's execve told this one to go.
+    pub(crate) fn is_marked_to_exit(&self) -> bool {
+        self.handle
             .must_exit
             .load(std::sync::atomic::Ordering::Acquire)
-        {
+    }
+
+    /// The status this thread must exit with, if it must.
+    fn pending_exit(&self) -> Option<ExitStatus> {
+        if self.is_marked_to_exit() {
             return Some(ExitStatus::Signaled(libc::SIGKILL));
         }
         self.thread_exit
