@@ -142,7 +142,8 @@ static int by_fatal_signal(void) {
     return 1;
 }
 
-/* Two threads call execve at once: exactly one new image runs, promptly. */
+/* Two threads (neither the leader) call execve at once: exactly one new image runs, promptly,
+ * on the leader's thread id. */
 static pthread_barrier_t both_ready;
 static char *self_path;
 
@@ -164,7 +165,8 @@ static int by_racing_execs(void) {
 
 int main(int argc, char **argv) {
     self_path = argv[0];
-    if (argc == 2 && strcmp(argv[1], "exec-race-winner") == 0) return 42;
+    /* The winner was not the leader: it took over the leader's id (the pid). */
+    if (argc == 2 && strcmp(argv[1], "exec-race-winner") == 0) return gettid() == getpid() ? 42 : 43;
     if (argc == 4 && strcmp(argv[1], "after-exec") == 0) {
         sleeping_child = atoi(argv[3]);
         return after_exec(argv[2]);

@@ -44,7 +44,7 @@ impl PidTable {
     }
 
     pub(crate) fn insert_task(&mut self, task: Arc<TaskHandle>) {
-        self.tasks.insert(task.tid, task);
+        self.tasks.insert(task.tid(), task);
     }
 
     pub(crate) fn remove_task(&mut self, tid: i32) {

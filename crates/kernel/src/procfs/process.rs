@@ -47,7 +47,7 @@ impl Scope {
         let tg = self.group(kernel)?;
         let state = tg.state.lock();
         let wanted = self.tid.unwrap_or(self.tgid);
-        let found = state.threads.iter().find(|t| t.tid == wanted).cloned();
+        let found = state.threads.iter().find(|t| t.tid() == wanted).cloned();
         match (found, self.tid) {
             (Some(t), _) => Ok(Some(t)),
             (None, Some(_)) => Err(Errno::ENOENT),
@@ -207,7 +207,7 @@ fn state_of(scope: &Scope, tg: &ThreadGroup, task: Option<&TaskHandle>) -> (char
     }
     let me = current_task();
     let running = me.is_some_and(|me| match scope.tid {
-        Some(tid) => me.tid == tid,
+        Some(tid) => me.tid() == tid,
         None => me.tg.tgid == scope.tgid,
     });
     if running {

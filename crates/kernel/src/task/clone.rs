@@ -294,7 +294,7 @@ impl ChildStart {
         let (mut ctx, mm): (Box<dyn Context>, Arc<MemoryManager>) = match started {
             Ok(started) => started,
             Err(e) => {
-                tracing::error!("task {}: starting: {e}", handle.tid);
+                tracing::error!("task {}: starting: {e}", handle.tid());
                 if let Some(done) = vfork_done {
                     done.complete();
                 }
@@ -304,7 +304,7 @@ impl ChildStart {
         };
         *ctx.regs_mut() = regs;
         if let Err(e) = ctx.set_fp_state(&fp) {
-            tracing::warn!("task {}: restoring the FPU state: {e}", handle.tid);
+            tracing::warn!("task {}: restoring the FPU state: {e}", handle.tid());
         }
         let mut task = Task::new(kernel, handle, ctx, mm, files, fs);
         task.clear_child_tid = clear_child_tid;
@@ -320,11 +320,11 @@ impl ChildStart {
 
 /// A task whose thread never ran guest code leaves as if it had exited with `status`.
 fn abandon(kernel: &Arc<Kernel>, handle: &Arc<TaskHandle>, status: ExitStatus) {
-    kernel.pids.lock().remove_task(handle.tid);
+    kernel.pids.lock().remove_task(handle.tid());
     let tg = &handle.tg;
     let last = {
         let mut state = tg.state.lock();
-        state.threads.retain(|t| t.tid != handle.tid);
+        state.threads.retain(|t| t.tid() != handle.tid());
         state.threads.is_empty().then(|| {
             let status = state.group_exit.unwrap_or(status);
             state.zombie = Some(status);

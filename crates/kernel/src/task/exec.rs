@@ -40,6 +40,7 @@ impl Task {
 
         // The point of no return: the old image goes.
         self.end_other_threads()?;
+        self.become_leader();
         *self.handle.interrupter.lock() = Some(ctx.interrupter());
         self.ctx = ctx;
         self.mm = mm;
@@ -88,7 +89,7 @@ impl Task {
             let others: Vec<_> = state
                 .threads
                 .iter()
-                .filter(|t| t.tid != self.tid)
+                .filter(|t| t.tid() != self.tid)
                 .cloned()
                 .collect();
             for t in &others {
@@ -111,5 +112,25 @@ impl Task {
             std::thread::sleep(SIBLING_POLL);
         }
         Ok(())
+    }
+
+    /// execve from a thread other than the leader: as on Linux, the thread takes over the
+    /// leader's id (the process's pid), and its own id is free again. The leader is gone by
+    /// now: its exit removed its id from the table before leaving the thread list.
+    fn become_leader(&mut self) {
+        let tgid = self.pid();
+        if self.tid == tgid {
+            return;
+        }
+        let mut pids = self.kernel.pids.lock();
+        if pids.task(tgid).is_some() {
+            // The leader outlived the wait for it (see end_other_threads): keep the id it
+            // still holds rather than share it.
+            return;
+        }
+        pids.remove_task(self.tid);
+        self.handle.take_leader_id(tgid);
+        self.tid = tgid;
+        pids.insert_task(Arc::clone(&self.handle));
     }
 }

@@ -59,7 +59,7 @@ impl Task {
         kernel.pids.lock().remove_task(tid);
         let last = {
             let mut state = tg.state.lock();
-            state.threads.retain(|t| t.tid != tid);
+            state.threads.retain(|t| t.tid() != tid);
             if state.threads.is_empty() {
                 let status = state.group_exit.unwrap_or(status);
                 state.zombie = Some(status);
