@@ -95,6 +95,7 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("task-1".into())
+        .stack_size(crate::task::TASK_STACK_SIZE)
         .spawn(move || {
             let task = Task::new_init(init_kernel, fds).and_then(|mut task| {
                 task.inherit_rlimits(&rlimits);

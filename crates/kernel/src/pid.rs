@@ -66,8 +66,15 @@ impl PidTable {
         if self.at_task_limit() {
             return Err(Errno::EAGAIN);
         }
-        self.tasks.insert(task.tid, task);
+        self.tasks.insert(task.tid(), task);
         Ok(())
+    }
+
+    /// Files `task` under its new id in place of `old_tid` (an exec from a non-leader thread):
+    /// the number of tasks, and so the limit, is unchanged.
+    pub(crate) fn retag_task(&mut self, old_tid: i32, task: Arc<TaskHandle>) {
+        self.tasks.remove(&old_tid);
+        self.tasks.insert(task.tid(), task);
     }
 
     pub(crate) fn remove_task(&mut self, tid: i32) {

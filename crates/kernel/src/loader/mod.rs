@@ -72,7 +72,9 @@ impl LoadedObject {
 pub(crate) struct Image {
     pub(crate) entry: u64,
     pub(crate) sp: u64,
-    /// The executable actually loaded (the script's interpreter for `#!`).
+    /// The absolute path of the executable actually loaded (the script's interpreter for
+    /// `#!`), resolved once here so /proc/[pid]/exe never has to walk a path again (walking
+    /// "/proc/self/exe" from its own link would recurse without end).
     pub(crate) exe: Vec<u8>,
     /// argv as the program sees it (an interpreter's argv for `#!`).
     pub(crate) argv: Vec<Vec<u8>>,
@@ -225,10 +227,11 @@ impl Task {
         let entry = interp
             .as_ref()
             .map_or_else(|| main.entry(), LoadedObject::entry);
+        let exe = file.path().map_or(path, |p| self.kernel.vfs.path_of(p));
         Ok(Image {
             entry,
             sp,
-            exe: path,
+            exe,
             argv,
             envp: envp.to_vec(),
         })

@@ -361,7 +361,7 @@ impl Inode for ProcInode {
             }
             DirNode::Tasks(tgid) => {
                 let tg = Scope::process(*tgid).group(&kernel)?;
-                let mut tids: Vec<i32> = tg.state.lock().threads.iter().map(|t| t.tid).collect();
+                let mut tids: Vec<i32> = tg.state.lock().threads.iter().map(|t| t.tid()).collect();
                 tids.sort_unstable();
                 tids.into_iter()
                     .map(|tid| {
@@ -408,7 +408,7 @@ impl Inode for ProcInode {
             }
             LinkNode::ThreadSelf => {
                 let me = current_task().ok_or(Errno::ENOENT)?;
-                Ok(format!("{}/task/{}", me.tg.tgid, me.tid).into_bytes())
+                Ok(format!("{}/task/{}", me.tg.tgid, me.tid()).into_bytes())
             }
             LinkNode::Mounts => Ok(b"self/mounts".to_vec()),
             LinkNode::Pid(scope, link) => process::readlink(&*self.shared.kernel()?, scope, *link),

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use abi::Errno;
-use vfs::{LookupCtx, OpenFile};
+use vfs::OpenFile;
 
 use super::{current_task, DirNode, FileNode, LinkNode, MountRecord, Node};
 use crate::kernel::Kernel;
@@ -47,7 +47,7 @@ impl Scope {
         let tg = self.group(kernel)?;
         let state = tg.state.lock();
         let wanted = self.tid.unwrap_or(self.tgid);
-        let found = state.threads.iter().find(|t| t.tid == wanted).cloned();
+        let found = state.threads.iter().find(|t| t.tid() == wanted).cloned();
         match (found, self.tid) {
             (Some(t), _) => Ok(Some(t)),
             (None, Some(_)) => Err(Errno::ENOENT),
@@ -207,7 +207,7 @@ fn state_of(scope: &Scope, tg: &ThreadGroup, task: Option<&TaskHandle>) -> (char
     }
     let me = current_task();
     let running = me.is_some_and(|me| match scope.tid {
-        Some(tid) => me.tid == tid,
+        Some(tid) => me.tid() == tid,
         None => me.tg.tgid == scope.tgid,
     });
     if running {
@@ -543,23 +543,12 @@ fn mounts_text(mounts: &[MountRecord]) -> Vec<u8> {
 pub(super) fn readlink(kernel: &Kernel, scope: &Scope, link: PidLink) -> Result<Vec<u8>, Errno> {
     match link {
         PidLink::Exe => {
+            // The loader recorded the file's resolved absolute path.
             let exe = scope.group(kernel)?.state.lock().exe.clone();
             if exe.is_empty() {
                 return Err(Errno::ENOENT);
             }
-            // The loader records the path it was given; the link names the file itself, so
-            // the path is resolved (symlinks followed, relative to the process's cwd).
-            let resolved = scope.resources(kernel).ok().and_then(|r| {
-                let ctx = {
-                    let fs = r.fs.lock();
-                    LookupCtx {
-                        root: fs.root.clone(),
-                        start: fs.cwd.clone(),
-                    }
-                };
-                kernel.vfs.lookup(&ctx, &exe, true).ok()
-            });
-            Ok(resolved.map_or(exe, |path| kernel.vfs.path_of(&path)))
+            Ok(exe)
         }
         PidLink::Cwd | PidLink::Root => {
             let resources = scope.resources(kernel).map_err(|_| Errno::ENOENT)?;

@@ -8,6 +8,7 @@ mod fs;
 mod fs_ext;
 mod futex;
 mod injected_panic;
+mod int80;
 mod io;
 mod limits;
 mod locks;
@@ -47,10 +48,15 @@ impl Task {
     /// Serves the syscall the guest just trapped on and writes its result back.
     pub(crate) fn handle_syscall(&mut self) {
         let regs = self.ctx.regs();
-        let nr = regs.syscall_nr();
-        let args = regs.syscall_args();
-        injected_panic::check(nr);
-        let entry = table::lookup(nr);
+        injected_panic::check(regs.syscall_nr());
+        let (nr, args, entry) = if int80::trapped_on_int80(regs, &self.mm) {
+            let nr = regs.syscall_nr();
+            let entry = int80::amd64_number(nr).and_then(table::lookup);
+            (nr, int80::args(regs), entry)
+        } else {
+            let nr = regs.syscall_nr();
+            (nr, regs.syscall_args(), table::lookup(nr))
+        };
         let result = match entry {
             Some(entry) => {
                 if self.kernel.strace {

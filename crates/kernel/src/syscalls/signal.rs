@@ -252,39 +252,35 @@ fn signal_groups(task: &Task, targets: &[Arc<ThreadGroup>], signo: i32) -> Sysca
 pub(super) fn kill(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let signo = signal_or_zero(a[1])?;
     let pid = arg_i32(a[0]);
-    let live = |g: &Arc<ThreadGroup>| g.state.lock().zombie.is_none();
-    let targets: Vec<Arc<ThreadGroup>> = match pid {
-        p if p > 0 => task.kernel.pids.lock().group(p).into_iter().collect(),
-        0 | -1 | i32::MIN => {
-            if pid == i32::MIN {
-                return Err(Errno::ESRCH);
-            }
-            let own_pgid = task.tg().state.lock().pgid;
-            let groups: Vec<Arc<ThreadGroup>> = task.kernel.pids.lock().groups().cloned().collect();
-            groups
-                .into_iter()
-                .filter(|g| {
-                    if pid == 0 {
-                        g.state.lock().pgid == own_pgid
-                    } else {
-                        // kill(-1): everyone but init and the caller.
-                        g.tgid != 1 && !Arc::ptr_eq(g, task.tg())
-                    }
-                })
-                .filter(live)
-                .collect()
-        }
-        p => {
-            let pgid = -p;
-            let groups: Vec<Arc<ThreadGroup>> = task.kernel.pids.lock().groups().cloned().collect();
-            groups
-                .into_iter()
-                .filter(|g| g.state.lock().pgid == pgid)
-                .filter(live)
-                .collect()
-        }
+    if pid > 0 {
+        let target = task.kernel.pids.lock().group(pid);
+        return signal_groups(task, target.as_slice(), signo);
+    }
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH);
+    }
+    let pgid = match pid {
+        0 => Some(task.tg().state.lock().pgid),
+        -1 => None,
+        p => Some(-p),
     };
-    signal_groups(task, &targets, signo)
+    // The table stays locked while the signals go out, so a fork racing with this either is
+    // in the table already (its child is signalled) or sees its parent's signal pending and
+    // restarts (clone_task): no child of a signalled process escapes, as on Linux.
+    let pids = task.kernel.pids.lock();
+    let targets: Vec<Arc<ThreadGroup>> = pids
+        .groups()
+        .filter(|g| match pgid {
+            Some(pgid) => g.state.lock().pgid == pgid,
+            // kill(-1): everyone but init and the caller.
+            None => g.tgid != 1 && !Arc::ptr_eq(g, task.tg()),
+        })
+        .filter(|g| g.state.lock().zombie.is_none())
+        .cloned()
+        .collect();
+    let result = signal_groups(task, &targets, signo);
+    drop(pids);
+    result
 }
 
 fn signal_task(task: &Task, target: Option<Arc<TaskHandle>>, signo: i32) -> SyscallResult {

@@ -142,6 +142,14 @@ impl Task {
         *handle.settings.lock() = self.handle.settings.lock().inherited();
         {
             let mut pids = self.kernel.pids.lock();
+            // Linux's copy_process: a signal sent to the parent's process group, or to every
+            // process, while it forked must reach the child too. Group senders walk the table
+            // under this lock, so either the walk comes after this insertion and finds the child,
+            // or it came before and its signal is pending here: then the fork restarts after
+            // the signal was handled (the memory copied and the stub spawned are dropped).
+            if !thread && self.has_deliverable_signal() {
+                return Err(abi::restart::ERESTARTNOINTR);
+            }
             pids.insert_task(Arc::clone(&handle))?;
             if !thread {
                 pids.insert_group(Arc::clone(&tg));
@@ -185,6 +193,7 @@ impl Task {
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
             .name(format!("task-{tid}"))
+            .stack_size(crate::task::TASK_STACK_SIZE)
             .spawn(move || start.run(&started_tx));
         let started = match spawned {
             Ok(_) => started_rx.recv().unwrap_or(false),
@@ -198,7 +207,8 @@ impl Task {
             return Err(Errno::EAGAIN);
         }
         if let Some(done) = vfork_done {
-            while !*done.done.lock() {
+            // Killable, as Linux's wait_for_vfork_done: an exiting parent stops waiting.
+            while !*done.done.lock() && !self.is_exiting() {
                 self.handle.waiter.sleep(None);
             }
         }
@@ -298,7 +308,7 @@ impl ChildStart {
             Ok(started) => started,
             Err(e) => {
                 // The host is out of something (tasks, memory): the clone fails with EAGAIN.
-                tracing::debug!("task {}: starting: {e}", handle.tid);
+                tracing::debug!("task {}: starting: {e}", handle.tid());
                 let _ = report.send(false);
                 return;
             }
@@ -306,7 +316,7 @@ impl ChildStart {
         let _ = report.send(true);
         *ctx.regs_mut() = regs;
         if let Err(e) = ctx.set_fp_state(&fp) {
-            tracing::warn!("task {}: restoring the FPU state: {e}", handle.tid);
+            tracing::warn!("task {}: restoring the FPU state: {e}", handle.tid());
         }
         let mut task = Task::new(kernel, handle, ctx, mm, files, fs);
         task.clear_child_tid = clear_child_tid;
@@ -324,7 +334,7 @@ impl ChildStart {
 /// not happened: no zombie, no SIGCHLD; its id is free again.
 fn unregister(kernel: &Arc<Kernel>, handle: &Arc<TaskHandle>, thread: bool) {
     let tg = &handle.tg;
-    tg.state.lock().threads.retain(|t| t.tid != handle.tid);
+    tg.state.lock().threads.retain(|t| t.tid() != handle.tid());
     if !thread {
         let parent = tg.state.lock().parent.clone();
         if let Some(parent) = parent {
@@ -336,7 +346,7 @@ fn unregister(kernel: &Arc<Kernel>, handle: &Arc<TaskHandle>, thread: bool) {
         }
     }
     let mut pids = kernel.pids.lock();
-    pids.remove_task(handle.tid);
+    pids.remove_task(handle.tid());
     if !thread {
         pids.remove_group(tg.tgid);
     }

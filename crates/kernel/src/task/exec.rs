@@ -39,7 +39,8 @@ impl Task {
         image.start(ctx.as_mut());
 
         // The point of no return: the old image goes.
-        self.end_other_threads();
+        self.end_other_threads()?;
+        self.become_leader();
         *self.handle.interrupter.lock() = Some(ctx.interrupter());
         self.ctx = ctx;
         self.mm = mm;
@@ -75,26 +76,61 @@ impl Task {
     }
 
     /// Linux's de_thread: every other thread of the process exits before the new image runs.
-    fn end_other_threads(&self) {
+    /// EAGAIN if the process is already going (exit_group, a fatal signal, or another thread's
+    /// execve got here first, which ends this thread): this execve then never happens.
+    fn end_other_threads(&self) -> Result<(), Errno> {
         let others: Vec<_> = {
+            // Checked and marked under the group's lock, so of two threads calling execve at
+            // once exactly one goes on.
             let state = self.tg().state.lock();
-            state
+            if state.group_exit.is_some() || self.is_marked_to_exit() {
+                return Err(Errno::EAGAIN);
+            }
+            let others: Vec<_> = state
                 .threads
                 .iter()
-                .filter(|t| t.tid != self.tid)
+                .filter(|t| t.tid() != self.tid)
                 .cloned()
-                .collect()
+                .collect();
+            for t in &others {
+                t.must_exit.store(true, Ordering::Release);
+            }
+            others
         };
         if others.is_empty() {
-            return;
+            return Ok(());
         }
         for t in &others {
-            t.must_exit.store(true, Ordering::Release);
             t.kick();
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.tg().state.lock().threads.len() > 1 && Instant::now() < deadline {
+            if self.tg().state.lock().group_exit.is_some() {
+                // Killed while waiting: the whole process goes, this thread with it.
+                return Err(Errno::EAGAIN);
+            }
             std::thread::sleep(SIBLING_POLL);
         }
+        Ok(())
+    }
+
+    /// execve from a thread other than the leader: as on Linux, the thread takes over the
+    /// leader's id (the process's pid), and its own id is free again. The leader is gone by
+    /// now: its exit removed its id from the table before leaving the thread list.
+    fn become_leader(&mut self) {
+        let tgid = self.pid();
+        if self.tid == tgid {
+            return;
+        }
+        let mut pids = self.kernel.pids.lock();
+        if pids.task(tgid).is_some() {
+            // The leader outlived the wait for it (see end_other_threads): keep the id it
+            // still holds rather than share it.
+            return;
+        }
+        let old_tid = self.tid;
+        self.handle.take_leader_id(tgid);
+        self.tid = tgid;
+        pids.retag_task(old_tid, Arc::clone(&self.handle));
     }
 }

@@ -62,7 +62,7 @@ impl Task {
         kernel.pids.lock().remove_task(tid);
         let last = {
             let mut state = tg.state.lock();
-            state.threads.retain(|t| t.tid != tid);
+            state.threads.retain(|t| t.tid() != tid);
             if state.threads.is_empty() {
                 let status = state.group_exit.unwrap_or(status);
                 state.zombie = Some(status);
@@ -252,10 +252,13 @@ impl Kernel {
         };
         if tg.tgid == 1 {
             // Init is gone: Linux kills everything else in its pid namespace, and the sandbox ends.
-            let groups: Vec<Arc<ThreadGroup>> = self.pids.lock().groups().cloned().collect();
-            for group in groups.iter().filter(|g| g.tgid != 1) {
+            // With the table locked throughout, as kill(-1): a racing fork can't add a child
+            // after the walk (see clone_task).
+            let pids = self.pids.lock();
+            for group in pids.groups().filter(|g| g.tgid != 1) {
                 self.start_group_exit(group, ExitStatus::Signaled(libc::SIGKILL));
             }
+            drop(pids);
             self.finish(status);
             return;
         }

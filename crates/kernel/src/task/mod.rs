@@ -8,7 +8,7 @@ mod signal_frame;
 mod signals;
 mod thread_group;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,6 +31,13 @@ pub(crate) use signals::{
     UNBLOCKABLE,
 };
 pub(crate) use thread_group::{JobState, TgState, ThreadGroup};
+
+/// The stack of every task's OS thread. The Sentry's recursion on guest-shaped data is bounded
+/// (symlink walks by SYMLOOP_MAX, `#!` by MAX_SCRIPT_DEPTH, epoll nesting by EP_MAX_NESTS,
+/// procfs links never walk again); this is four times Rust's default, for headroom. It is only
+/// reserved: pages are touched as used, and the guard page below it turns an overflow into an
+/// abort, never silent corruption.
+pub(crate) const TASK_STACK_SIZE: usize = 8 << 20;
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +167,9 @@ pub(crate) fn default_rlimits() -> [Rlimit; RLIM_NLIMITS] {
 
 /// The part of a task other tasks reach: to signal it, wake it, find its process.
 pub(crate) struct TaskHandle {
-    pub(crate) tid: i32,
+    /// The thread id; changes once at most, when a thread other than the leader calls execve
+    /// and takes over the leader's id (see `tid()`).
+    tid: AtomicI32,
     pub(crate) tg: Arc<ThreadGroup>,
     /// Where the task sleeps in blocking syscalls; signals wake it.
     pub(crate) waiter: Arc<Waiter>,
@@ -183,7 +192,7 @@ pub(crate) struct TaskHandle {
 impl TaskHandle {
     pub(crate) fn new(tid: i32, tg: Arc<ThreadGroup>, mask: u64, comm: Vec<u8>) -> Arc<TaskHandle> {
         Arc::new(TaskHandle {
-            tid,
+            tid: AtomicI32::new(tid),
             tg,
             waiter: Waiter::new(),
             interrupter: Mutex::new(None),
@@ -195,6 +204,15 @@ impl TaskHandle {
             started: Instant::now(),
             cpu: CpuTime::default(),
         })
+    }
+
+    pub(crate) fn tid(&self) -> i32 {
+        self.tid.load(Ordering::Acquire)
+    }
+
+    /// execve from a thread other than the leader: the thread becomes the leader, with its id.
+    pub(crate) fn take_leader_id(&self, tgid: i32) {
+        self.tid.store(tgid, Ordering::Release);
     }
 
     /// Makes the task look at its state soon: wakes it if it sleeps in the Sentry, stops its
@@ -314,7 +332,7 @@ impl Task {
         crate::procfs::set_current_task(&handle);
         handle.cpu.bind_current_thread();
         Task {
-            tid: handle.tid,
+            tid: handle.tid(),
             kernel,
             handle,
             ctx,

@@ -144,6 +144,43 @@ fn frame_fpstate(fp: &FpState) -> Vec<u8> {
     bytes
 }
 
+/// FXSAVE-area offsets and values of the clean state a handler starts with (Linux's
+/// init_fpstate): x87 control word 0x37f (all exceptions masked, extended precision, round to
+/// nearest), MXCSR 0x1f80 (SSE exceptions masked, round to nearest), every register zero.
+const FCW_OFFSET: usize = 0;
+const FCW_DEFAULT: u16 = 0x037f;
+const MXCSR_OFFSET: usize = 24;
+const MXCSR_DEFAULT: u32 = 0x1f80;
+/// Past MXCSR_MASK: the x87 and XMM registers, up to the reserved bytes.
+const FX_REGISTERS: std::ops::Range<usize> = 32..416;
+/// XSTATE_BV bits kept in a handler's state: x87 and SSE (whose clean data is written
+/// here) and PKRU (protection keys stay as they are, as on Linux). Every other component's
+/// bit is cleared, which makes XRSTOR load its initial state.
+const HANDLER_XFEATURES: u64 = 0b11 | 1 << 9;
+
+/// The FPU/extended state a handler starts with: `fp` (for its size and layout) reset to the
+/// initial state, as Linux's fpu__clear_user_states does before a handler runs.
+fn handler_fpstate(fp: &FpState) -> FpState {
+    let mut bytes = fp.0.clone();
+    if let Some(control) = bytes.get_mut(..MXCSR_OFFSET) {
+        control.fill(0);
+    }
+    if let Some(registers) = bytes.get_mut(FX_REGISTERS) {
+        registers.fill(0);
+    }
+    if let Some(fcw) = bytes.get_mut(FCW_OFFSET..FCW_OFFSET + 2) {
+        fcw.copy_from_slice(&FCW_DEFAULT.to_le_bytes());
+    }
+    if let Some(mxcsr) = bytes.get_mut(MXCSR_OFFSET..MXCSR_OFFSET + 4) {
+        mxcsr.copy_from_slice(&MXCSR_DEFAULT.to_le_bytes());
+    }
+    if let Some(bv) = bytes.get_mut(XSTATE_BV_OFFSET..XSTATE_BV_OFFSET + 8) {
+        let features = u64::from_le_bytes(bv.try_into().unwrap_or_default());
+        bv.copy_from_slice(&(features & HANDLER_XFEATURES).to_le_bytes());
+    }
+    FpState(bytes)
+}
+
 impl Task {
     /// Builds a handler frame for `info` and points the registers at the handler.
     pub(super) fn push_signal_frame(
@@ -181,6 +218,12 @@ impl Task {
         // At handler entry %rsp + 8 is 16-byte aligned, as after a call.
         sp = ((sp - frame_len) & !15) - 8;
         let frame = sp;
+        // A frame that doesn't fit on the alternate stack it is put on would overwrite what
+        // lies below it: Linux gives up on the handler (the process dies of SIGSEGV).
+        let on_signal_stack = on_altstack || to_altstack;
+        if on_signal_stack && !altstack.contains(frame) {
+            return Err(Errno::EFAULT);
+        }
         let ucontext_addr = frame + 8;
         let siginfo_addr = ucontext_addr + std::mem::size_of::<UContext>() as u64;
 
@@ -191,7 +234,7 @@ impl Task {
             mcontext.cr2 = info.fields[0];
         }
         let mut stack = altstack;
-        if on_altstack || to_altstack {
+        if on_signal_stack {
             stack.flags |= libc::SS_ONSTACK;
         }
         let ucontext = UContext {
@@ -220,6 +263,10 @@ impl Task {
             }
         }
 
+        // The handler starts with a clean FPU state; rt_sigreturn restores the saved one.
+        self.ctx
+            .set_fp_state(&handler_fpstate(&fp))
+            .map_err(|_| Errno::EFAULT)?;
         let regs = self.ctx.regs_mut();
         regs.rip = action.handler;
         regs.rsp = frame;

@@ -331,11 +331,13 @@ pub(crate) enum Delivery {
 
 impl Task {
     /// The signals this thread could take now (pending, not blocked), without taking them.
+    /// A thread that is to exit (exit_group, a fatal signal, another thread's execve) counts
+    /// as having one, so every blocking call returns to the run loop, which ends the thread.
     pub(crate) fn has_deliverable_signal(&self) -> bool {
-        let state = self.tg().state.lock();
-        if state.group_exit.is_some() {
+        if self.is_exiting() {
             return true;
         }
+        let state = self.tg().state.lock();
         let signals = self.handle.signals.lock();
         (signals.pending.set() | state.pending.set()) & !signals.mask != 0
     }
@@ -435,13 +437,21 @@ impl Task {
         }
     }
 
-    /// The status this thread must exit with, if it must.
-    fn pending_exit(&self) -> Option<ExitStatus> {
-        if self
-            .handle
+    /// Whether this thread is to exit as soon as it is back in the run loop.
+    pub(crate) fn is_exiting(&self) -> bool {
+        self.pending_exit().is_some()
+    }
+
+    /// Whether another thread's execve told this one to go.
+    pub(crate) fn is_marked_to_exit(&self) -> bool {
+        self.handle
             .must_exit
             .load(std::sync::atomic::Ordering::Acquire)
-        {
+    }
+
+    /// The status this thread must exit with, if it must.
+    fn pending_exit(&self) -> Option<ExitStatus> {
+        if self.is_marked_to_exit() {
             return Some(ExitStatus::Signaled(libc::SIGKILL));
         }
         self.thread_exit

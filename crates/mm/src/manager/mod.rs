@@ -197,8 +197,12 @@ impl MemoryManager {
             return Ok(());
         }
         if unmap_space {
+            // No guest mapping lies outside the user range (munmap may name addresses below
+            // it, as on Linux): only the part inside is the platform's to unmap.
+            let start = range.start.max(self.range.start);
+            let end = range.end.min(self.range.end);
             self.space
-                .unmap(range.start, range.end - range.start)
+                .unmap(start, end - start)
                 .map_err(|e| platform_failure("unmap", &e))?;
         }
         for vma in state.vmas.take(range) {
