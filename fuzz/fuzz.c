@@ -334,6 +334,16 @@ static void report_last_call(void) {
           counts->last_nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+// What the sandbox says of a stuck process (its state letter first).
+static void report_proc_stat(pid_t pid) {
+  char path[64], stat[512];
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY);
+  ssize_t n = fd < 0 ? -1 : read(fd, stat, sizeof(stat) - 1);
+  if (n > 0) dprintf(1000, "fuzz: %s: %.*s", path, (int)n, stat);
+  if (fd >= 0) close(fd);
+}
+
 // ---- init: one worker per batch, every orphan reaped, a stalled worker killed. ----
 
 static uint64_t parse_u64(const char *s) {
@@ -405,6 +415,7 @@ int main(int argc, char **argv) {
       if (stalled_ms > WORKER_STALL_MS + KILL_GRACE_MS) {
         dprintf(1000, "fuzz: HANG: worker %d (batch %lu) outlived SIGKILL\n", pid, batch);
         report_last_call();
+        report_proc_stat(pid);
         return 3;
       }
       struct timespec ms1 = {0, 1000000};
