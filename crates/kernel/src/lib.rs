@@ -16,6 +16,8 @@ mod loader;
 mod pid;
 mod procfs;
 mod signalfd;
+#[cfg(test)]
+mod syscall_fuzz;
 mod syscalls;
 mod task;
 mod terminal;
