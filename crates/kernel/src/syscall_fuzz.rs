@@ -38,7 +38,7 @@ const PATHS: [(u64, &[u8]); 6] = [
     (0x1500, b"/nonexistent/x\0"),
 ];
 /// A case that hasn't ended after this long hangs.
-const CASE_TIMEOUT: Duration = Duration::from_secs(30);
+const CASE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Syscalls never made: they would end the case at once, or take away the SIGALRM that
 /// interrupts blocking calls (handler, mask, timer) or stop the task for good (kill family).
@@ -86,6 +86,8 @@ struct Call {
 struct Script {
     calls: VecDeque<Call>,
     scratch: u64,
+    /// The call init made last, and its arguments: what a hang report names.
+    last: Option<(u64, [u64; 6])>,
 }
 
 struct FakeSpace;
@@ -138,6 +140,7 @@ impl Context for FakeContext {
             let call = script.calls.pop_front()?;
             Some((call, script.scratch))
         });
+        let is_script = next.is_some();
         let (nr, args) = match next {
             Some((call, scratch)) => {
                 let mut args = call.args.map(|arg| match arg {
@@ -153,6 +156,9 @@ impl Context for FakeContext {
             }
             None => (self.last_call, [0; 6]),
         };
+        if let Some(script) = self.script.as_ref() {
+            script.lock().last = Some((nr, args)).filter(|_| is_script);
+        }
         let regs = &mut self.regs;
         regs.orig_rax = nr;
         regs.rax = nr;
@@ -234,11 +240,7 @@ fn setup_call(task: &mut Task, nr: u64, args: [u64; 6]) -> u64 {
 
 /// A fresh kernel with a tmpfs root, init set up (scratch mapping, SIGALRM handler and 5 ms
 /// timer, some descriptors), then the calls run until the script is done or init ends.
-fn run_case(calls: Vec<Call>) {
-    let script = Arc::new(Mutex::new(Script {
-        calls: calls.into(),
-        scratch: 0,
-    }));
+fn run_case(script: Arc<Mutex<Script>>) {
     let platform = Arc::new(FakePlatform {
         script: Mutex::new(Some(Arc::clone(&script))),
     });
@@ -322,9 +324,15 @@ proptest! {
     #[test]
     fn syscall_fuzz(calls in prop::collection::vec(call(), 1..48)) {
         // A thread per case, as every task has its own; a case that doesn't end is a hang.
+        let script = Arc::new(Mutex::new(Script {
+            calls: calls.into(),
+            scratch: 0,
+            last: None,
+        }));
         let (done_tx, done_rx) = mpsc::channel();
+        let case_script = Arc::clone(&script);
         let case = std::thread::spawn(move || {
-            run_case(calls);
+            run_case(case_script);
             let _ = done_tx.send(());
         });
         match done_rx.recv_timeout(CASE_TIMEOUT) {
@@ -334,7 +342,14 @@ proptest! {
                     std::panic::resume_unwind(panic);
                 }
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("a case hung"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let script = script.lock();
+                panic!(
+                    "a case hung in {:x?} (None: exiting), {} calls left",
+                    script.last,
+                    script.calls.len()
+                );
+            }
         }
     }
 }
