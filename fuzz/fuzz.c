@@ -11,6 +11,7 @@
 // EINTR; a worker (or child) that makes no progress for a while is SIGKILLed. Nothing here is
 // safe to run on a real machine as root: it refuses to run unless it is pid 1.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -344,6 +345,17 @@ static void report_proc_stat(pid_t pid) {
   if (fd >= 0) close(fd);
 }
 
+// Every process but init, as /proc shows it.
+static void report_processes(void) {
+  DIR *proc = opendir("/proc");
+  struct dirent *entry;
+  while (proc && (entry = readdir(proc))) {
+    pid_t pid = atoi(entry->d_name);
+    if (pid > 1) report_proc_stat(pid);
+  }
+  if (proc) closedir(proc);
+}
+
 // ---- init: one worker per batch, every orphan reaped, a stalled worker killed. ----
 
 static uint64_t parse_u64(const char *s) {
@@ -431,9 +443,19 @@ int main(int argc, char **argv) {
     // A batch that died early still counts as done: the next one starts from its own seed.
     done += (uint64_t)calls;
   }
-  // Whatever the calls forked and left behind.
+  // Whatever the calls forked and left behind: SIGKILLed, and reaped within KILL_GRACE_MS.
   kill(-1, SIGKILL);
-  while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR) {
+  for (int waited = 0;; waited++) {
+    pid_t got = waitpid(-1, NULL, WNOHANG | __WALL);
+    if (got < 0 && errno == ECHILD) break;
+    if (got > 0) continue;
+    if (waited > KILL_GRACE_MS) {
+      dprintf(1000, "fuzz: HANG: processes outlived kill(-1, SIGKILL):\n");
+      report_processes();
+      return 3;
+    }
+    struct timespec ms1 = {0, 1000000};
+    nanosleep(&ms1, NULL);
   }
   clock_gettime(CLOCK_MONOTONIC, &end);
   double secs = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
