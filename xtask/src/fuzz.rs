@@ -125,14 +125,19 @@ fn run_seed(runsc: &Path, fuzzer: &Path, work: &Path, seed: u64, seconds: u64) -
     if !survivors.is_empty() {
         problems.push(format!("processes outlived the sandbox: {survivors:?}"));
     }
-    if !problems.is_empty() {
-        bail!("{}", problems.join("\n"));
-    }
     let summary = run
         .stdout
         .lines()
-        .find(|line| line.starts_with("fuzz: seed"))
-        .context("the fuzzer printed no summary")?;
+        .find(|line| line.starts_with("fuzz: seed"));
+    if !problems.is_empty() {
+        // What the fuzzer got through (or its HANG report) helps as much as what went wrong.
+        bail!(
+            "{}\n{}",
+            problems.join("\n"),
+            summary.unwrap_or(&run.stdout)
+        );
+    }
+    let summary = summary.context("the fuzzer printed no summary")?;
     Ok(format!("{summary} [{:.0?} with runsc]", start.elapsed()))
 }
 
