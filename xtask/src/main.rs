@@ -2,6 +2,7 @@
 
 mod bench;
 mod conformance;
+mod fuzz;
 mod process;
 mod test;
 
@@ -29,6 +30,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the conformance suites (ours and CPython's) natively and sandboxed, and compare.
     Conformance(conformance::ConformanceArgs),
+    /// Run the syscall fuzzer (fuzz/fuzz.c) under our runsc on fixed seeds, for a bounded time.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> Result<()> {
@@ -38,6 +41,7 @@ fn main() -> Result<()> {
         Command::Compat => test::compat(&workspace_root()),
         Command::Bench(args) => bench::run(&workspace_root(), &args),
         Command::Conformance(args) => conformance::run(&workspace_root(), &args),
+        Command::Fuzz(args) => fuzz::run(&workspace_root(), &args),
     }
 }
 

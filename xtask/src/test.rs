@@ -14,11 +14,12 @@ fn cargo(root: &Path, args: &[&str]) -> Command {
     command
 }
 
-/// Lints, builds everything, then runs the whole suite.
+/// Lints, builds everything, runs the whole suite, then the syscall fuzzer for about a minute.
 pub fn run(root: &Path) -> Result<()> {
     lint(root)?;
     run_checked(&mut cargo(root, &["build", "--workspace"]))?;
-    run_checked(&mut cargo(root, &["test", "--workspace"]))
+    run_checked(&mut cargo(root, &["test", "--workspace"]))?;
+    crate::fuzz::run(root, &crate::fuzz::FuzzArgs::default())
 }
 
 /// rustfmt and the workspace's clippy lints, with warnings as errors.

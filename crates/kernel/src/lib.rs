@@ -19,6 +19,8 @@ mod oom;
 mod pid;
 mod procfs;
 mod signalfd;
+#[cfg(test)]
+mod syscall_fuzz;
 mod syscalls;
 mod task;
 mod terminal;

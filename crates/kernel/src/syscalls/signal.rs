@@ -225,6 +225,13 @@ fn sender_info(task: &Task, signo: i32, code: i32) -> SigInfo {
     SigInfo::from_process(signo, code, task.pid(), task.creds().ruid)
 }
 
+/// Init ignores the signals its own namespace sends it without a handler, SIGKILL and SIGSTOP
+/// included (Linux's SIGNAL_UNKILLABLE): only the host (forwarded signals) or a fault ends it.
+/// Permission is checked as if it were delivered.
+fn init_ignores(target: &ThreadGroup, signo: i32) -> bool {
+    target.tgid == 1 && target.state.lock().handlers.lock().get(signo).is_default()
+}
+
 /// Signals every group in `targets` the caller may signal; ESRCH if none exists, EPERM if none
 /// was permitted.
 fn signal_groups(task: &Task, targets: &[Arc<ThreadGroup>], signo: i32) -> SyscallResult {
@@ -237,7 +244,7 @@ fn signal_groups(task: &Task, targets: &[Arc<ThreadGroup>], signo: i32) -> Sysca
             continue;
         }
         sent = true;
-        if signo != 0 {
+        if signo != 0 && !init_ignores(tg, signo) {
             task.kernel
                 .signal_group(tg, sender_info(task, signo, abi::SI_USER));
         }
@@ -288,7 +295,7 @@ fn signal_task(task: &Task, target: Option<Arc<TaskHandle>>, signo: i32) -> Sysc
     if !may_signal(task, &target.tg) {
         return Err(Errno::EPERM);
     }
-    if signo != 0 {
+    if signo != 0 && !init_ignores(&target.tg, signo) {
         task.kernel
             .signal_thread(&target, sender_info(task, signo, abi::SI_TKILL));
     }
@@ -337,7 +344,7 @@ pub(super) fn rt_sigqueueinfo(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if !may_signal(task, &target) {
         return Err(Errno::EPERM);
     }
-    if signo != 0 {
+    if signo != 0 && !init_ignores(&target, signo) {
         task.kernel.signal_group(&target, info);
     }
     Ok(0)

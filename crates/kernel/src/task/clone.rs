@@ -163,7 +163,9 @@ impl Task {
             }
         }
         if args.has(libc::CLONE_PARENT_SETTID) {
-            // Before the child runs, and as Linux, a bad address doesn't fail the clone.
+            // The child exists already: as in Linux (kernel_clone ignores put_user's result), a
+            // bad address fails the write, not the clone. Returning early would leave a task
+            // with no thread that no signal ends and no wait reaps.
             let _ = self.mm.write_obj(args.parent_tid, &tid);
         }
         let vfork_done = args.has(libc::CLONE_VFORK).then(|| {

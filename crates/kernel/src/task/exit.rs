@@ -265,7 +265,11 @@ impl Kernel {
         if let Some(reaper) = self.subreaper_of(tg).or(init) {
             let has_zombies = children.iter().any(|c| c.state.lock().zombie.is_some());
             for child in &children {
-                child.state.lock().parent = Some(Arc::clone(&reaper));
+                let mut state = child.state.lock();
+                state.parent = Some(Arc::clone(&reaper));
+                // A clone() child's exit signal was its parent's choice; the reaper gets SIGCHLD
+                // (Linux's reparent_leader: "we don't want people slaying init").
+                state.exit_signal = libc::SIGCHLD;
             }
             reaper
                 .state

@@ -204,20 +204,25 @@ impl Task {
         let to_altstack = action.has_flag(libc::SA_ONSTACK)
             && altstack.flags & libc::SS_DISABLE == 0
             && !on_altstack;
-        let mut sp = if to_altstack {
-            altstack.sp + altstack.size
+        // The guest chose the stack pointer (or the altstack): a frame that would wrap around
+        // the address space can't be written, as one over unmapped memory can't (SIGSEGV).
+        let top = if to_altstack {
+            altstack.sp.checked_add(altstack.size)
         } else {
-            regs.rsp - RED_ZONE
+            regs.rsp.checked_sub(RED_ZONE)
         };
-
         let fpstate = frame_fpstate(&fp);
-        sp = (sp - fpstate.len() as u64) & !63;
-        let fpstate_addr = sp;
+        let fpstate_addr = top
+            .and_then(|sp| sp.checked_sub(fpstate.len() as u64))
+            .ok_or(Errno::EFAULT)?
+            & !63;
         let frame_len =
             (8 + std::mem::size_of::<UContext>() + std::mem::size_of::<SigInfo>()) as u64;
         // At handler entry %rsp + 8 is 16-byte aligned, as after a call.
-        sp = ((sp - frame_len) & !15) - 8;
-        let frame = sp;
+        let frame = fpstate_addr
+            .checked_sub(frame_len)
+            .and_then(|sp| (sp & !15).checked_sub(8))
+            .ok_or(Errno::EFAULT)?;
         // A frame that doesn't fit on the alternate stack it is put on would overwrite what
         // lies below it: Linux gives up on the handler (the process dies of SIGSEGV).
         let on_signal_stack = on_altstack || to_altstack;

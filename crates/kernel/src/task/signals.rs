@@ -35,7 +35,7 @@ pub(crate) struct SigAction {
 }
 
 impl SigAction {
-    fn is_default(&self) -> bool {
+    pub(crate) fn is_default(&self) -> bool {
         self.handler == libc::SIG_DFL as u64
     }
 

@@ -167,7 +167,8 @@ impl MemoryManager {
         template: VmaTemplate,
     ) -> Result<(), Errno> {
         let memory = self.memory.allocate(len).map_err(|e| {
-            tracing::warn!("mmap of {len:#x} bytes: {e}");
+            // Any guest can ask for more than there is: its ENOMEM, not the Sentry's warning.
+            tracing::debug!("mmap of {len:#x} bytes: {e}");
             Errno::ENOMEM
         })?;
         let vma = Vma {
