@@ -48,7 +48,7 @@ pub fn run(root: &Path, args: &FuzzArgs) -> Result<()> {
         bail!("no seeds given");
     }
     let runsc = crate::build_runsc(root)?;
-    let work = crate::target_dir(root).join("fuzz");
+    let work = crate::sandbox_visible_dir(root).join("fuzz");
     let fuzzer = build_fuzzer(root, &work)?;
     let share = args.seconds / args.seeds.len() as u64;
     let mut failures = Vec::new();
