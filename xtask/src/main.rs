@@ -29,6 +29,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the conformance suites (ours and CPython's) natively and sandboxed, and compare.
     Conformance(conformance::ConformanceArgs),
+    /// Run one conformance program or CPython module sandboxed N times: passed / failed / hung.
+    Stress(conformance::StressArgs),
 }
 
 fn main() -> Result<()> {
@@ -38,6 +40,7 @@ fn main() -> Result<()> {
         Command::Compat => test::compat(&workspace_root()),
         Command::Bench(args) => bench::run(&workspace_root(), &args),
         Command::Conformance(args) => conformance::run(&workspace_root(), &args),
+        Command::Stress(args) => conformance::stress(&workspace_root(), &args),
     }
 }
 
