@@ -1,14 +1,12 @@
 //! Waiting for a tracee's next stop, with a watchdog that makes a wait that sleeps through a stop
 //! look again.
 //!
-//! Every tracer thread blocks in `waitpid(tid, __WALL)` until its stub thread stops. Under load
-//! (many sandboxes on two CPUs, each tracer pinned with its stubs to one CPU) the kernel
-//! sometimes leaves a tracer asleep in wait4 although its tracee sits in a reported ptrace stop:
-//! `/proc/<tracer>/syscall` shows wait4 on the tracee, the tracee is in `t (tracing stop)` with
-//! that tracer as TracerPid, asleep in ptrace_stop, and neither moves. Nothing in the Sentry can
-//! wake the tracer, so the guest thread hangs, and with it every process that waits for it (a
-//! vfork parent, a shell's wait4). Any restart of the wait4 finds the stop at once (a debugger
-//! attaching to the Sentry unsticks it).
+//! Every tracer thread blocks in `waitpid(tid, __WALL)` until its stub thread stops. Under heavy
+//! load (two vCPUs, tracer and stubs pinned to one) the host sometimes leaves a tracer asleep in
+//! that wait4 for good although its own tracee has stopped: the guest thread hangs, and with it
+//! every process that waits for it (a vfork parent, a shell's wait4). Nothing in the Sentry can
+//! wake the tracer, but any restart of the wait4 finds the stop at once (a debugger attaching to
+//! the Sentry unsticks it).
 //!
 //! So each wait is watched: a thread that has been inside one wait4 for a whole tick is kicked
 //! with a signal whose handler does nothing and has SA_RESTART, so the kernel restarts the wait4,
