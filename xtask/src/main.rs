@@ -32,6 +32,8 @@ enum Command {
     Conformance(conformance::ConformanceArgs),
     /// Run the syscall fuzzer (fuzz/fuzz.c) under our runsc on fixed seeds, for a bounded time.
     Fuzz(fuzz::FuzzArgs),
+    /// Run one conformance program or CPython module sandboxed N times: passed / failed / hung.
+    Stress(conformance::StressArgs),
 }
 
 fn main() -> Result<()> {
@@ -42,6 +44,7 @@ fn main() -> Result<()> {
         Command::Bench(args) => bench::run(&workspace_root(), &args),
         Command::Conformance(args) => conformance::run(&workspace_root(), &args),
         Command::Fuzz(args) => fuzz::run(&workspace_root(), &args),
+        Command::Stress(args) => conformance::stress(&workspace_root(), &args),
     }
 }
 

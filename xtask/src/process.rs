@@ -1,5 +1,6 @@
 //! Running child processes: to completion with inherited output, or captured with a timeout.
 
+use std::fmt;
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
@@ -28,7 +29,19 @@ pub struct Captured {
     pub wall: Duration,
 }
 
-/// Runs `command` with its output captured, killing it after `timeout`.
+/// The error of a captured run that was still running at its timeout (and was killed).
+#[derive(Debug)]
+pub struct TimedOut(pub Duration);
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "timed out after {:?}", self.0)
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// Runs `command` with its output captured, killing it after `timeout` ([`TimedOut`]).
 pub fn run_captured(command: &mut Command, timeout: Duration) -> Result<Captured> {
     command
         .stdin(Stdio::null())
@@ -48,7 +61,7 @@ pub fn run_captured(command: &mut Command, timeout: Duration) -> Result<Captured
             // Our runsc's children die with it; gVisor's runsc cleans up after SIGKILL too.
             child.kill().context("killing a child that timed out")?;
             child.wait().context("reaping a child that timed out")?;
-            bail!("timed out after {timeout:?}");
+            return Err(TimedOut(timeout).into());
         }
         std::thread::sleep(Duration::from_millis(5));
     };

@@ -14,6 +14,9 @@
 //! only its own thread (injected `exit`; the first thread exits detached, since the kernel
 //! reports its end only after all others', and lingers as a zombie until the stub ends).
 //!
+//! Lost stops: a tracer that has been inside one `waitpid` for a whole second is kicked with a
+//! signal (SA_RESTART, empty handler) so the wait looks at its tracee again (see `waits`).
+//!
 //! Interrupts: a flag plus SIGURG to the stub thread (see `interrupt`); the tracer drops the
 //! signal and reports `Trap::Interrupted` if the flag was set.
 //!
@@ -33,6 +36,7 @@ mod stub;
 mod sys;
 mod thread;
 mod tracee;
+mod waits;
 
 use std::ops::Range;
 use std::os::fd::{AsRawFd, BorrowedFd};

@@ -12,6 +12,7 @@ use crate::host_error;
 use crate::stub::{seccomp, StubPage};
 use crate::sys::{self, ChildPlan, RseqSlot};
 use crate::tracee::{Running, StopReason, Stopped};
+use crate::waits;
 
 /// A stub process: killed and reaped when dropped, so none outlives its address space.
 #[derive(Debug)]
@@ -36,7 +37,7 @@ impl Drop for StubProcess {
         // ESRCH: it is already gone (its tracer thread exited, and EXITKILL or PDEATHSIG fired);
         // it may still need reaping.
         let _ = kill(self.pid, Signal::SIGKILL);
-        while let Ok(status) = sys::wait_for(self.pid) {
+        while let Ok(status) = waits::wait_for(self.pid) {
             if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
                 break;
             }

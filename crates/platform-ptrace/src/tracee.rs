@@ -9,6 +9,7 @@ use nix::unistd::Pid;
 use platform::PlatformError;
 
 use crate::sys::{self, ChildFailure, SigInfo};
+use crate::waits;
 
 /// Why a running tracee stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,7 +148,7 @@ impl Running {
     /// Waits until the tracee has ended (and is reaped), resuming it past any stop on the way.
     /// Errors mean it is already gone.
     pub(crate) fn reap(self) {
-        while let Ok(status) = sys::wait_for(self.tid) {
+        while let Ok(status) = waits::wait_for(self.tid) {
             if !libc::WIFSTOPPED(status) {
                 return;
             }
@@ -158,7 +159,7 @@ impl Running {
 
     /// Waits for the next stop. An exit of the tracee is [`PlatformError::StubDied`].
     pub(crate) fn wait(self) -> Result<(Stopped, StopReason), PlatformError> {
-        let status = sys::wait_for(self.tid).map_err(host("waitpid"))?;
+        let status = waits::wait_for(self.tid).map_err(host("waitpid"))?;
         let stopped = Stopped { tid: self.tid };
         if libc::WIFSTOPPED(status) {
             let signo = libc::WSTOPSIG(status);

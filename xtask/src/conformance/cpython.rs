@@ -22,10 +22,10 @@ const PYTHON: &str = "/usr/bin/python3";
 /// The shell that starts each module's python (see `run_module`).
 const SHELL: &str = "/bin/sh";
 
-/// The slowest listed module (test_lzma) takes about 10s either way; a minute leaves room on a
-/// loaded machine and bounds a hung one (a blocklisted module waiting for a signal that never
-/// comes), which CI pays in full.
-const TIMEOUT: Duration = Duration::from_secs(60);
+/// The slowest listed module (test_subprocess) takes about 40s sandboxed on an idle machine and
+/// up to 150s on a loaded 2-core one; the timeout leaves room for that and still bounds a hung
+/// module, which CI pays in full.
+const TIMEOUT: Duration = Duration::from_secs(240);
 
 /// Python's tempfile module, and so regrtest's working directory, honour it.
 const SCRATCH_VAR: &str = "TMPDIR";
@@ -120,30 +120,64 @@ enum Outcome {
     Failed(String),
 }
 
+/// One module's regrtest run.
+pub struct Module {
+    name: String,
+    /// Its scratch directory's name.
+    job_name: String,
+    args: [OsString; 7],
+}
+
+impl Module {
+    pub fn new(name: &str) -> Module {
+        // -B: no .pyc writes (the sandbox's root is read-only). Sequential, in-process: regrtest's
+        // -j runs each module in a child interpreter, which would test process creation as well.
+        // Python runs under a shell that stays its parent, both ways: in the sandbox the first
+        // process is pid 1, which inherits orphans, and regrtest would count a test's orphaned
+        // grandchild (test_posix's register_at_fork) as a leak; natively python isn't init either.
+        let args = [
+            "-c".into(),
+            "\"$0\" \"$@\"; exit $?".into(),
+            PYTHON.into(),
+            "-B".into(),
+            "-m".into(),
+            "test".into(),
+            name.into(),
+        ];
+        Module {
+            name: name.to_owned(),
+            job_name: format!("cpython/{name}"),
+            args,
+        }
+    }
+
+    /// The job that runs it, natively or sandboxed.
+    pub fn job(&self) -> Job<'_> {
+        Job {
+            name: &self.job_name,
+            program: Path::new(SHELL),
+            args: &self.args,
+            scratch_var: SCRATCH_VAR,
+            timeout: TIMEOUT,
+        }
+    }
+
+    /// What regrtest made of the module in `run`: a pass, a skip (the module skipped itself), or
+    /// a failure with regrtest's account.
+    pub fn verdict(&self, run: &Run) -> Verdict {
+        match outcome(&self.name, run) {
+            Outcome::Passed => Verdict::Pass,
+            Outcome::Skipped(reason) => Verdict::Skip(reason),
+            Outcome::Failed(reason) => Verdict::Fail(reason),
+        }
+    }
+}
+
 /// A blocklisted module runs sandboxed first, and natively only if that passed: a known failure
 /// costs one run, and an unexpected pass is still noticed.
 fn run_module(runner: &Runner, module: &str, blocked: Option<&String>) -> Result<Row> {
-    // -B: no .pyc writes (the sandbox's root is read-only). Sequential, in-process: regrtest's
-    // -j runs each module in a child interpreter, which would test process creation as well.
-    // Python runs under a shell that stays its parent, both ways: in the sandbox the first
-    // process is pid 1, which inherits orphans, and regrtest would count a test's orphaned
-    // grandchild (test_posix's register_at_fork) as a leak; natively python isn't init either.
-    let args: [OsString; 7] = [
-        "-c".into(),
-        "\"$0\" \"$@\"; exit $?".into(),
-        PYTHON.into(),
-        "-B".into(),
-        "-m".into(),
-        "test".into(),
-        module.into(),
-    ];
-    let job = Job {
-        name: &format!("cpython/{module}"),
-        program: Path::new(SHELL),
-        args: &args,
-        scratch_var: SCRATCH_VAR,
-        timeout: TIMEOUT,
-    };
+    let module_run = Module::new(module);
+    let job = module_run.job();
     let sandboxed = runner.sandboxed(&job);
     let sandboxed_outcome = outcome(module, &sandboxed);
     if let Some(reason) = blocked {
@@ -186,7 +220,7 @@ fn verdict(blocked: Option<&String>, native: Outcome, sandboxed: Outcome) -> Ver
 fn outcome(module: &str, run: &Run) -> Outcome {
     let captured = match run {
         Ok(captured) => captured,
-        Err(err) => return Outcome::Failed(err.clone()),
+        Err(err) => return Outcome::Failed(err.to_string()),
     };
     let output = format!("{}\n{}", captured.stdout, captured.stderr);
     let lines: Vec<&str> = output

@@ -1,11 +1,12 @@
 //! `cargo xtask conformance`: the project's own conformance programs (conformance/tests) and
 //! CPython's regression tests, each run natively and under our runsc; a table per suite, then
-//! `N passed, M failed, K skipped`.
+//! `N passed, M failed, K skipped`. `cargo xtask stress` repeats one of their tests.
 
 mod cpython;
 mod programs;
 mod report;
 mod runner;
+mod stress;
 
 use std::path::Path;
 use std::time::Instant;
@@ -14,6 +15,7 @@ use anyhow::{bail, Result};
 
 use report::Totals;
 use runner::Runner;
+pub use stress::{run as stress, StressArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct ConformanceArgs {

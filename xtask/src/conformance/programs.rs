@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::report::{Row, Suite, Verdict};
 use super::runner::{ending, seconds, Job, Run, Runner};
@@ -23,47 +23,16 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const SCRATCH_VAR: &str = "TEST_TMPDIR";
 
 pub fn run(root: &Path, runner: &Runner, filter: Option<&str>) -> Result<Suite> {
-    let sources = root.join("conformance/tests");
-    let tests: Vec<(String, PathBuf)> = list_tests(&sources)?
+    let tests: Vec<(String, PathBuf)> = list_tests(&root.join("conformance/tests"))?
         .into_iter()
         .filter(|(name, _)| filter.is_none_or(|filter| name.contains(filter)))
         .collect();
-    let bin_dir = crate::sandbox_visible_dir(root).join("conformance/bin");
     let gcc_missing = !tests.is_empty() && !gcc_available();
     let mut rows = Vec::new();
     for (name, source) in &tests {
-        let row = match kind_of(source) {
-            Some(Kind::C) if gcc_missing => Row::skipped(
-                name,
-                "gcc not found (apt-get install gcc libc6-dev)".to_owned(),
-            ),
-            Some(Kind::C) => {
-                let binary = bin_dir.join(name);
-                match compile(source, &binary)? {
-                    Some(error) => Row {
-                        native: "-".to_owned(),
-                        sandboxed: "-".to_owned(),
-                        verdict: Verdict::Fail(format!("does not compile: {error}")),
-                        test: name.clone(),
-                    },
-                    None => run_test(runner, name, &binary, &[])?,
-                }
-            }
-            Some(Kind::Script(interpreter)) if !Path::new(interpreter).exists() => {
-                Row::skipped(name, format!("{interpreter} not found"))
-            }
-            Some(Kind::Script(interpreter)) => {
-                // Staged beside the binaries, where the sandbox sees them.
-                let script = bin_dir.join(format!("{name}.{}", extension(source)));
-                stage(source, &script)?;
-                run_test(
-                    runner,
-                    name,
-                    Path::new(interpreter),
-                    &[script.into_os_string()],
-                )?
-            }
-            None => continue,
+        let row = match prepare(root, name, source, gcc_missing)? {
+            Prepared::Ready(program) => run_test(runner, &program)?,
+            Prepared::Unrunnable(row) => row,
         };
         eprintln!("xtask: conformance {name}: {}", row.verdict.word());
         rows.push(row);
@@ -72,6 +41,88 @@ pub fn run(root: &Path, runner: &Runner, filter: Option<&str>) -> Result<Suite> 
         title: "Conformance programs (conformance/tests)".to_owned(),
         rows,
     })
+}
+
+/// A test program built or staged where the sandbox can run it.
+pub struct Program {
+    pub name: String,
+    pub path: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+impl Program {
+    /// The job that runs it, natively or sandboxed.
+    pub fn job(&self) -> Job<'_> {
+        Job {
+            name: &self.name,
+            program: &self.path,
+            args: &self.args,
+            scratch_var: SCRATCH_VAR,
+            timeout: TIMEOUT,
+        }
+    }
+}
+
+/// A test ready to run, or the row that says why it can't.
+enum Prepared {
+    Ready(Program),
+    Unrunnable(Row),
+}
+
+/// Builds (C) or stages (scripts) test `name` from `source`.
+fn prepare(root: &Path, name: &str, source: &Path, gcc_missing: bool) -> Result<Prepared> {
+    let bin_dir = crate::sandbox_visible_dir(root).join("conformance/bin");
+    let ready = |path: PathBuf, args: Vec<OsString>| {
+        Prepared::Ready(Program {
+            name: name.to_owned(),
+            path,
+            args,
+        })
+    };
+    Ok(match kind_of(source) {
+        None => Prepared::Unrunnable(Row::skipped(name, "not a test source".to_owned())),
+        Some(Kind::C) if gcc_missing => Prepared::Unrunnable(Row::skipped(
+            name,
+            "gcc not found (apt-get install gcc libc6-dev)".to_owned(),
+        )),
+        Some(Kind::C) => {
+            let binary = bin_dir.join(name);
+            match compile(source, &binary)? {
+                Some(error) => Prepared::Unrunnable(Row {
+                    native: "-".to_owned(),
+                    sandboxed: "-".to_owned(),
+                    verdict: Verdict::Fail(format!("does not compile: {error}")),
+                    test: name.to_owned(),
+                }),
+                None => ready(binary, Vec::new()),
+            }
+        }
+        Some(Kind::Script(interpreter)) if !Path::new(interpreter).exists() => {
+            Prepared::Unrunnable(Row::skipped(name, format!("{interpreter} not found")))
+        }
+        Some(Kind::Script(interpreter)) => {
+            // Staged beside the binaries, where the sandbox sees them.
+            let script = bin_dir.join(format!("{name}.{}", extension(source)));
+            stage(source, &script)?;
+            ready(PathBuf::from(interpreter), vec![script.into_os_string()])
+        }
+    })
+}
+
+/// The conformance program `name` ("process/pthreads"), ready to run; `Ok(None)` if there is no
+/// such test, an error if it can't run here.
+pub fn find(root: &Path, name: &str) -> Result<Option<Program>> {
+    let Some((name, source)) = list_tests(&root.join("conformance/tests"))?
+        .into_iter()
+        .find(|(test, _)| test == name)
+    else {
+        return Ok(None);
+    };
+    let gcc_missing = kind_of(&source) == Some(Kind::C) && !gcc_available();
+    match prepare(root, &name, &source, gcc_missing)? {
+        Prepared::Ready(program) => Ok(Some(program)),
+        Prepared::Unrunnable(row) => bail!("{name} can't run: {:?}", row.verdict),
+    }
 }
 
 /// How a test's source becomes something to run.
@@ -173,18 +224,12 @@ fn stage(source: &Path, staged: &Path) -> Result<()> {
     Ok(())
 }
 
-fn run_test(runner: &Runner, name: &str, program: &Path, args: &[OsString]) -> Result<Row> {
-    let job = Job {
-        name,
-        program,
-        args,
-        scratch_var: SCRATCH_VAR,
-        timeout: TIMEOUT,
-    };
+fn run_test(runner: &Runner, program: &Program) -> Result<Row> {
+    let job = program.job();
     let native = runner.native(&job)?;
     let sandboxed = runner.sandboxed(&job);
     Ok(Row {
-        test: name.to_owned(),
+        test: program.name.clone(),
         native: cell(&native),
         sandboxed: cell(&sandboxed),
         verdict: verdict(&native, &sandboxed),
@@ -226,7 +271,8 @@ fn count_checks(stdout: &str) -> (usize, usize) {
     (ok, ok + failed)
 }
 
-fn verdict(native: &Run, sandboxed: &Run) -> Verdict {
+/// A pass needs both runs to exit 0 with the same output.
+pub fn verdict(native: &Run, sandboxed: &Run) -> Verdict {
     let (native, sandboxed) = match (native, sandboxed) {
         (Ok(native), Ok(sandboxed)) => (native, sandboxed),
         (Err(err), _) => return Verdict::Fail(format!("native: {err}")),

@@ -1,13 +1,14 @@
 //! Running one test program natively and under our runsc, each with its own scratch directory.
 
 use std::ffi::OsString;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::process::{describe, run_captured, Captured};
+use crate::process::{describe, run_captured, Captured, TimedOut};
 
 /// Inside the sandbox: its own empty tmpfs, fresh for every `runsc do`.
 const SANDBOX_SCRATCH: &str = "/tmp";
@@ -23,8 +24,26 @@ pub struct Job<'a> {
     pub timeout: Duration,
 }
 
-/// How a run ended: finished (any status), or never finished (timed out, could not start).
-pub type Run = std::result::Result<Captured, String>;
+/// How a run ended: finished (any status), or never finished.
+pub type Run = std::result::Result<Captured, Unfinished>;
+
+/// Why a run never finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unfinished {
+    /// Still running at its timeout: killed.
+    Hung(Duration),
+    /// It could not be started or waited for.
+    Broken(String),
+}
+
+impl fmt::Display for Unfinished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unfinished::Hung(timeout) => write!(f, "{}", TimedOut(*timeout)),
+            Unfinished::Broken(reason) => f.write_str(reason),
+        }
+    }
+}
 
 /// Runs jobs natively and under our runsc on one platform.
 pub struct Runner {
@@ -72,14 +91,17 @@ impl Runner {
 /// Both ways start in `/`: a directory the sandbox has too (a workspace under the host's /tmp
 /// would be hidden by the sandbox's own).
 fn run(command: &mut Command, timeout: Duration) -> Run {
-    run_captured(command.current_dir("/"), timeout).map_err(|err| format!("{err:#}"))
+    run_captured(command.current_dir("/"), timeout).map_err(|err| match err.downcast_ref() {
+        Some(TimedOut(timeout)) => Unfinished::Hung(*timeout),
+        None => Unfinished::Broken(format!("{err:#}")),
+    })
 }
 
 /// "exit code 1", "timed out after 60s", ...: how a run ended, for a table cell.
 pub fn ending(run: &Run) -> String {
     match run {
         Ok(captured) => describe(captured.status),
-        Err(err) => err.clone(),
+        Err(err) => err.to_string(),
     }
 }
 
