@@ -225,11 +225,32 @@ fn sender_info(task: &Task, signo: i32, code: i32) -> SigInfo {
     SigInfo::from_process(signo, code, task.pid(), task.creds().ruid)
 }
 
-/// Init ignores the signals its own namespace sends it without a handler, SIGKILL and SIGSTOP
-/// included (Linux's SIGNAL_UNKILLABLE): only the host (forwarded signals) or a fault ends it.
-/// Permission is checked as if it were delivered.
-fn init_ignores(target: &ThreadGroup, signo: i32) -> bool {
-    target.tgid == 1 && target.state.lock().handlers.lock().get(signo).is_default()
+/// Init ignores the signals its own namespace sends it that would take their default action,
+/// SIGKILL and SIGSTOP included (Linux's SIGNAL_UNKILLABLE): only the host (forwarded signals) or
+/// a fault ends it. A signal the receiving thread (`thread`, else the group's leader) blocks is
+/// never ignored, as in Linux's sig_ignored: it stays pending for signalfd, sigwait or a handler
+/// installed later. Permission is checked as if it were delivered.
+fn init_ignores(target: &ThreadGroup, thread: Option<&TaskHandle>, signo: i32) -> bool {
+    if target.tgid != 1 {
+        return false;
+    }
+    let (default_action, leader) = {
+        let state = target.state.lock();
+        let default_action = state.handlers.lock().get(signo).is_default();
+        let leader = state
+            .threads
+            .iter()
+            .find(|t| t.tid() == target.tgid)
+            .cloned();
+        (default_action, leader)
+    };
+    let Some(receiver) = thread.or(leader.as_deref()) else {
+        return default_action;
+    };
+    let bit = 1u64 << (signo - 1);
+    let signals = receiver.signals.lock();
+    let blocked = signals.mask | signals.saved_mask.unwrap_or(0);
+    default_action && blocked & bit == 0
 }
 
 /// Signals every group in `targets` the caller may signal; ESRCH if none exists, EPERM if none
@@ -244,7 +265,7 @@ fn signal_groups(task: &Task, targets: &[Arc<ThreadGroup>], signo: i32) -> Sysca
             continue;
         }
         sent = true;
-        if signo != 0 && !init_ignores(tg, signo) {
+        if signo != 0 && !init_ignores(tg, None, signo) {
             task.kernel
                 .signal_group(tg, sender_info(task, signo, abi::SI_USER));
         }
@@ -295,7 +316,7 @@ fn signal_task(task: &Task, target: Option<Arc<TaskHandle>>, signo: i32) -> Sysc
     if !may_signal(task, &target.tg) {
         return Err(Errno::EPERM);
     }
-    if signo != 0 && !init_ignores(&target.tg, signo) {
+    if signo != 0 && !init_ignores(&target.tg, Some(&target), signo) {
         task.kernel
             .signal_thread(&target, sender_info(task, signo, abi::SI_TKILL));
     }
@@ -344,7 +365,7 @@ pub(super) fn rt_sigqueueinfo(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if !may_signal(task, &target) {
         return Err(Errno::EPERM);
     }
-    if signo != 0 && !init_ignores(&target, signo) {
+    if signo != 0 && !init_ignores(&target, None, signo) {
         task.kernel.signal_group(&target, info);
     }
     Ok(0)
