@@ -2,8 +2,8 @@
 //! A guest that reaches one gets the error Linux gives (or is OOM-killed); the Sentry lives on.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
+use crate::live::{pids_with_env_entry, wait_until};
 use crate::support::{guest, Run, Status, RUNSC};
 
 #[test]
@@ -23,25 +23,6 @@ fn filling_tmp_gives_enospc_and_unlinking_frees_the_space() {
          second fill: No space left on device, same size\n"
     );
     assert_eq!(sandboxed.status, Status::Exited(0));
-}
-
-/// Pids of processes (other than us) whose environment holds `marker`: runsc, the Gofer and the
-/// Sentry inherit runsc's environment. (Stubs clear their address space, environment included,
-/// and die with the Sentry by PR_SET_PDEATHSIG.)
-fn processes_with_env(marker: &str) -> Vec<u32> {
-    let ours = std::process::id();
-    std::fs::read_dir("/proc")
-        .expect("reading /proc")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != ours)
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
-                environ
-                    .split(|&byte| byte == 0)
-                    .any(|var| var == marker.as_bytes())
-            })
-        })
-        .collect()
 }
 
 #[test]
@@ -64,18 +45,11 @@ fn a_fork_bomb_meets_eagain_at_the_task_limit_and_is_torn_down() {
          init exits\n"
     );
     assert_eq!(sandboxed.status, Status::Exited(3));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = processes_with_env(&marker);
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running after runsc do exited: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // runsc, the Gofer and the Sentry inherit the marker; stubs (whose environment is gone with
+    // their address space) die with the Sentry by PR_SET_PDEATHSIG.
+    wait_until("nothing of the sandbox is left running", || {
+        pids_with_env_entry(&marker).is_empty()
+    });
 }
 
 #[test]
@@ -201,15 +175,9 @@ fn a_fork_the_host_refuses_fails_with_eagain_and_leaves_no_zombie() {
         "the guest's forks made the Sentry log: {}",
         sandboxed.stderr
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cgroup.procs().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "still running after runsc do exited: {}",
-            cgroup.procs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("the pids cgroup is empty after runsc do exited", || {
+        cgroup.procs().is_empty()
+    });
 }
 
 #[test]

@@ -71,18 +71,11 @@ impl LiveSandbox {
     /// Host processes of this sandbox other than runsc: the Gofer and the Sentry (their
     /// environment holds the marker) and the Sentry's stubs (children of its threads).
     pub fn processes(&self) -> Vec<i32> {
-        let needle = format!("{MARKER}={}", self.marker).into_bytes();
+        let marker = format!("{MARKER}={}", self.marker);
         let runsc = self.runsc_pid();
-        let mut found: Vec<i32> = all_pids()
+        let mut found: Vec<i32> = pids_with_env_entry(&marker)
             .into_iter()
             .filter(|&pid| pid != runsc)
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
-                    environ
-                        .split(|&b| b == 0)
-                        .any(|entry| entry == needle.as_slice())
-                })
-            })
             .collect();
         if let Some(sentry) = self.child_running("boot") {
             found.extend(children_of_threads(sentry));
@@ -176,6 +169,21 @@ pub fn all_pids() -> Vec<i32> {
     std::fs::read_dir("/proc")
         .expect("reading /proc")
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Host processes whose environment holds `entry` (`NAME=VALUE`): what a test's marker, set on
+/// runsc, finds of the processes it started (runsc, the Gofer, the Sentry inherit it).
+pub fn pids_with_env_entry(entry: &str) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|&b| b == 0)
+                    .any(|var| var == entry.as_bytes())
+            })
+        })
         .collect()
 }
 
