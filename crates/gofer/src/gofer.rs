@@ -1,5 +1,9 @@
 //! The Gofer's 9P server: a fid table of `O_PATH` descriptors and the requests on them.
 //!
+//! One Gofer serves several trees, each chosen by the `aname` of Tattach (see [`Tree`]): the
+//! sandbox root and every volume. A fid belongs to the tree it was attached to; walks, `..`,
+//! renames and links never cross from one tree to another.
+//!
 //! The Sentry holds a fid for every file it has cached or open, and a guest can keep more files
 //! open than the Gofer may hold host descriptors. So the fids' descriptors are kept within a
 //! budget: past it the least recently used are closed, and a fid whose descriptor was closed
@@ -41,8 +45,20 @@ const ALLOWED_OPEN_FLAGS: OFlag = OFlag::O_ACCMODE
     .union(OFlag::O_DIRECTORY)
     .union(OFlag::O_LARGEFILE);
 
+/// A host directory served as one tree.
+pub struct Tree {
+    /// The Tattach `aname` that selects it.
+    pub aname: Vec<u8>,
+    /// `O_PATH|O_DIRECTORY` descriptor of its root.
+    pub root: OwnedFd,
+    /// Whether every request that would change it fails with `EROFS`.
+    pub read_only: bool,
+}
+
 /// What a fid refers to.
 struct FidState {
+    /// Index of the tree it belongs to in `Gofer::trees`.
+    tree: usize,
     /// `O_PATH|O_NOFOLLOW` descriptor of the file; `None` once closed to keep within the budget.
     path_fd: Option<OwnedFd>,
     /// When the descriptor was last used: its key in `PathFdBudget::lru`.
@@ -83,7 +99,23 @@ enum Opened {
     File(File),
     /// A snapshot of the listing, taken at open and at each read from offset 0.
     Dir(Vec<DirEntry>),
+    /// A fid made by Txattrwalk: the attribute's value (or the list of names) to read.
+    XattrRead(Vec<u8>),
+    /// A fid turned by Txattrcreate into a handle that sets `name` when clunked, with the
+    /// value written so far.
+    XattrWrite(XattrWrite),
 }
+
+struct XattrWrite {
+    name: Vec<u8>,
+    size: usize,
+    flags: u32,
+    value: Vec<u8>,
+}
+
+/// Txattrcreate flags meaning "remove the attribute" when the size is 0: what Linux's 9p
+/// client sends for removexattr(2).
+const XATTR_REPLACE: u32 = 2;
 
 /// The fids holding a descriptor, least recently used first.
 struct PathFdBudget {
@@ -108,8 +140,7 @@ impl PathFdBudget {
 }
 
 pub struct Gofer {
-    root: OwnedFd,
-    read_only: bool,
+    trees: Vec<Tree>,
     msize: u32,
     fids: HashMap<Fid, FidState>,
     path_fds: PathFdBudget,
@@ -117,11 +148,10 @@ pub struct Gofer {
 }
 
 impl Gofer {
-    /// A server of `root` whose fids hold at most `fd_budget` host descriptors at once.
-    pub fn new(root: OwnedFd, read_only: bool, fd_budget: usize) -> Gofer {
+    /// A server of `trees` whose fids hold at most `fd_budget` host descriptors at once.
+    pub fn new(trees: Vec<Tree>, fd_budget: usize) -> Gofer {
         Gofer {
-            root,
-            read_only,
+            trees,
             msize: MAX_MSIZE,
             fids: HashMap::new(),
             path_fds: PathFdBudget {
@@ -147,7 +177,7 @@ impl Gofer {
     fn ready(&mut self, fid: Fid) -> Reply<()> {
         let state = self.fids.get(&fid).ok_or(EBADF)?;
         if state.path_fd.is_none() {
-            let (reached, stat) = self.walk_from_root(&state.components)?;
+            let (reached, stat) = self.walk_from_root(state.tree, &state.components)?;
             if host::qid(&stat, &mut self.qid_paths).path != state.qid.path {
                 return Err(ESTALE);
             }
@@ -172,12 +202,12 @@ impl Gofer {
         }
     }
 
-    /// Fails with `EROFS` when serving read-only.
-    fn writable(&self) -> Reply<()> {
-        if self.read_only {
-            Err(EROFS)
-        } else {
-            Ok(())
+    /// Fails with `EROFS` when `fid`'s tree is served read-only.
+    fn writable(&self, fid: Fid) -> Reply<()> {
+        let tree = self.fid(fid)?.tree;
+        match self.trees.get(tree) {
+            Some(tree) if !tree.read_only => Ok(()),
+            _ => Err(EROFS),
         }
     }
 
@@ -195,9 +225,10 @@ impl Gofer {
         Ok(())
     }
 
-    /// Walks `components` from the root, one `openat` per name.
-    fn walk_from_root(&self, components: &[Vec<u8>]) -> Reply<(Reached, FileStat)> {
-        let (mut reached, mut stat) = Reached::new(host::dup(&self.root)?)?;
+    /// Walks `components` from the root of `tree`, one `openat` per name.
+    fn walk_from_root(&self, tree: usize, components: &[Vec<u8>]) -> Reply<(Reached, FileStat)> {
+        let root = &self.trees.get(tree).ok_or(EBADF)?.root;
+        let (mut reached, mut stat) = Reached::new(host::dup(root)?)?;
         for name in components {
             (reached, stat) = reached.enter(name)?;
         }
@@ -207,6 +238,7 @@ impl Gofer {
     /// One walk step from (`from`, `components`) through `name`.
     fn step(
         &self,
+        tree: usize,
         from: &Reached,
         components: &mut Vec<Vec<u8>>,
         name: &[u8],
@@ -216,7 +248,7 @@ impl Gofer {
             // cannot leave the root (at the root, ".." is the root). Going up from an opaque
             // directory is allowed: it leads back to files the walk went through.
             components.pop();
-            return self.walk_from_root(components);
+            return self.walk_from_root(tree, components);
         }
         let child = from.enter(name)?;
         components.push(name.to_vec());
@@ -226,7 +258,7 @@ impl Gofer {
     /// Checks that directory `dfid` may have entry `name` created or removed (the tree is
     /// writable, `name` one plain component) and makes its descriptor ready.
     fn dir_to_change(&mut self, dfid: Fid, name: &[u8]) -> Reply<()> {
-        self.writable()?;
+        self.writable(dfid)?;
         if !host::is_plain_name(name) {
             return Err(EINVAL);
         }
@@ -238,6 +270,18 @@ impl Gofer {
             return Err(EACCES);
         }
         self.ready(dfid)
+    }
+
+    /// Fids of `tree` at or under `old_path` are reached through `new_path` from now on,
+    /// should their descriptors be closed and walked again.
+    fn moved(&mut self, tree: usize, old_path: &[Vec<u8>], new_path: &[Vec<u8>]) {
+        for state in self.fids.values_mut() {
+            if state.tree == tree && state.components.starts_with(old_path) {
+                state
+                    .components
+                    .splice(..old_path.len(), new_path.iter().cloned());
+            }
+        }
     }
 }
 
@@ -274,10 +318,18 @@ impl Server for Gofer {
         })
     }
 
+    /// `aname` names the tree; the sandbox root answers to "" and "/" as well as its own.
     fn attach(&mut self, request: &Tattach) -> Reply<Rattach> {
-        let (root, stat) = Reached::new(host::dup(&self.root)?)?;
+        let tree = self
+            .trees
+            .iter()
+            .position(|tree| tree.aname == request.aname)
+            .or_else(|| (request.aname.is_empty() || request.aname == b"/").then_some(0))
+            .ok_or(ENOENT)?;
+        let (root, stat) = Reached::new(host::dup(&self.trees.get(tree).ok_or(ENOENT)?.root)?)?;
         let qid = host::qid(&stat, &mut self.qid_paths);
         let state = FidState {
+            tree,
             path_fd: Some(root.path_fd),
             last_used: 0,
             components: Vec::new(),
@@ -298,9 +350,10 @@ impl Server for Gofer {
             opaque: start.opaque,
         };
         let mut qid = start.qid;
+        let tree = start.tree;
         let mut wqids = Vec::with_capacity(request.wnames.len());
         for name in &request.wnames {
-            match self.step(&reached, &mut components, name) {
+            match self.step(tree, &reached, &mut components, name) {
                 Ok((next, stat)) => {
                     reached = next;
                     qid = host::qid(&stat, &mut self.qid_paths);
@@ -313,6 +366,7 @@ impl Server for Gofer {
             }
         }
         let state = FidState {
+            tree,
             path_fd: Some(reached.path_fd),
             last_used: 0,
             components,
@@ -333,7 +387,7 @@ impl Server for Gofer {
     fn lopen(&mut self, request: &Tlopen) -> Reply<Rlopen> {
         let flags = open_flags(request.flags);
         if writes(flags) {
-            self.writable()?;
+            self.writable(request.fid)?;
         }
         self.ready(request.fid)?;
         let state = self.fids.get_mut(&request.fid).ok_or(EBADF)?;
@@ -367,12 +421,13 @@ impl Server for Gofer {
         })
     }
 
-    /// Fd donation: only read-only opens of regular files are donated, so the Sentry can read
-    /// what it could read through Tread and nothing more; everything else is declined with
-    /// `EOPNOTSUPP` (the client then uses Tlopen, whose checks apply).
+    /// Fd donation: only opens of regular files are donated, and opens for writing only on a
+    /// writable tree, so the Sentry can do what it could through Tread/Twrite and nothing
+    /// more; everything else is declined with `EOPNOTSUPP` (the client then uses Tlopen, whose
+    /// checks apply).
     fn lopenfd(&mut self, request: &Tlopenfd) -> Reply<(Rlopenfd, OwnedFd)> {
         let flags = open_flags(request.flags);
-        if writes(flags) {
+        if writes(flags) && self.writable(request.fid).is_err() {
             return Err(EOPNOTSUPP);
         }
         self.ready(request.fid)?;
@@ -398,8 +453,17 @@ impl Server for Gofer {
             Some(Opened::File(file)) => Ok(Rread {
                 data: Data(host::read_at(file, request.offset, count as usize)?),
             }),
+            Some(Opened::XattrRead(value)) => {
+                let start = usize::try_from(request.offset)
+                    .unwrap_or(usize::MAX)
+                    .min(value.len());
+                let end = start.saturating_add(count as usize).min(value.len());
+                Ok(Rread {
+                    data: Data(value[start..end].to_vec()),
+                })
+            }
             Some(Opened::Dir(_)) => Err(EISDIR),
-            None => Err(EBADF),
+            Some(Opened::XattrWrite(_)) | None => Err(EBADF),
         }
     }
 
@@ -438,23 +502,50 @@ impl Server for Gofer {
         host::statfs(self.path_fd(request.fid)?.as_fd())
     }
 
+    /// Forgets the fid; one made by Txattrcreate sets (or removes) its attribute first, and
+    /// reports whether that worked.
     fn clunk(&mut self, request: &Tclunk) -> Reply<Rclunk> {
+        let set = match self.fid(request.fid)?.open {
+            Some(Opened::XattrWrite(_)) => self.ready(request.fid),
+            _ => Ok(()),
+        };
         let state = self.fids.remove(&request.fid).ok_or(EBADF)?;
         self.path_fds.forget(&state);
+        set?;
+        if let (Some(Opened::XattrWrite(xattr)), Some(path_fd)) = (&state.open, &state.path_fd) {
+            if xattr.value.len() != xattr.size {
+                return Err(EINVAL);
+            }
+            if xattr.size == 0 && xattr.flags == XATTR_REPLACE {
+                host::remove_xattr(path_fd.as_fd(), &xattr.name)?;
+            } else {
+                host::set_xattr(path_fd.as_fd(), &xattr.name, &xattr.value, xattr.flags)?;
+            }
+        }
         Ok(Rclunk {})
     }
 
     fn write(&mut self, request: &Twrite) -> Reply<Rwrite> {
-        self.writable()?;
-        match &self.fid(request.fid)?.open {
+        self.writable(request.fid)?;
+        let count = u32::try_from(request.data.0.len()).map_err(|_| EINVAL)?;
+        match &mut self.fids.get_mut(&request.fid).ok_or(EBADF)?.open {
             Some(Opened::File(file)) => {
                 let written = host::write_at(file, request.offset, &request.data.0)?;
                 Ok(Rwrite {
                     count: u32::try_from(written).map_err(|_| EIO)?,
                 })
             }
+            Some(Opened::XattrWrite(xattr)) => {
+                // The value is written in order, and never past the size announced.
+                let fits = xattr.value.len() + request.data.0.len() <= xattr.size;
+                if request.offset != xattr.value.len() as u64 || !fits {
+                    return Err(EINVAL);
+                }
+                xattr.value.extend_from_slice(&request.data.0);
+                Ok(Rwrite { count })
+            }
             Some(Opened::Dir(_)) => Err(EISDIR),
-            None => Err(EBADF),
+            Some(Opened::XattrRead(_)) | None => Err(EBADF),
         }
     }
 
@@ -514,6 +605,10 @@ impl Server for Gofer {
     }
 
     fn renameat(&mut self, request: &Trenameat) -> Reply<Rrenameat> {
+        let tree = self.fid(request.olddirfid)?.tree;
+        if self.fid(request.newdirfid)?.tree != tree {
+            return Err(EXDEV);
+        }
         self.dir_to_change(request.olddirfid, &request.oldname)?;
         self.dir_to_change(request.newdirfid, &request.newname)?;
         // The budget is at least two, so readying the second left the first its descriptor.
@@ -528,8 +623,6 @@ impl Server for Gofer {
             name_of(&request.newname),
         )
         .map_err(from_nix)?;
-        // Fids at or under the old name are reached through the new one from now on, should
-        // their descriptors be closed and walked again.
         let path_of = |dir: Fid, name: &[u8]| -> Reply<Vec<Vec<u8>>> {
             let mut path = self.fid(dir)?.components.clone();
             path.push(name.to_vec());
@@ -537,13 +630,7 @@ impl Server for Gofer {
         };
         let old_path = path_of(request.olddirfid, &request.oldname)?;
         let new_path = path_of(request.newdirfid, &request.newname)?;
-        for state in self.fids.values_mut() {
-            if state.components.starts_with(&old_path) {
-                state
-                    .components
-                    .splice(..old_path.len(), new_path.iter().cloned());
-            }
-        }
+        self.moved(tree, &old_path, &new_path);
         Ok(Rrenameat {})
     }
 
@@ -559,12 +646,178 @@ impl Server for Gofer {
                 Ok(Rfsync {})
             }
             Some(Opened::Dir(_)) => Ok(Rfsync {}),
-            None => Err(EBADF),
+            Some(Opened::XattrRead(_) | Opened::XattrWrite(_)) | None => Err(EBADF),
         }
     }
 
-    fn setattr(&mut self, _: &Tsetattr) -> Reply<Rsetattr> {
-        self.writable()?;
-        Err(EOPNOTSUPP)
+    fn setattr(&mut self, request: &Tsetattr) -> Reply<Rsetattr> {
+        self.writable(request.fid)?;
+        self.ready(request.fid)?;
+        let is_symlink = self.fid(request.fid)?.qid.ty == QID_TYPE_SYMLINK;
+        let path_fd = self.path_fd(request.fid)?.as_fd();
+        let valid = request.valid;
+        if valid & SETATTR_SIZE != 0 {
+            let stat = host::stat(path_fd)?;
+            if host::is_dir(&stat) {
+                return Err(EISDIR);
+            }
+            if !host::is_regular(&stat) {
+                return Err(EINVAL);
+            }
+            host::truncate(path_fd, request.size)?;
+        }
+        if valid & SETATTR_MODE != 0 {
+            // Linux has no modes of symlinks (lchmod is EOPNOTSUPP); through /proc a chmod
+            // of one would reach its target.
+            if is_symlink {
+                return Err(EOPNOTSUPP);
+            }
+            host::chmod(path_fd, request.mode)?;
+        }
+        if valid & (SETATTR_UID | SETATTR_GID) != 0 {
+            let uid = (valid & SETATTR_UID != 0).then_some(request.uid);
+            let gid = (valid & SETATTR_GID != 0).then_some(request.gid);
+            host::chown(path_fd, uid, gid)?;
+        }
+        if valid & (SETATTR_ATIME | SETATTR_MTIME) != 0 {
+            let atime = host::time_of(
+                valid & SETATTR_ATIME != 0,
+                valid & SETATTR_ATIME_SET != 0,
+                request.atime_sec,
+                request.atime_nsec,
+            );
+            let mtime = host::time_of(
+                valid & SETATTR_MTIME != 0,
+                valid & SETATTR_MTIME_SET != 0,
+                request.mtime_sec,
+                request.mtime_nsec,
+            );
+            host::set_times(path_fd, atime, mtime)?;
+        }
+        Ok(Rsetattr {})
+    }
+
+    fn link(&mut self, request: &Tlink) -> Reply<Rlink> {
+        self.dir_to_change(request.dfid, &request.name)?;
+        if self.fid(request.fid)?.tree != self.fid(request.dfid)?.tree {
+            return Err(EXDEV);
+        }
+        let target = self.fid(request.fid)?;
+        if target.qid.ty == QID_TYPE_DIR {
+            return Err(EPERM);
+        }
+        if target.qid.ty == QID_TYPE_SYMLINK {
+            // Through /proc the link would be made to the symlink's target.
+            return Err(EOPNOTSUPP);
+        }
+        self.ready(request.fid)?;
+        // The budget is at least two, so readying the target left the directory its
+        // descriptor.
+        let (target, dir) = (self.path_fd(request.fid)?, self.path_fd(request.dfid)?);
+        host::link(target.as_fd(), dir.as_fd(), &request.name)?;
+        Ok(Rlink {})
+    }
+
+    fn mknod(&mut self, request: &Tmknod) -> Reply<Rmknod> {
+        self.dir_to_change(request.dfid, &request.name)?;
+        let dir = self.path_fd(request.dfid)?;
+        host::mknod(dir.as_fd(), &request.name, request.mode)?;
+        let stat = child_stat(dir, &request.name)?;
+        Ok(Rmknod {
+            qid: host::qid(&stat, &mut self.qid_paths),
+        })
+    }
+
+    /// Trename: moves `fid` into `dfid` as `name`, found again by its own path from the root.
+    fn rename(&mut self, request: &Trename) -> Reply<Rrename> {
+        let state = self.fid(request.fid)?;
+        let (tree, mut parent) = (state.tree, state.components.clone());
+        let old_name = parent.pop().ok_or(EBUSY)?;
+        if self.fid(request.dfid)?.tree != tree {
+            return Err(EXDEV);
+        }
+        self.dir_to_change(request.dfid, &request.name)?;
+        let (old_dir, _) = self.walk_from_root(tree, &parent)?;
+        let new_dir = self.path_fd(request.dfid)?;
+        let mut new_path = self.fid(request.dfid)?.components.clone();
+        new_path.push(request.name.clone());
+        renameat(
+            old_dir.path_fd.as_fd(),
+            name_of(&old_name),
+            new_dir.as_fd(),
+            name_of(&request.name),
+        )
+        .map_err(from_nix)?;
+        parent.push(old_name);
+        self.moved(tree, &parent, &new_path);
+        Ok(Rrename {})
+    }
+
+    /// Txattrwalk: `newfid` reads the value of `name` of `fid` (an empty name: the list of
+    /// names). Only `user.*` attributes are the sandbox's.
+    fn xattrwalk(&mut self, request: &Txattrwalk) -> Reply<Rxattrwalk> {
+        self.ready(request.fid)?;
+        let state = self.fid(request.fid)?;
+        if state.opaque {
+            return Err(EACCES);
+        }
+        let path_fd = self.path_fd(request.fid)?.as_fd();
+        // A symlink has no user.* attributes on Linux, and through /proc its target's would
+        // be read.
+        let is_symlink = state.qid.ty == QID_TYPE_SYMLINK;
+        let value = if is_symlink && request.name.is_empty() {
+            Vec::new()
+        } else if is_symlink {
+            return Err(ENODATA);
+        } else if request.name.is_empty() {
+            host::list_user_xattrs(path_fd)?
+        } else if host::is_user_xattr(&request.name) {
+            host::get_xattr(path_fd, &request.name)?
+        } else {
+            return Err(EOPNOTSUPP);
+        };
+        let size = value.len() as u64;
+        let state = FidState {
+            tree: state.tree,
+            path_fd: Some(host::dup(&path_fd)?),
+            last_used: 0,
+            components: state.components.clone(),
+            qid: state.qid,
+            opaque: false,
+            open: Some(Opened::XattrRead(value)),
+        };
+        self.insert_fid(request.newfid, None, state)?;
+        Ok(Rxattrwalk { size })
+    }
+
+    /// Txattrcreate: `fid` takes the value in Twrites and sets it when clunked.
+    fn xattrcreate(&mut self, request: &Txattrcreate) -> Reply<Rxattrcreate> {
+        self.writable(request.fid)?;
+        if !host::is_user_xattr(&request.name) {
+            return Err(EOPNOTSUPP);
+        }
+        let size = usize::try_from(request.attr_size)
+            .ok()
+            .filter(|&size| size <= host::XATTR_SIZE_MAX)
+            .ok_or(E2BIG)?;
+        let state = self.fids.get_mut(&request.fid).ok_or(EBADF)?;
+        if state.open.is_some() {
+            return Err(EINVAL);
+        }
+        if state.opaque {
+            return Err(EACCES);
+        }
+        if state.qid.ty == QID_TYPE_SYMLINK {
+            // As Linux answers for user.* attributes of a symlink; through /proc the target's
+            // would be set.
+            return Err(EPERM);
+        }
+        state.open = Some(Opened::XattrWrite(XattrWrite {
+            name: request.name.clone(),
+            size,
+            flags: request.flags,
+            value: Vec::with_capacity(size),
+        }));
+        Ok(Rxattrcreate {})
     }
 }

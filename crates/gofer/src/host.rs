@@ -8,10 +8,11 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use nix::dir::{Dir, Type};
 use nix::fcntl::{openat, readlinkat, OFlag};
 use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
+use rustix::fs::{AtFlags, Timespec};
 use p9::QID_TYPE_SYMLINK;
 use p9::{DirEntry, Qid, Rgetattr, Rstatfs, GETATTR_BASIC, QID_TYPE_DIR, QID_TYPE_FILE};
 
-use crate::errno::{from_io, from_nix, EINVAL};
+use crate::errno::{from_io, from_nix, EINVAL, EIO, EPERM};
 use crate::pseudo_fs;
 use crate::qid_paths::QidPaths;
 
@@ -180,4 +181,120 @@ pub fn write_at(file: &File, offset: u64, data: &[u8]) -> Result<usize, u32> {
 /// Duplicates a descriptor (for cloned fids and walks that stay in place).
 pub fn dup(fd: &impl AsFd) -> Result<OwnedFd, u32> {
     fd.as_fd().try_clone_to_owned().map_err(|e| from_io(&e))
+}
+
+/// The `/proc/self/fd` link of a descriptor: a path that reaches exactly the inode the
+/// descriptor holds, for the calls that take no `O_PATH` descriptor (chmod, utimes, xattrs).
+fn proc_path(fd: BorrowedFd<'_>) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+fn from_rustix(errno: rustix::io::Errno) -> u32 {
+    u32::try_from(errno.raw_os_error()).unwrap_or(EIO)
+}
+
+/// chmod of the file behind `path_fd` (never a symlink: Linux has no symlink modes).
+pub fn chmod(path_fd: BorrowedFd<'_>, mode: u32) -> Result<(), u32> {
+    let mode = rustix::fs::Mode::from_raw_mode(mode & 0o7777);
+    rustix::fs::chmodat(rustix::fs::CWD, proc_path(path_fd), mode, AtFlags::empty())
+        .map_err(from_rustix)
+}
+
+/// chown of the file behind `path_fd` itself (a symlink is not followed); `None` keeps one.
+pub fn chown(path_fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> Result<(), u32> {
+    let uid = uid.map(rustix::fs::Uid::from_raw);
+    let gid = gid.map(rustix::fs::Gid::from_raw);
+    rustix::fs::chownat(path_fd, "", uid, gid, AtFlags::EMPTY_PATH).map_err(from_rustix)
+}
+
+/// utimensat of the file behind `path_fd` itself (a symlink is not followed).
+pub fn set_times(path_fd: BorrowedFd<'_>, atime: Timespec, mtime: Timespec) -> Result<(), u32> {
+    let times = rustix::fs::Timestamps {
+        last_access: atime,
+        last_modification: mtime,
+    };
+    let flags = AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW;
+    rustix::fs::utimensat(path_fd, "", &times, flags).map_err(from_rustix)
+}
+
+/// A time for [`set_times`]: the given one, the current time, or left as it is.
+pub fn time_of(change: bool, given: bool, sec: u64, nsec: u64) -> Timespec {
+    let special = |nsec: i64| Timespec {
+        tv_sec: 0,
+        tv_nsec: nsec,
+    };
+    match (change, given) {
+        (false, _) => special(rustix::fs::UTIME_OMIT),
+        (true, false) => special(rustix::fs::UTIME_NOW),
+        (true, true) => Timespec {
+            tv_sec: i64::from_ne_bytes(sec.to_ne_bytes()),
+            tv_nsec: i64::try_from(nsec).unwrap_or(i64::MAX),
+        },
+    }
+}
+
+/// Truncates the regular file behind `path_fd` to `size` bytes.
+pub fn truncate(path_fd: BorrowedFd<'_>, size: u64) -> Result<(), u32> {
+    let file = reopen(path_fd, OFlag::O_WRONLY)?;
+    rustix::fs::ftruncate(&file, size).map_err(from_rustix)
+}
+
+/// Makes `name` in directory `dir` another link to the file behind `path_fd`, which is not a
+/// symlink (following the `/proc/self/fd` link reaches its inode, whatever its name now is).
+pub fn link(path_fd: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &[u8]) -> Result<(), u32> {
+    let flags = AtFlags::SYMLINK_FOLLOW;
+    rustix::fs::linkat(rustix::fs::CWD, proc_path(path_fd), dir, name, flags).map_err(from_rustix)
+}
+
+/// Creates a FIFO, socket or empty regular file `name` in `dir`; device nodes are refused
+/// (EPERM): a sandbox has no business with host devices.
+pub fn mknod(dir: BorrowedFd<'_>, name: &[u8], mode: u32) -> Result<(), u32> {
+    let file_type = rustix::fs::FileType::from_raw_mode(mode);
+    match file_type {
+        rustix::fs::FileType::Fifo
+        | rustix::fs::FileType::Socket
+        | rustix::fs::FileType::RegularFile => {}
+        _ => return Err(EPERM),
+    }
+    let perms = rustix::fs::Mode::from_raw_mode(mode & 0o7777);
+    rustix::fs::mknodat(dir, name, file_type, perms, 0).map_err(from_rustix)
+}
+
+/// The extended attribute namespace the sandbox may use: `user.*`. Others (security labels,
+/// trusted and system attributes of the host) are not the sandbox's.
+pub fn is_user_xattr(name: &[u8]) -> bool {
+    name.starts_with(b"user.") && name.len() > b"user.".len() && !name.contains(&0)
+}
+
+/// The largest extended attribute value Linux stores (XATTR_SIZE_MAX), and its largest list.
+pub const XATTR_SIZE_MAX: usize = 1 << 16;
+
+/// The value of extended attribute `name` of the file behind `path_fd`.
+pub fn get_xattr(path_fd: BorrowedFd<'_>, name: &[u8]) -> Result<Vec<u8>, u32> {
+    let mut value = vec![0; XATTR_SIZE_MAX];
+    let len = rustix::fs::getxattr(proc_path(path_fd), name, &mut value[..]).map_err(from_rustix)?;
+    value.truncate(len);
+    Ok(value)
+}
+
+/// The `user.*` extended attribute names of the file behind `path_fd`, each NUL-terminated.
+pub fn list_user_xattrs(path_fd: BorrowedFd<'_>) -> Result<Vec<u8>, u32> {
+    let mut list = vec![0; XATTR_SIZE_MAX];
+    let len = rustix::fs::listxattr(proc_path(path_fd), &mut list[..]).map_err(from_rustix)?;
+    Ok(list[..len]
+        .split_inclusive(|&b| b == 0)
+        .filter(|name| is_user_xattr(name.strip_suffix(&[0]).unwrap_or(name)))
+        .flatten()
+        .copied()
+        .collect())
+}
+
+/// Sets extended attribute `name` (with `XATTR_CREATE`/`XATTR_REPLACE` `flags`).
+pub fn set_xattr(path_fd: BorrowedFd<'_>, name: &[u8], value: &[u8], flags: u32) -> Result<(), u32> {
+    let flags = rustix::fs::XattrFlags::from_bits(flags).ok_or(EINVAL)?;
+    rustix::fs::setxattr(proc_path(path_fd), name, value, flags).map_err(from_rustix)
+}
+
+pub fn remove_xattr(path_fd: BorrowedFd<'_>, name: &[u8]) -> Result<(), u32> {
+    rustix::fs::removexattr(proc_path(path_fd), name).map_err(from_rustix)
 }

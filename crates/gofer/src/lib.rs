@@ -21,9 +21,9 @@ mod pseudo_fs;
 mod qid_paths;
 mod seccomp;
 
+pub use gofer::Tree;
 pub use seccomp::{install_filter, SeccompError};
 
-use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 
 /// Why the Gofer stopped serving.
@@ -35,16 +35,11 @@ pub enum GoferError {
     Seccomp(#[from] SeccompError),
 }
 
-/// Serves the directory `root` (an `O_PATH|O_DIRECTORY` descriptor) over 9P2000.L on `stream`
-/// until the client closes it. With `read_only`, every request that would change the tree
-/// fails with `EROFS`. The fids hold at most `fd_budget` host descriptors at once.
-pub fn serve(
-    root: OwnedFd,
-    stream: UnixStream,
-    read_only: bool,
-    fd_budget: usize,
-) -> Result<(), GoferError> {
-    let mut gofer = gofer::Gofer::new(root, read_only, fd_budget);
+/// Serves `trees` over 9P2000.L on `stream` until the client closes it; the first is the
+/// sandbox root (attached with an empty `aname` or "/"), the others are chosen by their `aname`.
+/// The fids hold at most `fd_budget` host descriptors at once.
+pub fn serve(trees: Vec<Tree>, stream: UnixStream, fd_budget: usize) -> Result<(), GoferError> {
+    let mut gofer = gofer::Gofer::new(trees, fd_budget);
     p9::serve(stream, &mut gofer)?;
     Ok(())
 }

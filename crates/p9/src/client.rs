@@ -330,6 +330,70 @@ impl Client {
         self.call::<Rrenameat>(request).map(drop)
     }
 
+    /// Moves the file `fid` to `name` in directory `dfid` (Trename).
+    pub fn rename(&self, fid: Fid, dfid: Fid, name: &[u8]) -> Result<(), Error> {
+        self.call::<Rrename>(Trename {
+            fid,
+            dfid,
+            name: name.to_vec(),
+        })
+        .map(drop)
+    }
+
+    /// The value of extended attribute `name` of `fid` (an empty name: the NUL-terminated
+    /// list of names), read through a fid of its own that is clunked again.
+    pub fn get_xattr(&self, fid: Fid, name: &[u8]) -> Result<Vec<u8>, Error> {
+        self.with_new_fid(|newfid| {
+            let reply: Rxattrwalk = self.call(Txattrwalk {
+                fid,
+                newfid,
+                name: name.to_vec(),
+            })?;
+            let mut value = Vec::new();
+            let read = (|| {
+                while (value.len() as u64) < reply.size {
+                    let chunk = self.read(newfid, value.len() as u64, u32::MAX)?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    value.extend(chunk);
+                }
+                Ok::<(), Error>(())
+            })();
+            self.clunk(newfid)?;
+            read.map(|()| value)
+        })
+    }
+
+    /// Sets extended attribute `name` of `fid` to `value` (`flags`: `XATTR_CREATE` or
+    /// `XATTR_REPLACE`), through a clone of `fid` that Txattrcreate turns into a handle; the
+    /// server sets the attribute when it is clunked. An empty value with `XATTR_REPLACE`
+    /// removes the attribute.
+    pub fn set_xattr(&self, fid: Fid, name: &[u8], value: &[u8], flags: u32) -> Result<(), Error> {
+        let (handle, _) = self.walk(fid, &[])?;
+        let written = self
+            .call::<Rxattrcreate>(Txattrcreate {
+                fid: handle,
+                name: name.to_vec(),
+                attr_size: value.len() as u64,
+                flags,
+            })
+            .and_then(|_| {
+                let mut done = 0;
+                while done < value.len() {
+                    let n = self.write(handle, done as u64, &value[done..])?;
+                    if n == 0 {
+                        return Err(ProtocolError::StalledWrite(value.len() - done).into());
+                    }
+                    done += n as usize;
+                }
+                Ok(())
+            });
+        // The clunk sets the attribute, and reports whether that worked.
+        let set = self.clunk(handle);
+        written.and(set)
+    }
+
     /// Flushes open file `fid` to stable storage (only its data if `datasync`).
     pub fn fsync(&self, fid: Fid, datasync: bool) -> Result<(), Error> {
         self.call::<Rfsync>(Tfsync {

@@ -36,6 +36,8 @@ pub enum ProtocolError {
     MsizeTooSmall(u32),
     #[error("server returned {returned} bytes for a request of {requested}")]
     OverlongReply { requested: u32, returned: usize },
+    #[error("server wrote none of the {0} bytes left to write")]
+    StalledWrite(usize),
     #[error("server walked {walked} names of {requested}")]
     OverlongWalk { requested: usize, walked: usize },
     #[error("reply carried {got} donated descriptors, expected {expected}")]

@@ -119,7 +119,12 @@ fn start_with(relayed: bool) -> Sandbox {
     )
     .unwrap();
     let (mut sentry_end, gofer_end) = UnixStream::pair().unwrap();
-    let server = thread::spawn(move || gofer::serve(root_fd, gofer_end, true, DONATED_FD_BUDGET));
+    let tree = gofer::Tree {
+        aname: b"/".to_vec(),
+        root: root_fd,
+        read_only: true,
+    };
+    let server = thread::spawn(move || gofer::serve(vec![tree], gofer_end, DONATED_FD_BUDGET));
     let relay = relayed.then(|| {
         let (client_end, relay_end) = UnixStream::pair().unwrap();
         Relay::start(relay_end, std::mem::replace(&mut sentry_end, client_end))

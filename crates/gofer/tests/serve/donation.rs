@@ -26,7 +26,7 @@ fn read_only_regular_files_are_donated() {
 }
 
 #[test]
-fn writes_and_directories_are_not_donated() {
+fn writes_are_donated_only_on_a_writable_tree_and_directories_never() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join("sub")).unwrap();
     fs::write(dir.path().join("sub/data"), b"x").unwrap();
@@ -34,17 +34,23 @@ fn writes_and_directories_are_not_donated() {
         let session = start(dir.path(), read_only);
         let client = &session.client;
         let file = session.walk(&[b"sub", b"data"]).unwrap();
-        for flags in [O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC] {
-            assert_eq!(remote_errno(client.lopenfd(file, flags)), EOPNOTSUPP);
+        if read_only {
+            for flags in [O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC] {
+                assert_eq!(remote_errno(client.lopenfd(file, flags)), EOPNOTSUPP);
+            }
+        } else {
+            let (_, _, fd) = client.lopenfd(file, O_RDWR).unwrap();
+            std::os::unix::fs::FileExt::write_at(&std::fs::File::from(fd), b"y", 0).unwrap();
         }
         let sub = session.walk(&[b"sub"]).unwrap();
         assert_eq!(remote_errno(client.lopenfd(sub, O_RDONLY)), EOPNOTSUPP);
         // Declining leaves the fid usable the plain way.
         client.lopen(file, O_RDONLY).unwrap();
-        assert_eq!(session.read_all(file), b"x");
+        let expected: &[u8] = if read_only { b"x" } else { b"y" };
+        assert_eq!(session.read_all(file), expected);
         session.finish();
     }
-    assert_eq!(fs::read(dir.path().join("sub/data")).unwrap(), b"x");
+    assert_eq!(fs::read(dir.path().join("sub/data")).unwrap(), b"y");
 }
 
 #[test]

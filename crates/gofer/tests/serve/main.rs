@@ -5,6 +5,7 @@ mod donation;
 mod host_root;
 mod mounts;
 mod tree;
+mod volumes;
 
 use std::collections::BTreeSet;
 use std::os::unix::net::UnixStream;
@@ -43,7 +44,12 @@ fn start(root: &Path, read_only: bool) -> Session {
     )
     .unwrap();
     let (client_end, server_end) = UnixStream::pair().unwrap();
-    let server = thread::spawn(move || gofer::serve(root_fd, server_end, read_only, FD_BUDGET));
+    let tree = gofer::Tree {
+        aname: b"/".to_vec(),
+        root: root_fd,
+        read_only,
+    };
+    let server = thread::spawn(move || gofer::serve(vec![tree], server_end, FD_BUDGET));
     let client = Client::new(client_end, 1 << 16).unwrap();
     let (root, qid) = client.attach(b"root", b"", 0).unwrap();
     assert_eq!(qid.ty, QID_TYPE_DIR);
