@@ -184,7 +184,7 @@ struct MountTree {
 fn build_mounts(gofer: UnixStream, limits: &Limits) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
     let root_fs =
-        vfs::gofer::GoferFs::new(client, b"/", donated_fd_budget()).map_err(KernelError::Mount)?;
+        vfs::gofer::GoferFs::new(client, b"/", donated_fd_budget(), false).map_err(KernelError::Mount)?;
     let vfs = Vfs::new(root_fs);
     let ctx = LookupCtx {
         root: vfs.root(),

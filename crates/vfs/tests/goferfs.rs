@@ -130,7 +130,7 @@ fn start_with(relayed: bool) -> Sandbox {
         Relay::start(relay_end, std::mem::replace(&mut sentry_end, client_end))
     });
     let client = Arc::new(p9::Client::new(sentry_end, MSIZE).unwrap());
-    let vfs = Vfs::new(GoferFs::new(client, b"", DONATED_FD_BUDGET).unwrap());
+    let vfs = Vfs::new(GoferFs::new(client, b"", DONATED_FD_BUDGET, false).unwrap());
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),

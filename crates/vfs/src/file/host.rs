@@ -61,6 +61,12 @@ pub(crate) fn pread_host(fd: BorrowedFd<'_>, offset: u64, buf: &mut [u8]) -> Res
     }
 }
 
+/// `pwrite` of a host fd the Sentry holds (a descriptor the Gofer donated for writing).
+pub(crate) fn pwrite_host(fd: BorrowedFd<'_>, offset: u64, buf: &[u8]) -> Result<usize, Errno> {
+    let offset = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
+    nix::sys::uio::pwrite(fd, buf, offset).map_err(nix_errno)
+}
+
 impl FileOps for HostFile {
     fn stat(&self) -> Result<Stat, Errno> {
         let st = nix::sys::stat::fstat(&self.fd).map_err(nix_errno)?;
@@ -106,8 +112,7 @@ impl FileOps for HostFile {
     }
 
     fn pwrite(&self, offset: u64, buf: &[u8]) -> Result<usize, Errno> {
-        let offset = i64::try_from(offset).map_err(|_| Errno::EINVAL)?;
-        nix::sys::uio::pwrite(&self.fd, buf, offset).map_err(nix_errno)
+        pwrite_host(self.fd.as_fd(), offset, buf)
     }
 
     fn seek(&self, _pos: &mut u64, offset: i64, whence: i32) -> Result<u64, Errno> {

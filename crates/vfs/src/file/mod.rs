@@ -15,7 +15,7 @@ use crate::fs::{generic_seek, DirEntry};
 use crate::lock::{self, Conflict, LockKey, LockKind, RecordOwner};
 use crate::mount::VfsPath;
 pub use host::ioctl_arg_len;
-pub(crate) use host::pread_host;
+pub(crate) use host::{pread_host, pwrite_host};
 pub(crate) use inode_file::InodeFile;
 pub(crate) use reopen::file_node;
 

@@ -2,8 +2,13 @@
 //! and a guest can keep far more files open than the Sentry may hold host descriptors. Past the
 //! budget, the descriptors of the files read least recently are closed (CLOCK, an approximate
 //! LRU that costs a read one relaxed store); such a file asks the Gofer again on its next read.
+//!
+//! Descriptors donated for writing (files of a writable volume open for writing) belong to one
+//! open file each and can't be closed under it: past the same budget, such files are written
+//! through fids instead.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -14,6 +19,17 @@ pub(super) struct DonatedFds {
     budget: usize,
     /// The nodes holding a descriptor, in the order they got it (or were last passed over).
     holders: Mutex<VecDeque<Weak<Node>>>,
+    /// Descriptors donated for writing now held by open files.
+    writable_held: AtomicUsize,
+}
+
+/// A place in the budget for a descriptor donated for writing, given back when dropped.
+pub(super) struct WritableSlot(Arc<DonatedFds>);
+
+impl Drop for WritableSlot {
+    fn drop(&mut self) {
+        self.0.writable_held.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl DonatedFds {
@@ -22,7 +38,15 @@ impl DonatedFds {
         DonatedFds {
             budget: budget.max(1),
             holders: Mutex::new(VecDeque::new()),
+            writable_held: AtomicUsize::new(0),
         }
+    }
+
+    /// A place for one more descriptor donated for writing, if the budget has one.
+    pub(super) fn hold_writable(self: &Arc<Self>) -> Option<WritableSlot> {
+        let held = self.writable_held.fetch_add(1, Ordering::Relaxed);
+        let slot = WritableSlot(Arc::clone(self));
+        (held < self.budget).then_some(slot)
     }
 
     /// Records that `node` now holds a descriptor, and closes others' until the budget holds:

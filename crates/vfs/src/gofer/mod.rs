@@ -1,16 +1,20 @@
 //! The Gofer-backed filesystem: files of the host tree the Gofer serves over 9P.
 //!
 //! Every inode holds a fid walked one component at a time from the root, so the Gofer never
-//! resolves a symlink or a multi-component path for us. Attributes are fetched once per inode:
-//! the Gofer serves the root read-only, so they cannot change under us. (When it serves a
-//! writable tree, cached attributes and donated descriptors need revalidating; see `Node`.)
+//! resolves a symlink or a multi-component path for us. On a read-only tree (the sandbox root)
+//! attributes are fetched once per inode: they cannot change under us. On a writable tree (a
+//! volume) the Sentry's own changes go to the Gofer (create, mkdir, mknod, symlink, link,
+//! unlink, rename, setattr, writes, fsync) and attributes are fetched again on each stat, so
+//! they reflect both those and the host's. File data is never cached: reads and writes go to
+//! the host file, so what the guest wrote is on the host once the call returns.
 //!
 //! Regular files opened read-only are read through a host descriptor the Gofer donates
 //! (p9's Tlopenfd extension), one per inode, shared by all its open files: a read is then one
 //! host `pread`, not a Tread round trip. Files the Gofer does not donate, and every file of a
 //! Gofer without the extension, are read through a fid of their own. The donated descriptors
 //! are kept within a budget (see `donated`): a guest holding many files open must not exhaust
-//! the Sentry's host descriptors.
+//! the Sentry's host descriptors. Files of a writable tree opened for writing get a descriptor
+//! of their own, opened with their access mode, and write through it with `pwrite`.
 
 mod donated;
 
@@ -23,9 +27,9 @@ use abi::{Errno, Stat, Statfs, Timespec};
 use p9::{Client, Fid, Rgetattr};
 use parking_lot::Mutex;
 
-use crate::file::{pread_host, FileOps};
-use crate::fs::{new_device_id, DirEntry, FileSystem, FileType, Inode};
-use donated::DonatedFds;
+use crate::file::{pread_host, pwrite_host, FileOps};
+use crate::fs::{new_device_id, DirEntry, FileSystem, FileType, Inode, SetAttr};
+use donated::{DonatedFds, WritableSlot};
 
 fn errno(e: p9::Error) -> Errno {
     Errno(e.errno())
@@ -36,12 +40,17 @@ pub struct GoferFs {
 }
 
 impl GoferFs {
-    /// Attaches to the tree `aname` of the Gofer behind `client`; at most `fd_budget` donated
-    /// host descriptors are kept open at once.
-    pub fn new(client: Arc<Client>, aname: &[u8], fd_budget: usize) -> Result<Arc<GoferFs>, Errno> {
+    /// Attaches to the tree `aname` of the Gofer behind `client`, which the Sentry changes
+    /// only if `writable`; at most `fd_budget` donated host descriptors are kept open at once.
+    pub fn new(
+        client: Arc<Client>,
+        aname: &[u8],
+        fd_budget: usize,
+        writable: bool,
+    ) -> Result<Arc<GoferFs>, Errno> {
         let (fid, _) = client.attach(b"root", aname, 0).map_err(errno)?;
         let donated = Arc::new(DonatedFds::new(fd_budget));
-        let node = Node::new(client, fid, new_device_id(), donated)?;
+        let node = Node::new(client, fid, new_device_id(), donated, writable)?;
         Ok(Arc::new(GoferFs {
             root: Arc::new(GoferInode(Arc::new(node))),
         }))
@@ -75,26 +84,31 @@ impl FileSystem for GoferFs {
             f_fsid: [half(0..4), half(4..8)],
             f_namelen: i64::from(st.namelen),
             f_frsize: i64::from(st.bsize),
-            f_flags: i64::try_from(libc::ST_RDONLY).unwrap_or(0),
+            f_flags: if node.writable {
+                0
+            } else {
+                i64::try_from(libc::ST_RDONLY).unwrap_or(0)
+            },
             ..Statfs::default()
         })
     }
 
     fn read_only(&self) -> bool {
-        true
+        !self.root.0.writable
     }
 }
 
 /// A walked fid and the attributes of its file; the fid is clunked when the last user (an
 /// inode or an open file) drops it.
 ///
-/// `stat` and `donated` are valid for the node's whole life because the tree is read-only.
-/// With a writable tree, revalidation goes here: refetch the attributes when the host file
-/// may have changed (gVisor compares them on each lookup), and donate descriptors for writes.
+/// On a read-only tree `stat` is valid for the node's whole life; on a writable one it is
+/// fetched again on each stat (its `st_dev`, `st_ino` and file type never change).
 struct Node {
     client: Arc<Client>,
     fid: Fid,
-    stat: Stat,
+    stat: Mutex<Stat>,
+    /// Whether the tree is a writable volume.
+    writable: bool,
     /// The read-only host descriptor the Gofer donated, if asked for and not closed since.
     donation: Mutex<Donation>,
     /// Read since the budget last passed over this node's descriptor.
@@ -118,10 +132,12 @@ impl Node {
         fid: Fid,
         dev: u64,
         budget: Arc<DonatedFds>,
+        writable: bool,
     ) -> Result<Node, Errno> {
         match client.getattr(fid, p9::GETATTR_BASIC) {
             Ok(attr) => Ok(Node {
-                stat: stat_of(&attr, dev),
+                stat: Mutex::new(stat_of(&attr, dev)),
+                writable,
                 client,
                 fid,
                 donation: Mutex::new(Donation::Unasked),
@@ -135,10 +151,71 @@ impl Node {
         }
     }
 
-    /// A new fid for this file, opened for reading.
-    fn open_fid(&self) -> Result<Fid, Errno> {
+    /// The attributes as last fetched: enough for what never changes (device, inode, type).
+    fn cached_stat(&self) -> Stat {
+        *self.stat.lock()
+    }
+
+    /// The attributes, fetched again on a writable tree.
+    fn stat(&self) -> Result<Stat, Errno> {
+        if !self.writable {
+            return Ok(self.cached_stat());
+        }
+        let attr = self
+            .client
+            .getattr(self.fid, p9::GETATTR_BASIC)
+            .map_err(errno)?;
+        let mut stat = self.stat.lock();
+        *stat = stat_of(&attr, stat.st_dev);
+        Ok(*stat)
+    }
+
+    /// Changes the attributes `attr` names through the Gofer.
+    fn set_attr(&self, attr: &SetAttr) -> Result<(), Errno> {
+        if !self.writable {
+            return Err(Errno::EROFS);
+        }
+        let mut request = p9::Tsetattr {
+            fid: self.fid,
+            ..p9::Tsetattr::default()
+        };
+        if let Some(mode) = attr.mode {
+            request.valid |= p9::SETATTR_MODE;
+            request.mode = mode;
+        }
+        if let Some(uid) = attr.uid {
+            request.valid |= p9::SETATTR_UID;
+            request.uid = uid;
+        }
+        if let Some(gid) = attr.gid {
+            request.valid |= p9::SETATTR_GID;
+            request.gid = gid;
+        }
+        if let Some(size) = attr.size {
+            request.valid |= p9::SETATTR_SIZE;
+            request.size = size;
+        }
+        let wire = |t: Timespec| {
+            (
+                u64::from_ne_bytes(t.tv_sec.to_ne_bytes()),
+                u64::try_from(t.tv_nsec).unwrap_or(0),
+            )
+        };
+        if let Some(atime) = attr.atime {
+            request.valid |= p9::SETATTR_ATIME | p9::SETATTR_ATIME_SET;
+            (request.atime_sec, request.atime_nsec) = wire(atime);
+        }
+        if let Some(mtime) = attr.mtime {
+            request.valid |= p9::SETATTR_MTIME | p9::SETATTR_MTIME_SET;
+            (request.mtime_sec, request.mtime_nsec) = wire(mtime);
+        }
+        self.client.setattr(&request).map_err(errno)
+    }
+
+    /// A new fid for this file, opened with `flags`.
+    fn open_fid(&self, flags: u32) -> Result<Fid, Errno> {
         let (fid, _) = self.client.walk(self.fid, &[]).map_err(errno)?;
-        if let Err(e) = self.client.lopen(fid, READ_ONLY) {
+        if let Err(e) = self.client.lopen(fid, flags) {
             clunk(&self.client, fid);
             return Err(errno(e));
         }
@@ -188,6 +265,13 @@ impl Node {
 
 /// `O_RDONLY` as 9P carries open flags.
 const READ_ONLY: u32 = libc::O_RDONLY as u32;
+
+/// The open flags a file opened for writing passes to the Gofer: its access mode and sync
+/// flags. Not `O_APPEND` (every `pwrite` would append: the Sentry keeps the offset and appends
+/// itself) nor `O_TRUNC` (the VFS truncates through setattr).
+fn write_open_flags(flags: i32) -> u32 {
+    u32::try_from(flags & (libc::O_ACCMODE | libc::O_SYNC | libc::O_DSYNC)).unwrap_or(0)
+}
 
 /// Whether a Tlopenfd error means "not donated, open with Tlopen": the Gofer declined this
 /// file or does not know the extension.
@@ -250,6 +334,21 @@ fn read_fid(client: &Client, fid: Fid, offset: u64, buf: &mut [u8]) -> Result<us
     Ok(done)
 }
 
+/// Writes `buf` at `offset` in as many msize-bounded requests as it needs.
+fn write_fid(client: &Client, fid: Fid, offset: u64, buf: &[u8]) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let written = client
+            .write(fid, offset + done as u64, &buf[done..])
+            .map_err(errno)?;
+        if written == 0 {
+            break;
+        }
+        done += written as usize;
+    }
+    Ok(done)
+}
+
 /// All entries of the open directory `fid`, without "." and "..".
 fn read_dir(client: &Client, fid: Fid) -> Result<Vec<DirEntry>, Errno> {
     let mut entries = Vec::new();
@@ -288,15 +387,15 @@ pub struct GoferInode(Arc<Node>);
 
 impl Inode for GoferInode {
     fn ino(&self) -> u64 {
-        self.0.stat.st_ino
+        self.0.cached_stat().st_ino
     }
 
     fn file_type(&self) -> FileType {
-        FileType::from_mode(self.0.stat.st_mode).unwrap_or(FileType::Regular)
+        FileType::from_mode(self.0.cached_stat().st_mode).unwrap_or(FileType::Regular)
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(self.0.stat)
+        self.0.stat()
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -313,8 +412,9 @@ impl Inode for GoferInode {
         let child = Node::new(
             node.client.clone(),
             fid,
-            node.stat.st_dev,
+            node.cached_stat().st_dev,
             Arc::clone(&node.budget),
+            node.writable,
         )?;
         Ok(Arc::new(GoferInode(Arc::new(child))))
     }
@@ -322,9 +422,79 @@ impl Inode for GoferInode {
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         let file = GoferFile {
             node: self.0.clone(),
-            handle: Handle::Fid(self.0.open_fid()?),
+            handle: Handle::Fid(self.0.open_fid(READ_ONLY)?),
         };
         file.readdir()
+    }
+
+    fn create(&self, name: &[u8], mode: u32) -> Result<Arc<dyn Inode>, Errno> {
+        let node = self.writable()?;
+        // Tlcreate turns the fid it is given into the new file's, opened: a clone of ours.
+        let (fid, _) = node.client.walk(node.fid, &[]).map_err(errno)?;
+        let created = node.client.lcreate(fid, name, READ_ONLY, mode, 0);
+        clunk(&node.client, fid);
+        created.map_err(errno)?;
+        self.lookup(name)
+    }
+
+    fn mkdir(&self, name: &[u8], mode: u32) -> Result<(), Errno> {
+        let node = self.writable()?;
+        node.client.mkdir(node.fid, name, mode, 0).map_err(errno)?;
+        Ok(())
+    }
+
+    fn mknod(&self, name: &[u8], file_type: FileType, mode: u32, rdev: u64) -> Result<(), Errno> {
+        let node = self.writable()?;
+        let device = |number: u64| u32::try_from(number).map_err(|_| Errno::EINVAL);
+        let (major, minor) = (
+            device(nix::sys::stat::major(rdev))?,
+            device(nix::sys::stat::minor(rdev))?,
+        );
+        let mode = file_type.mode_bits() | (mode & 0o7777);
+        node.client
+            .mknod(node.fid, name, mode, major, minor, 0)
+            .map_err(errno)?;
+        Ok(())
+    }
+
+    fn symlink(&self, name: &[u8], target: &[u8]) -> Result<(), Errno> {
+        let node = self.writable()?;
+        node.client
+            .symlink(node.fid, name, target, 0)
+            .map_err(errno)?;
+        Ok(())
+    }
+
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<(), Errno> {
+        let node = self.writable()?;
+        let target = same_fs(target)?;
+        node.client
+            .link(node.fid, target.0.fid, name)
+            .map_err(errno)
+    }
+
+    fn unlink(&self, name: &[u8]) -> Result<(), Errno> {
+        let node = self.writable()?;
+        node.client.unlinkat(node.fid, name, 0).map_err(errno)
+    }
+
+    fn rmdir(&self, name: &[u8]) -> Result<(), Errno> {
+        let node = self.writable()?;
+        let flags = u32::try_from(libc::AT_REMOVEDIR).unwrap_or(0);
+        node.client.unlinkat(node.fid, name, flags).map_err(errno)
+    }
+
+    fn rename(
+        &self,
+        old_name: &[u8],
+        new_dir: &Arc<dyn Inode>,
+        new_name: &[u8],
+    ) -> Result<(), Errno> {
+        let node = self.writable()?;
+        let new_dir = same_fs(new_dir)?;
+        node.client
+            .renameat(node.fid, old_name, new_dir.0.fid, new_name)
+            .map_err(errno)
     }
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
@@ -332,14 +502,13 @@ impl Inode for GoferInode {
     }
 
     fn open(&self, flags: i32) -> Result<Option<Box<dyn FileOps>>, Errno> {
-        if flags & libc::O_ACCMODE != libc::O_RDONLY {
-            return Err(Errno::EROFS);
-        }
-        let donated = self.file_type() == FileType::Regular && self.0.donated_fd()?.is_some();
-        let handle = if donated {
+        let handle = if flags & libc::O_ACCMODE != libc::O_RDONLY {
+            self.writable()?;
+            self.open_for_writing(flags)?
+        } else if self.file_type() == FileType::Regular && self.0.donated_fd()?.is_some() {
             Handle::Donated
         } else {
-            Handle::Fid(self.0.open_fid()?)
+            Handle::Fid(self.0.open_fid(READ_ONLY)?)
         };
         Ok(Some(Box::new(GoferFile {
             node: self.0.clone(),
@@ -347,15 +516,54 @@ impl Inode for GoferInode {
         })))
     }
 
-    fn set_attr(&self, _attr: &crate::fs::SetAttr) -> Result<(), Errno> {
-        Err(Errno::EROFS)
+    fn set_attr(&self, attr: &SetAttr) -> Result<(), Errno> {
+        self.0.set_attr(attr)
     }
+}
+
+impl GoferInode {
+    /// The node, if its tree is writable; EROFS otherwise.
+    fn writable(&self) -> Result<&Arc<Node>, Errno> {
+        if self.0.writable {
+            Ok(&self.0)
+        } else {
+            Err(Errno::EROFS)
+        }
+    }
+
+    /// How a file opened for writing reaches its bytes: a descriptor the Gofer donates with
+    /// the file's access mode, while the budget allows and the Gofer agrees; else a fid.
+    fn open_for_writing(&self, flags: i32) -> Result<Handle, Errno> {
+        let node = &self.0;
+        let flags = write_open_flags(flags);
+        if self.file_type() == FileType::Regular {
+            if let Some(slot) = node.budget.hold_writable() {
+                match node.client.lopenfd(node.fid, flags) {
+                    Ok((_, _, fd)) => return Ok(Handle::Writable { fd, _slot: slot }),
+                    Err(p9::Error::Remote(code)) if declines(code) => {}
+                    Err(e) => return Err(errno(e)),
+                }
+            }
+        }
+        Ok(Handle::Fid(node.open_fid(flags)?))
+    }
+}
+
+/// `inode` as a Gofer inode of this filesystem (the VFS has checked it is on the same mount).
+fn same_fs(inode: &Arc<dyn Inode>) -> Result<Arc<GoferInode>, Errno> {
+    Arc::clone(inode)
+        .into_any()
+        .downcast::<GoferInode>()
+        .map_err(|_| Errno::EXDEV)
 }
 
 /// How an open file reaches its bytes.
 enum Handle {
     /// Through the node's donated host descriptor.
     Donated,
+    /// Through a host descriptor donated for writing to this open file alone, which holds a
+    /// place in the budget while open.
+    Writable { fd: OwnedFd, _slot: WritableSlot },
     /// Through a fid opened for this file alone, clunked on drop.
     Fid(Fid),
 }
@@ -368,7 +576,8 @@ struct GoferFile {
 
 impl Drop for GoferFile {
     fn drop(&mut self) {
-        if let Handle::Fid(fid) = self.handle {
+        if let Handle::Fid(fid) = &self.handle {
+            let fid = *fid;
             clunk(&self.node.client, fid);
         }
     }
@@ -376,12 +585,13 @@ impl Drop for GoferFile {
 
 impl FileOps for GoferFile {
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(self.node.stat)
+        self.node.stat()
     }
 
     fn pread(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        match self.handle {
-            Handle::Fid(fid) => read_fid(&self.node.client, fid, offset, buf),
+        match &self.handle {
+            Handle::Fid(fid) => read_fid(&self.node.client, *fid, offset, buf),
+            Handle::Writable { fd, .. } => pread_host(fd.as_fd(), offset, buf),
             Handle::Donated => {
                 // The Gofer donated this file's descriptor at open; it does so again if the
                 // budget closed it since.
@@ -391,14 +601,40 @@ impl FileOps for GoferFile {
         }
     }
 
-    fn pwrite(&self, _offset: u64, _buf: &[u8]) -> Result<usize, Errno> {
-        Err(Errno::EROFS)
+    fn pwrite(&self, offset: u64, buf: &[u8]) -> Result<usize, Errno> {
+        match &self.handle {
+            Handle::Writable { fd, .. } => pwrite_host(fd.as_fd(), offset, buf),
+            Handle::Fid(fid) => write_fid(&self.node.client, *fid, offset, buf),
+            // Opened read-only: the open file description never writes through it.
+            Handle::Donated => Err(Errno::EBADF),
+        }
+    }
+
+    fn truncate(&self, len: u64) -> Result<(), Errno> {
+        self.node.set_attr(&SetAttr {
+            size: Some(len),
+            ..SetAttr::default()
+        })
+    }
+
+    /// What was written is on the host once fsync returns: the donated descriptor is the host
+    /// file's own, and Tfsync has the Gofer sync its descriptor.
+    fn fsync(&self) -> Result<(), Errno> {
+        match &self.handle {
+            Handle::Writable { fd, .. } => {
+                nix::unistd::fsync(fd).map_err(|e| Errno(e as i32))
+            }
+            Handle::Fid(fid) if self.node.writable => {
+                self.node.client.fsync(*fid, false).map_err(errno)
+            }
+            Handle::Fid(_) | Handle::Donated => Ok(()),
+        }
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
-        match self.handle {
-            Handle::Fid(fid) => read_dir(&self.node.client, fid),
-            Handle::Donated => Err(Errno::ENOTDIR),
+        match &self.handle {
+            Handle::Fid(fid) => read_dir(&self.node.client, *fid),
+            Handle::Donated | Handle::Writable { .. } => Err(Errno::ENOTDIR),
         }
     }
 }
