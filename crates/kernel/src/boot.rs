@@ -37,8 +37,10 @@ pub struct Config {
     pub rlimits: Vec<ResourceLimit>,
     /// Log every syscall with decoded arguments and result.
     pub strace: bool,
-    /// The connection to the Gofer serving the root filesystem.
+    /// The connection to the Gofer serving the root filesystem and the volumes.
     pub gofer: UnixStream,
+    /// Host directories the Gofer serves besides the root, mounted in the sandbox.
+    pub volumes: Vec<Volume>,
     /// The sandbox's stdin, stdout and stderr: host fds handed to the Sentry.
     pub stdio: [OwnedFd; 3],
     /// What the sandbox as a whole may use.
@@ -56,6 +58,14 @@ pub struct Limits {
     pub max_tasks: u32,
 }
 
+/// A volume: a tree the Gofer serves under `aname`, mounted at `guest` (an absolute path).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    pub aname: Vec<u8>,
+    pub guest: Vec<u8>,
+    pub read_only: bool,
+}
+
 /// One resource limit: `resource` is an RLIMIT_* number; `u64::MAX` is RLIM_INFINITY.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceLimit {
@@ -68,7 +78,7 @@ pub struct ResourceLimit {
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
     crate::syscalls::learn_host_cpus();
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
-    let mounts = build_mounts(config.gofer, &config.limits)?;
+    let mounts = build_mounts(config.gofer, &config.limits, &config.volumes)?;
     let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace, &config.limits)?;
     mounts.procfs.attach(&kernel, mounts.records);
 
@@ -179,12 +189,18 @@ struct MountTree {
 }
 
 /// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`, procfs at
-/// `/proc` (covering the host's, which the Sentry never shows). Returns the procfs, to be
-/// attached to the kernel once it exists, and the mounts made, for /proc/mounts.
-fn build_mounts(gofer: UnixStream, limits: &Limits) -> Result<MountTree, KernelError> {
+/// `/proc` (covering the host's, which the Sentry never shows), then the volumes. Returns the
+/// procfs, to be attached to the kernel once it exists, and the mounts made, for /proc/mounts.
+fn build_mounts(
+    gofer: UnixStream,
+    limits: &Limits,
+    volumes: &[Volume],
+) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
-    let root_fs =
-        vfs::gofer::GoferFs::new(client, b"/", donated_fd_budget(), false).map_err(KernelError::Mount)?;
+    // The root and each volume share the budget of donated descriptors.
+    let fd_budget = donated_fd_budget() / (1 + volumes.len());
+    let root_fs = vfs::gofer::GoferFs::new(Arc::clone(&client), b"/", fd_budget, false)
+        .map_err(KernelError::Mount)?;
     let vfs = Vfs::new(root_fs);
     let ctx = LookupCtx {
         root: vfs.root(),
@@ -222,9 +238,62 @@ fn build_mounts(gofer: UnixStream, limits: &Limits) -> Result<MountTree, KernelE
             ),
         }
     }
+    for volume in volumes {
+        let failed = |reason: String| KernelError::Volume {
+            path: String::from_utf8_lossy(&volume.guest).into_owned(),
+            reason,
+        };
+        let fs = vfs::gofer::GoferFs::new(
+            Arc::clone(&client),
+            &volume.aname,
+            fd_budget,
+            !volume.read_only,
+        )
+        .map_err(|errno| failed(format!("attaching to the gofer: {errno}")))?;
+        let at = volume_mount_point(&vfs, &ctx, &volume.guest).map_err(failed)?;
+        vfs.mount(&at, fs).map_err(KernelError::Mount)?;
+        mounts.push(MountRecord {
+            path: volume.guest.clone(),
+            fs_type: "9p",
+            read_only: volume.read_only,
+        });
+    }
     Ok(MountTree {
         vfs,
         procfs,
         records: mounts,
     })
+}
+
+/// The directory a volume is mounted on: `path`, made (with its missing parents) if it is
+/// missing and the filesystem it would be in is writable.
+fn volume_mount_point(vfs: &Vfs, ctx: &LookupCtx, path: &[u8]) -> Result<vfs::VfsPath, String> {
+    match vfs.lookup(ctx, path, true) {
+        Ok(at) if at.file_type() == vfs::FileType::Directory => return Ok(at),
+        Ok(_) => return Err("not a directory in the sandbox".to_owned()),
+        Err(abi::Errno::ENOENT) => {}
+        Err(errno) => return Err(errno.to_string()),
+    }
+    let mut prefix = Vec::with_capacity(path.len());
+    for component in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        prefix.push(b'/');
+        prefix.extend_from_slice(component);
+        match vfs.mkdir(ctx, &prefix, 0o755) {
+            Ok(()) | Err(abi::Errno::EEXIST) => {}
+            Err(abi::Errno::EROFS) => {
+                return Err(format!(
+                    "missing in the sandbox, and {} is on a read-only filesystem where it \
+                     can't be made",
+                    String::from_utf8_lossy(&prefix)
+                ))
+            }
+            Err(errno) => {
+                return Err(format!(
+                    "making {}: {errno}",
+                    String::from_utf8_lossy(&prefix)
+                ))
+            }
+        }
+    }
+    vfs.lookup(ctx, path, true).map_err(|errno| errno.to_string())
 }

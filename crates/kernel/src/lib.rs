@@ -27,7 +27,7 @@ mod terminal;
 mod timers;
 mod vdso;
 
-pub use boot::{run, Config, Limits, ResourceLimit, FORWARDED_SIGNALS};
+pub use boot::{run, Config, Limits, ResourceLimit, Volume, FORWARDED_SIGNALS};
 pub use compatibility::compatibility_markdown;
 pub use kernel::Kernel;
 pub use task::ExitStatus;
@@ -43,6 +43,8 @@ pub enum KernelError {
     Gofer(#[from] p9::Error),
     #[error("setting up the sandbox's mounts: {0}")]
     Mount(abi::Errno),
+    #[error("volume at {path}: {reason}")]
+    Volume { path: String, reason: String },
     #[error("the sandbox's stdio: {0}")]
     Stdio(abi::Errno),
     #[error("working directory {path}: {errno}")]

@@ -4,6 +4,7 @@
 
 mod env_var;
 mod limits;
+mod volume;
 
 use std::ffi::OsString;
 use std::os::fd::RawFd;
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use env_var::EnvVar;
 pub use limits::LimitArgs;
+pub use volume::{volume_aname, VolumeArg};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -101,6 +103,11 @@ pub struct DoArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    /// Mount host directory HOST at GUEST in the sandbox, writable (or read-only with `:ro`),
+    /// served by the Gofer; repeatable.
+    #[arg(long = "volume", value_name = "HOST:GUEST[:ro]")]
+    pub volumes: Vec<OsString>,
+
     /// The command and its arguments; a command without '/' is looked up in the guest's PATH.
     #[arg(
         value_name = "CMD",
@@ -128,6 +135,11 @@ pub struct GoferArgs {
     /// The host directory to serve.
     #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
+
+    /// A volume to serve besides the root: `rw:DIR` or `ro:DIR`, its aname given by its
+    /// place among the volumes (see `volume_aname`).
+    #[arg(long = "volume", value_name = "rw|ro:DIR")]
+    pub volumes: Vec<OsString>,
 
     /// The inherited descriptor of the socket to the Sentry.
     #[arg(long, value_name = "N")]

@@ -37,6 +37,7 @@ pub fn run(global: &GlobalOptions, args: BootArgs) -> Result<u8> {
         rlimits: spec.rlimits,
         strace: global.strace,
         gofer,
+        volumes: spec.volumes,
         stdio: caller_stdio().context("duplicating stdio for the sandbox")?,
         limits: spec.limits,
     };

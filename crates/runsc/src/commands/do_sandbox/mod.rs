@@ -20,7 +20,7 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::unistd::Pid;
 
 use super::{exit_code, signaled_exit_code};
-use crate::cli::{DoArgs, EnvVar, GlobalOptions};
+use crate::cli::{volume_aname, DoArgs, EnvVar, GlobalOptions, VolumeArg};
 use crate::spec::{self, SandboxSpec};
 use crate::sys::{self, SignalSource};
 use children::KillOnDrop;
@@ -33,6 +33,16 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
         .root
         .canonicalize()
         .with_context(|| format!("resolving the sandbox root {}", args.root.display()))?;
+    // Checked before anything starts: a bad volume is the caller's mistake, said plainly.
+    let volumes = args
+        .volumes
+        .iter()
+        .map(|text| {
+            let volume = VolumeArg::parse(text).map_err(anyhow::Error::msg)?;
+            let host = volume.resolve_host().map_err(anyhow::Error::msg)?;
+            Ok((volume, host))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let cwd_required = args.cwd.is_some();
     let cwd = match args.cwd {
         Some(cwd) => cwd,
@@ -54,6 +64,15 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
         cwd_required,
         rlimits: spec::own_rlimits()?,
         limits: args.limits.resolve(),
+        volumes: volumes
+            .iter()
+            .enumerate()
+            .map(|(index, (volume, _))| kernel::Volume {
+                aname: volume_aname(index),
+                guest: volume.guest.clone(),
+                read_only: volume.read_only,
+            })
+            .collect(),
     }
     .to_memfd()?;
 
@@ -72,6 +91,11 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
         .arg("gofer")
         .arg("--root")
         .arg(&root)
+        .args(volumes.iter().flat_map(|(volume, host)| {
+            let mut flag = OsString::from(if volume.read_only { "ro:" } else { "rw:" });
+            flag.push(host);
+            [OsString::from("--volume"), flag]
+        }))
         .arg("--fd")
         .arg(fd_number(&gofer_end))
         .stdin(Stdio::null())
