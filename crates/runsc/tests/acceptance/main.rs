@@ -12,3 +12,4 @@ mod limits;
 mod live;
 mod startup;
 mod support;
+mod volume;

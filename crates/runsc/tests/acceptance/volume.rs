@@ -1,0 +1,226 @@
+//! `runsc do --volume HOST:GUEST[:ro]`: what a guest does in a volume is on the host
+//! afterwards, exactly as the same commands leave a host directory natively; a read-only volume
+//! refuses changes with EROFS; symlinks in a volume are resolved by the Sentry inside the
+//! sandbox, never by the Gofer on the host.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use crate::support::{busybox, shared_tempdir, Run, Status};
+
+/// A few files for the guest to change, the same in every directory it is made in.
+fn seed(dir: &Path) {
+    fs::create_dir_all(dir.join("dir_gone")).expect("mkdir");
+    for (name, content) in [("keep.txt", "keep"), ("old.txt", "old"), ("gone.txt", "gone")] {
+        fs::write(dir.join(name), content).expect("write seed");
+    }
+}
+
+/// Every entry under `dir`: type, permission bits, link count, and contents or target.
+fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    let mut entries = BTreeMap::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(at) = pending.pop() {
+        for entry in fs::read_dir(&at).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let meta = fs::symlink_metadata(&path).expect("lstat");
+            let what = if meta.is_dir() {
+                pending.push(path.clone());
+                "dir".to_owned()
+            } else if meta.file_type().is_symlink() {
+                format!("link -> {}", fs::read_link(&path).expect("readlink").display())
+            } else if meta.is_file() {
+                format!("file {:?}", fs::read_to_string(&path).expect("read"))
+            } else {
+                format!("other {:o}", meta.mode() & libc::S_IFMT)
+            };
+            let relative = path.strip_prefix(dir).expect("under dir").display();
+            let mode = meta.permissions().mode() & 0o7777;
+            let summary = format!("{what} mode {mode:o} nlink {}", meta.nlink());
+            entries.insert(relative.to_string(), summary);
+        }
+    }
+    entries
+}
+
+/// What the guest does in directory `$1`, printing what it reads back.
+const CHANGES: &str = r#"
+cd "$1" &&
+echo written > new.txt && printf 'more\n' >> new.txt &&
+mkdir -p sub/deeper && echo inner > sub/deeper/f &&
+mv old.txt sub/renamed.txt &&
+rm gone.txt && rmdir dir_gone &&
+ln -s sub/renamed.txt link && ln keep.txt hard &&
+chmod 600 keep.txt && chmod 750 sub &&
+truncate -s 3 sub/deeper/f &&
+touch -d '2001-02-03 04:05:06' keep.txt &&
+echo synced | dd of=synced conv=fsync 2>/dev/null &&
+mkfifo fifo &&
+cat link new.txt sub/deeper/f && echo && ls -n keep.txt | cut -c1-10 && ls
+"#;
+
+#[test]
+fn guest_changes_in_a_volume_are_on_the_host_afterwards() {
+    let Some(busybox) = busybox() else { return };
+    let base = shared_tempdir();
+    let (native_dir, volume, mount_point) = (
+        base.path().join("native"),
+        base.path().join("volume"),
+        base.path().join("mnt"),
+    );
+    seed(&native_dir);
+    seed(&volume);
+    fs::create_dir(&mount_point).expect("mkdir mount point");
+
+    let native = Run::new(busybox)
+        .args([OsString::from("sh"), "-c".into(), CHANGES.into(), "sh".into()])
+        .args([&native_dir])
+        .native();
+    assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
+    let mut flag = volume.clone().into_os_string();
+    flag.push(":");
+    flag.push(&mount_point);
+    let sandboxed = Run::new(busybox)
+        .args([OsString::from("sh"), "-c".into(), CHANGES.into(), "sh".into()])
+        .args([&mount_point])
+        .runsc_flags([OsString::from("--volume"), flag])
+        .sandboxed();
+    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
+    assert_eq!(sandboxed.stdout, native.stdout);
+
+    // Checked here, on the host, after the sandbox is gone.
+    assert_eq!(snapshot(&volume), snapshot(&native_dir));
+    assert_eq!(
+        fs::metadata(volume.join("keep.txt")).expect("stat").mtime(),
+        fs::metadata(native_dir.join("keep.txt")).expect("stat").mtime()
+    );
+    assert_eq!(
+        fs::read_dir(&mount_point).expect("read_dir").count(),
+        0,
+        "the mount point on the host is untouched"
+    );
+}
+
+#[test]
+fn a_read_only_volume_refuses_changes_with_erofs() {
+    let Some(busybox) = busybox() else { return };
+    let base = shared_tempdir();
+    let (volume, mount_point) = (base.path().join("volume"), base.path().join("mnt"));
+    seed(&volume);
+    fs::create_dir(&mount_point).expect("mkdir mount point");
+    let before = snapshot(&volume);
+    let script = r#"
+cd "$1" && cat keep.txt && echo &&
+for change in 'echo x > new' 'mkdir d' 'rm keep.txt' 'chmod 600 keep.txt' \
+              'mv keep.txt moved' 'ln -s x link' 'touch keep.txt' 'rmdir dir_gone'; do
+    sh -c "$change" 2>&1 && echo "allowed: $change"
+done
+grep " $1 " /proc/mounts | cut -d' ' -f3-4 | cut -d, -f1
+"#;
+    let mut flag = volume.clone().into_os_string();
+    flag.push(":");
+    flag.push(&mount_point);
+    flag.push(":ro");
+    let sandboxed = Run::new(busybox)
+        .args([OsString::from("sh"), "-c".into(), script.into(), "sh".into()])
+        .args([&mount_point])
+        .runsc_flags([OsString::from("--volume"), flag])
+        .sandboxed();
+    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
+    let lines: Vec<&str> = sandboxed.stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"keep"), "{}", sandboxed.stdout);
+    assert_eq!(lines.last(), Some(&"9p ro"), "{}", sandboxed.stdout);
+    let refused = lines
+        .iter()
+        .filter(|line| line.ends_with("Read-only file system"))
+        .count();
+    assert_eq!(refused, 8, "{}", sandboxed.stdout);
+    assert_eq!(snapshot(&volume), before);
+}
+
+#[test]
+fn symlinks_in_a_volume_resolve_inside_the_sandbox() {
+    let Some(busybox) = busybox() else { return };
+    let base = shared_tempdir();
+    let (root, volume) = (base.path().join("root"), base.path().join("volume"));
+    for dir in ["bin", "etc", "mnt"] {
+        fs::create_dir_all(root.join(dir)).expect("mkdir");
+    }
+    fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
+    fs::write(root.join("etc/marker"), "the sandbox's /etc").expect("write marker");
+    fs::create_dir(&volume).expect("mkdir volume");
+    std::os::unix::fs::symlink("/etc", volume.join("etc_link")).expect("symlink");
+    std::os::unix::fs::symlink("../".repeat(12), volume.join("up")).expect("symlink");
+    // Natively the link reaches the host's /etc: the escape the sandbox must stop is real.
+    assert!(volume.join("etc_link/shadow").exists(), "the host has no /etc/shadow");
+
+    let script = r#"
+busybox cat /mnt/etc_link/marker && echo
+busybox cat /mnt/etc_link/shadow 2>&1
+busybox cat /mnt/up/etc/shadow 2>&1
+{ echo planted > /mnt/etc_link/planted; } 2>&1
+{ echo planted > /mnt/up/etc/planted; } 2>&1
+busybox ls /mnt/up
+"#;
+    let mut flag = volume.clone().into_os_string();
+    flag.push(":/mnt");
+    let sandboxed = Run::new("/bin/busybox")
+        .args(["sh", "-c", script])
+        .env("PATH", "/bin")
+        .runsc_flags([
+            OsString::from("--root"),
+            root.clone().into_os_string(),
+            "--cwd".into(),
+            "/".into(),
+            "--volume".into(),
+            flag,
+        ])
+        .sandboxed();
+    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
+    let lines: Vec<&str> = sandboxed.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "the sandbox's /etc",
+            "cat: can't open '/mnt/etc_link/shadow': No such file or directory",
+            "cat: can't open '/mnt/up/etc/shadow': No such file or directory",
+            "sh: can't create /mnt/etc_link/planted: Read-only file system",
+            "sh: can't create /mnt/up/etc/planted: Read-only file system",
+            "bin",
+            "etc",
+            "mnt",
+        ],
+        "{}",
+        sandboxed.stdout
+    );
+    assert!(!Path::new("/etc/planted").exists());
+    assert!(!root.join("etc/planted").exists());
+}
+
+#[test]
+fn bad_volumes_fail_before_the_sandbox_runs() {
+    let Some(busybox) = busybox() else { return };
+    let base = shared_tempdir();
+    let host = base.path().to_str().expect("utf-8 temp path");
+    let file = base.path().join("file");
+    fs::write(&file, "not a directory").expect("write");
+    for (volume, why) in [
+        (format!("{host}/missing:/mnt"), "No such file or directory"),
+        (format!("{}:/mnt", file.display()), "not a directory"),
+        (format!("{host}:mnt"), "must be absolute"),
+        (format!("{host}:/"), "root"),
+        (host.to_owned(), "HOST:GUEST"),
+        (format!("{host}:/no/such/mount/point"), "read-only"),
+    ] {
+        let sandboxed = Run::new(busybox)
+            .args(["echo", "ran"])
+            .runsc_flags(["--volume", &volume])
+            .sandboxed();
+        assert_eq!(sandboxed.status, Status::Exited(125), "{volume}");
+        assert!(sandboxed.stderr.contains(why), "{volume}: {}", sandboxed.stderr);
+        assert_eq!(sandboxed.stdout, "", "{volume}");
+    }
+}
