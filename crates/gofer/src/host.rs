@@ -8,9 +8,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use nix::dir::{Dir, Type};
 use nix::fcntl::{openat, readlinkat, OFlag};
 use nix::sys::stat::{fstat, FileStat, Mode, SFlag};
-use rustix::fs::{AtFlags, Timespec};
 use p9::QID_TYPE_SYMLINK;
 use p9::{DirEntry, Qid, Rgetattr, Rstatfs, GETATTR_BASIC, QID_TYPE_DIR, QID_TYPE_FILE};
+use rustix::fs::{AtFlags, Timespec};
 
 use crate::errno::{from_io, from_nix, EINVAL, EIO, EPERM};
 use crate::pseudo_fs;
@@ -272,7 +272,8 @@ pub const XATTR_SIZE_MAX: usize = 1 << 16;
 /// The value of extended attribute `name` of the file behind `path_fd`.
 pub fn get_xattr(path_fd: BorrowedFd<'_>, name: &[u8]) -> Result<Vec<u8>, u32> {
     let mut value = vec![0; XATTR_SIZE_MAX];
-    let len = rustix::fs::getxattr(proc_path(path_fd), name, &mut value[..]).map_err(from_rustix)?;
+    let len =
+        rustix::fs::getxattr(proc_path(path_fd), name, &mut value[..]).map_err(from_rustix)?;
     value.truncate(len);
     Ok(value)
 }
@@ -290,7 +291,12 @@ pub fn list_user_xattrs(path_fd: BorrowedFd<'_>) -> Result<Vec<u8>, u32> {
 }
 
 /// Sets extended attribute `name` (with `XATTR_CREATE`/`XATTR_REPLACE` `flags`).
-pub fn set_xattr(path_fd: BorrowedFd<'_>, name: &[u8], value: &[u8], flags: u32) -> Result<(), u32> {
+pub fn set_xattr(
+    path_fd: BorrowedFd<'_>,
+    name: &[u8],
+    value: &[u8],
+    flags: u32,
+) -> Result<(), u32> {
     let flags = rustix::fs::XattrFlags::from_bits(flags).ok_or(EINVAL)?;
     rustix::fs::setxattr(proc_path(path_fd), name, value, flags).map_err(from_rustix)
 }

@@ -78,14 +78,32 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_renameat, "Trenameat"),
     (libc::SYS_renameat2, "Trenameat through newer libc"),
     (libc::SYS_symlinkat, "Tsymlink"),
-    (libc::SYS_linkat, "Tlink (through the file's /proc/self/fd link)"),
-    (libc::SYS_mknodat, "Tmknod (FIFOs, sockets and regular files only)"),
-    (libc::SYS_fchmodat, "Tsetattr's mode (through /proc/self/fd)"),
-    (libc::SYS_fchownat, "Tsetattr's owner (AT_EMPTY_PATH on the fid's descriptor)"),
-    (libc::SYS_utimensat, "Tsetattr's times (AT_EMPTY_PATH on the fid's descriptor)"),
+    (
+        libc::SYS_linkat,
+        "Tlink (through the file's /proc/self/fd link)",
+    ),
+    (
+        libc::SYS_mknodat,
+        "Tmknod (FIFOs, sockets and regular files only)",
+    ),
+    (
+        libc::SYS_fchmodat,
+        "Tsetattr's mode (through /proc/self/fd)",
+    ),
+    (
+        libc::SYS_fchownat,
+        "Tsetattr's owner (AT_EMPTY_PATH on the fid's descriptor)",
+    ),
+    (
+        libc::SYS_utimensat,
+        "Tsetattr's times (AT_EMPTY_PATH on the fid's descriptor)",
+    ),
     (libc::SYS_ftruncate, "Tsetattr's size"),
     (libc::SYS_getxattr, "Txattrwalk of a user.* attribute"),
-    (libc::SYS_listxattr, "Txattrwalk listing the user.* attributes"),
+    (
+        libc::SYS_listxattr,
+        "Txattrwalk listing the user.* attributes",
+    ),
     (libc::SYS_setxattr, "Txattrcreate, at clunk"),
     (libc::SYS_removexattr, "Txattrcreate removing, at clunk"),
     // Memory.

@@ -295,5 +295,6 @@ fn volume_mount_point(vfs: &Vfs, ctx: &LookupCtx, path: &[u8]) -> Result<vfs::Vf
             }
         }
     }
-    vfs.lookup(ctx, path, true).map_err(|errno| errno.to_string())
+    vfs.lookup(ctx, path, true)
+        .map_err(|errno| errno.to_string())
 }

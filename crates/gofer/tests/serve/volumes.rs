@@ -95,10 +95,7 @@ fn one_gofer_serves_trees_by_aname() {
         client.lopen(up, O_RDONLY).unwrap();
         assert_eq!(client.read(up, 0, 16).unwrap(), expected.as_bytes());
     }
-    assert_eq!(
-        remote_errno(client.attach(b"root", b"volume/9", 0)),
-        ENOENT
-    );
+    assert_eq!(remote_errno(client.attach(b"root", b"volume/9", 0)), ENOENT);
     volumes.finish();
 }
 
@@ -115,7 +112,10 @@ fn renames_and_links_never_cross_trees() {
     ]);
     let client = &volumes.client;
     let (a, b) = (volumes.attach(b"/"), volumes.attach(b"volume/0"));
-    assert_eq!(remote_errno(client.renameat(a, b"file", b, b"moved")), EXDEV);
+    assert_eq!(
+        remote_errno(client.renameat(a, b"file", b, b"moved")),
+        EXDEV
+    );
     let (file, _) = client.walk(a, &[b"file"]).unwrap();
     assert_eq!(remote_errno(client.rename(file, b, b"moved")), EXDEV);
     assert_eq!(remote_errno(client.link(b, file, b"linked")), EXDEV);
@@ -169,10 +169,15 @@ fn writes_never_follow_a_symlink_out_of_the_volume() {
     };
     client.setattr(&touch).unwrap();
     assert_eq!(
-        fs::symlink_metadata(volume.join("out_dir")).unwrap().mtime(),
+        fs::symlink_metadata(volume.join("out_dir"))
+            .unwrap()
+            .mtime(),
         12345
     );
-    assert_ne!(dir.path().join("outside").metadata().unwrap().mtime(), 12345);
+    assert_ne!(
+        dir.path().join("outside").metadata().unwrap().mtime(),
+        12345
+    );
     // No hard link to a link's target, no attributes through a link.
     assert_eq!(
         remote_errno(client.link(root, out_file, b"hard")),
@@ -184,18 +189,28 @@ fn writes_never_follow_a_symlink_out_of_the_volume() {
     );
     assert_eq!(remote_errno(client.get_xattr(out_file, b"user.x")), ENODATA);
     // Renaming and unlinking a link move and remove the link.
-    client.renameat(root, b"out_file", root, b"renamed").unwrap();
+    client
+        .renameat(root, b"out_file", root, b"renamed")
+        .unwrap();
     client.unlinkat(root, b"renamed", 0).unwrap();
     // Names are one component: no "..", no "/".
     for name in [&b".."[..], b"../escape", b"sub/../../escape"] {
         assert_eq!(remote_errno(client.mkdir(root, name, 0o755, 0)), EINVAL);
         assert_eq!(remote_errno(client.symlink(root, name, b"x", 0)), EINVAL);
-        assert_eq!(remote_errno(client.renameat(root, b"file", root, name)), EINVAL);
+        assert_eq!(
+            remote_errno(client.renameat(root, b"file", root, name)),
+            EINVAL
+        );
     }
 
     let outside = dir.path().join("outside");
     assert_eq!(fs::read(outside.join("secret")).unwrap(), b"host secret");
-    let mode = outside.join("secret").metadata().unwrap().permissions().mode();
+    let mode = outside
+        .join("secret")
+        .metadata()
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     assert_eq!(fs::read_dir(&outside).unwrap().count(), 1);
     assert!(!dir.path().join("escape").exists());
@@ -234,7 +249,10 @@ fn setattr_link_mknod_rename_and_xattrs_reach_the_host() {
     assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
     assert_eq!((meta.uid(), meta.gid()), (1234, 5678));
     assert_eq!(meta.len(), 4);
-    assert_eq!((meta.atime(), meta.mtime(), meta.mtime_nsec()), (1000, 2000, 5));
+    assert_eq!(
+        (meta.atime(), meta.mtime(), meta.mtime_nsec()),
+        (1000, 2000, 5)
+    );
     assert_eq!(fs::read(volume.join("file")).unwrap(), b"0123");
 
     client.link(root, file, b"hard").unwrap();
@@ -250,14 +268,21 @@ fn setattr_link_mknod_rename_and_xattrs_reach_the_host() {
         .mknod(root, b"fifo", libc::S_IFIFO | 0o600, 0, 0, 0)
         .unwrap();
     use std::os::unix::fs::FileTypeExt;
-    assert!(volume.join("fifo").metadata().unwrap().file_type().is_fifo());
+    assert!(volume
+        .join("fifo")
+        .metadata()
+        .unwrap()
+        .file_type()
+        .is_fifo());
     assert_eq!(
         remote_errno(client.mknod(root, b"null", libc::S_IFCHR | 0o666, 1, 3, 0)),
         EPERM
     );
 
     let (hard, _) = client.walk(root, &[b"hard"]).unwrap();
-    client.set_xattr(hard, b"user.color", b"blue", XATTR_CREATE).unwrap();
+    client
+        .set_xattr(hard, b"user.color", b"blue", XATTR_CREATE)
+        .unwrap();
     assert_eq!(client.get_xattr(hard, b"user.color").unwrap(), b"blue");
     assert_eq!(client.get_xattr(hard, b"").unwrap(), b"user.color\0");
     assert_eq!(
@@ -268,7 +293,9 @@ fn setattr_link_mknod_rename_and_xattrs_reach_the_host() {
         remote_errno(client.set_xattr(hard, b"trusted.x", b"v", 0)),
         EOPNOTSUPP
     );
-    client.set_xattr(hard, b"user.color", b"", XATTR_REPLACE).unwrap();
+    client
+        .set_xattr(hard, b"user.color", b"", XATTR_REPLACE)
+        .unwrap();
     assert_eq!(remote_errno(client.get_xattr(hard, b"user.color")), ENODATA);
     volumes.finish();
 }
@@ -277,10 +304,7 @@ fn setattr_link_mknod_rename_and_xattrs_reach_the_host() {
 fn a_read_only_volume_refuses_the_new_writes() {
     let dir = tempfile::tempdir().unwrap();
     let volume = volume_with_links_out(dir.path());
-    let volumes = Volumes::start(&[
-        (b"/", dir.path(), false),
-        (b"volume/0", &volume, true),
-    ]);
+    let volumes = Volumes::start(&[(b"/", dir.path(), false), (b"volume/0", &volume, true)]);
     let client = &volumes.client;
     let root = volumes.attach(b"volume/0");
     let (file, _) = client.walk(root, &[b"file"]).unwrap();

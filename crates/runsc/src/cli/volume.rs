@@ -37,7 +37,10 @@ impl VolumeArg {
                 shown()
             ));
         }
-        if guest.split(|&b| b == b'/').all(|c| c.is_empty() || c == b".") {
+        if guest
+            .split(|&b| b == b'/')
+            .all(|c| c.is_empty() || c == b".")
+        {
             return Err(format!(
                 "--volume {:?}: a volume can't cover the sandbox's root",
                 shown()

@@ -14,7 +14,11 @@ use crate::support::{busybox, shared_tempdir, Run, Status};
 /// A few files for the guest to change, the same in every directory it is made in.
 fn seed(dir: &Path) {
     fs::create_dir_all(dir.join("dir_gone")).expect("mkdir");
-    for (name, content) in [("keep.txt", "keep"), ("old.txt", "old"), ("gone.txt", "gone")] {
+    for (name, content) in [
+        ("keep.txt", "keep"),
+        ("old.txt", "old"),
+        ("gone.txt", "gone"),
+    ] {
         fs::write(dir.join(name), content).expect("write seed");
     }
 }
@@ -31,7 +35,10 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
                 pending.push(path.clone());
                 "dir".to_owned()
             } else if meta.file_type().is_symlink() {
-                format!("link -> {}", fs::read_link(&path).expect("readlink").display())
+                format!(
+                    "link -> {}",
+                    fs::read_link(&path).expect("readlink").display()
+                )
             } else if meta.is_file() {
                 format!("file {:?}", fs::read_to_string(&path).expect("read"))
             } else {
@@ -76,7 +83,12 @@ fn guest_changes_in_a_volume_are_on_the_host_afterwards() {
     fs::create_dir(&mount_point).expect("mkdir mount point");
 
     let native = Run::new(busybox)
-        .args([OsString::from("sh"), "-c".into(), CHANGES.into(), "sh".into()])
+        .args([
+            OsString::from("sh"),
+            "-c".into(),
+            CHANGES.into(),
+            "sh".into(),
+        ])
         .args([&native_dir])
         .native();
     assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
@@ -84,7 +96,12 @@ fn guest_changes_in_a_volume_are_on_the_host_afterwards() {
     flag.push(":");
     flag.push(&mount_point);
     let sandboxed = Run::new(busybox)
-        .args([OsString::from("sh"), "-c".into(), CHANGES.into(), "sh".into()])
+        .args([
+            OsString::from("sh"),
+            "-c".into(),
+            CHANGES.into(),
+            "sh".into(),
+        ])
         .args([&mount_point])
         .runsc_flags([OsString::from("--volume"), flag])
         .sandboxed();
@@ -95,7 +112,9 @@ fn guest_changes_in_a_volume_are_on_the_host_afterwards() {
     assert_eq!(snapshot(&volume), snapshot(&native_dir));
     assert_eq!(
         fs::metadata(volume.join("keep.txt")).expect("stat").mtime(),
-        fs::metadata(native_dir.join("keep.txt")).expect("stat").mtime()
+        fs::metadata(native_dir.join("keep.txt"))
+            .expect("stat")
+            .mtime()
     );
     assert_eq!(
         fs::read_dir(&mount_point).expect("read_dir").count(),
@@ -125,7 +144,12 @@ grep " $1 " /proc/mounts | cut -d' ' -f3-4 | cut -d, -f1
     flag.push(&mount_point);
     flag.push(":ro");
     let sandboxed = Run::new(busybox)
-        .args([OsString::from("sh"), "-c".into(), script.into(), "sh".into()])
+        .args([
+            OsString::from("sh"),
+            "-c".into(),
+            script.into(),
+            "sh".into(),
+        ])
         .args([&mount_point])
         .runsc_flags([OsString::from("--volume"), flag])
         .sandboxed();
@@ -155,7 +179,10 @@ fn symlinks_in_a_volume_resolve_inside_the_sandbox() {
     std::os::unix::fs::symlink("/etc", volume.join("etc_link")).expect("symlink");
     std::os::unix::fs::symlink("../".repeat(12), volume.join("up")).expect("symlink");
     // Natively the link reaches the host's /etc: the escape the sandbox must stop is real.
-    assert!(volume.join("etc_link/shadow").exists(), "the host has no /etc/shadow");
+    assert!(
+        volume.join("etc_link/shadow").exists(),
+        "the host has no /etc/shadow"
+    );
 
     let script = r#"
 busybox cat /mnt/etc_link/marker && echo
@@ -220,7 +247,11 @@ fn bad_volumes_fail_before_the_sandbox_runs() {
             .runsc_flags(["--volume", &volume])
             .sandboxed();
         assert_eq!(sandboxed.status, Status::Exited(125), "{volume}");
-        assert!(sandboxed.stderr.contains(why), "{volume}: {}", sandboxed.stderr);
+        assert!(
+            sandboxed.stderr.contains(why),
+            "{volume}: {}",
+            sandboxed.stderr
+        );
         assert_eq!(sandboxed.stdout, "", "{volume}");
     }
 }

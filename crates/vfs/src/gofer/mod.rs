@@ -621,9 +621,7 @@ impl FileOps for GoferFile {
     /// file's own, and Tfsync has the Gofer sync its descriptor.
     fn fsync(&self) -> Result<(), Errno> {
         match &self.handle {
-            Handle::Writable { fd, .. } => {
-                nix::unistd::fsync(fd).map_err(|e| Errno(e as i32))
-            }
+            Handle::Writable { fd, .. } => nix::unistd::fsync(fd).map_err(|e| Errno(e as i32)),
             Handle::Fid(fid) if self.node.writable => {
                 self.node.client.fsync(*fid, false).map_err(errno)
             }
