@@ -114,7 +114,6 @@ mod tests {
             "/host:/",
             "/host://./",
             "/host:/a/../b",
-            "/host:/x:ro:ro",
         ] {
             assert!(parse(text).is_err(), "{text}");
         }
