@@ -231,6 +231,21 @@ pub trait Inode: Send + Sync + Any {
     fn allocate(&self, _mode: i32, _offset: u64, _len: u64) -> Result<(), Errno> {
         Err(Errno::EOPNOTSUPP)
     }
+    /// The value of extended attribute `name` (ENODATA if the file has none of that name).
+    fn get_xattr(&self, _name: &[u8]) -> Result<Vec<u8>, Errno> {
+        Err(Errno::ENODATA)
+    }
+    /// The names of the file's extended attributes, each NUL-terminated.
+    fn list_xattrs(&self) -> Result<Vec<u8>, Errno> {
+        Ok(Vec::new())
+    }
+    /// Sets extended attribute `name`; `flags` holds XATTR_CREATE or XATTR_REPLACE.
+    fn set_xattr(&self, _name: &[u8], _value: &[u8], _flags: i32) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    fn remove_xattr(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::ENODATA)
+    }
     /// The pipe of a FIFO, which every open of it shares.
     fn fifo(&self) -> Option<Arc<crate::pipe::Pipe>> {
         None

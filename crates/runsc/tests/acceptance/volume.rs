@@ -255,3 +255,71 @@ fn bad_volumes_fail_before_the_sandbox_runs() {
         assert_eq!(sandboxed.stdout, "", "{volume}");
     }
 }
+
+/// Sets, reads, lists and removes `user.*` attributes of files in directory `sys.argv[1]`.
+const XATTRS: &str = r#"
+import errno, os, sys
+d = sys.argv[1]
+for name in ("tagged", "untagged"):
+    open(os.path.join(d, name), "w").close()
+f = os.path.join(d, "tagged")
+os.setxattr(f, "user.color", b"blue")
+os.setxattr(f, "user.size", b"x" * 1000)
+os.setxattr(f, "user.gone", b"soon")
+os.removexattr(f, "user.gone")
+print(os.getxattr(f, "user.color"), sorted(os.listxattr(f)))
+for call in (lambda: os.setxattr(f, "user.color", b"red", os.XATTR_CREATE),
+             lambda: os.getxattr(f, "user.gone"),
+             lambda: os.removexattr(f, "user.gone"),
+             lambda: os.setxattr(f, "user.new", b"v", os.XATTR_REPLACE)):
+    try:
+        call()
+        print("allowed")
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+fd = os.open(f, os.O_RDONLY)
+print(os.getxattr(fd, "user.color"), os.listxattr(os.path.join(d, "untagged")))
+"#;
+
+#[test]
+fn user_xattrs_in_a_volume_are_the_host_files() {
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() {
+        eprintln!("SKIPPED: python3 is missing");
+        return;
+    }
+    let base = shared_tempdir();
+    let (native_dir, volume, mount_point) = (
+        base.path().join("native"),
+        base.path().join("volume"),
+        base.path().join("mnt"),
+    );
+    for dir in [&native_dir, &volume, &mount_point] {
+        fs::create_dir(dir).expect("mkdir");
+    }
+    let native = Run::new(python)
+        .args([OsString::from("-c"), XATTRS.into()])
+        .args([&native_dir])
+        .native();
+    assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
+    let mut flag = volume.clone().into_os_string();
+    flag.push(":");
+    flag.push(&mount_point);
+    let sandboxed = Run::new(python)
+        .args([OsString::from("-c"), XATTRS.into()])
+        .args([&mount_point])
+        .runsc_flags([OsString::from("--volume"), flag])
+        .sandboxed();
+    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
+    assert_eq!(sandboxed.stdout, native.stdout);
+
+    // On the host, after the sandbox: the attributes are the file's own.
+    let check = "import os, sys; print(os.getxattr(sys.argv[1], 'user.color'), \
+                 sorted(os.listxattr(sys.argv[1])))";
+    let on_host = Run::new(python)
+        .args([OsString::from("-c"), check.into()])
+        .args([volume.join("tagged")])
+        .native();
+    assert_eq!(on_host.status, Status::Exited(0), "{}", on_host.stderr);
+    assert_eq!(on_host.stdout, "b'blue' ['user.color', 'user.size']\n");
+}

@@ -519,7 +519,46 @@ impl Inode for GoferInode {
     fn set_attr(&self, attr: &SetAttr) -> Result<(), Errno> {
         self.0.set_attr(attr)
     }
+
+    /// The Gofer serves `user.*` attributes only; others are answered here as absent (the
+    /// security and ACL names `ls -l` asks for on every file cost no round trip).
+    fn get_xattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        if !name.starts_with(USER_XATTR_PREFIX) {
+            return Err(Errno::ENODATA);
+        }
+        self.0.client.get_xattr(self.0.fid, name).map_err(errno)
+    }
+
+    fn list_xattrs(&self) -> Result<Vec<u8>, Errno> {
+        self.0.client.get_xattr(self.0.fid, b"").map_err(errno)
+    }
+
+    fn set_xattr(&self, name: &[u8], value: &[u8], flags: i32) -> Result<(), Errno> {
+        let node = self.writable()?;
+        if !name.starts_with(USER_XATTR_PREFIX) {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+        node.client
+            .set_xattr(node.fid, name, value, flags)
+            .map_err(errno)
+    }
+
+    /// Through 9P a removal is an empty value set with XATTR_REPLACE, as Linux's client sends.
+    fn remove_xattr(&self, name: &[u8]) -> Result<(), Errno> {
+        let node = self.writable()?;
+        if !name.starts_with(USER_XATTR_PREFIX) {
+            return Err(Errno::ENODATA);
+        }
+        let replace = u32::try_from(libc::XATTR_REPLACE).unwrap_or(0);
+        node.client
+            .set_xattr(node.fid, name, b"", replace)
+            .map_err(errno)
+    }
 }
+
+/// The extended attribute namespace the Gofer serves.
+const USER_XATTR_PREFIX: &[u8] = b"user.";
 
 impl GoferInode {
     /// The node, if its tree is writable; EROFS otherwise.
