@@ -323,3 +323,28 @@ fn user_xattrs_in_a_volume_are_the_host_files() {
     assert_eq!(on_host.status, Status::Exited(0), "{}", on_host.stderr);
     assert_eq!(on_host.stdout, "b'blue' ['user.color', 'user.size']\n");
 }
+
+/// A mount point missing from a writable filesystem (the sandbox's /tmp) is made, parents
+/// and all; the host's /tmp is not touched.
+#[test]
+fn a_missing_mount_point_is_made_where_it_can_be() {
+    let Some(busybox) = busybox() else { return };
+    let base = shared_tempdir();
+    fs::write(base.path().join("from_host"), "host").expect("write");
+    let guest = format!("/tmp/rvisor-volume-{}/deep", std::process::id());
+    let mut flag = base.path().as_os_str().to_owned();
+    flag.push(":");
+    flag.push(&guest);
+    let script = format!("cat {guest}/from_host && echo guest > {guest}/from_guest");
+    let sandboxed = Run::new(busybox)
+        .args(["sh", "-c", &script])
+        .runsc_flags([OsString::from("--volume"), flag])
+        .sandboxed();
+    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
+    assert_eq!(sandboxed.stdout, "host");
+    assert_eq!(
+        fs::read_to_string(base.path().join("from_guest")).expect("read"),
+        "guest\n"
+    );
+    assert!(!Path::new(&guest).exists());
+}
