@@ -9,7 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, SeccompRule, TargetArch};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
 
 use crate::GoferError;
 
@@ -130,11 +133,36 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_exit_group, "process exit"),
 ];
 
-/// The filter: the calls in [`ALLOWED`] with any arguments, everything else kills the process.
+/// The file types `mknodat` may make: FIFOs, sockets and regular files, never a device node
+/// (which the Gofer refuses before asking, and the filter refuses should it ask anyway).
+const MKNOD_TYPES: [u32; 3] = [libc::S_IFIFO, libc::S_IFSOCK, libc::S_IFREG];
+
+/// Argument rules narrowing calls of [`ALLOWED`]: the call is allowed only if one rule
+/// matches. Calls not here take any arguments.
+fn argument_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
+    let mknod_rules = MKNOD_TYPES
+        .iter()
+        .map(|&file_type| {
+            // mknodat(dirfd, path, mode, dev): the type bits of `mode`.
+            let mode_type = SeccompCondition::new(
+                2,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::MaskedEq(u64::from(libc::S_IFMT)),
+                u64::from(file_type),
+            )?;
+            SeccompRule::new(vec![mode_type])
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(BTreeMap::from([(libc::SYS_mknodat, mknod_rules)]))
+}
+
+/// The filter: the calls in [`ALLOWED`], narrowed by [`argument_rules`]; everything else kills
+/// the process.
 fn program() -> Result<BpfProgram, SeccompError> {
+    let mut narrowed = argument_rules()?;
     let rules: BTreeMap<i64, Vec<SeccompRule>> = ALLOWED
         .iter()
-        .map(|&(number, _)| (number, Vec::new()))
+        .map(|&(number, _)| (number, narrowed.remove(&number).unwrap_or_default()))
         .collect();
     let arch = TargetArch::try_from(std::env::consts::ARCH)?;
     let filter = SeccompFilter::new(

@@ -8,14 +8,19 @@ use std::process::Command;
 /// Printed by the confined child once the allowed calls have worked.
 const ALLOWED_CALLS_WORKED: &str = "allowed calls worked under the filter";
 
-#[test]
-fn filter_allows_file_io_and_kills_on_a_socket() {
+/// Runs the ignored test `child` of this binary in a process of its own.
+fn run_child(child: &str) -> std::process::Output {
     let exe = std::env::current_exe().expect("locating the test binary");
-    let output = Command::new(exe)
-        .args(["confined_child", "--exact", "--ignored", "--nocapture"])
+    Command::new(exe)
+        .args([child, "--exact", "--ignored", "--nocapture"])
         .args(["--test-threads", "1"])
         .output()
-        .expect("running the confined child");
+        .expect("running the confined child")
+}
+
+#[test]
+fn filter_allows_file_io_and_kills_on_a_socket() {
+    let output = run_child("confined_child");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -45,4 +50,40 @@ fn confined_child() {
     // socket(2) is not on the list: the process dies here.
     let bound = std::net::TcpListener::bind("127.0.0.1:0");
     println!("socket was allowed: {bound:?}");
+}
+
+#[test]
+fn filter_allows_a_fifo_and_kills_on_a_device_node() {
+    let output = run_child("confined_mknod_child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(ALLOWED_CALLS_WORKED),
+        "mknod of a FIFO failed under the filter; stdout: {stdout}"
+    );
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGSYS),
+        "mknod of a device was not refused with SIGSYS: {:?}; stdout: {stdout}",
+        output.status
+    );
+}
+
+#[test]
+#[ignore = "the confined child of filter_allows_a_fifo_and_kills_on_a_device_node, run by it"]
+fn confined_mknod_child() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    let device = dir.path().join("null");
+    gofer::install_filter().expect("installing the gofer's filter");
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
+    nix::sys::stat::mknod(&fifo, nix::sys::stat::SFlag::S_IFIFO, mode, 0).expect("mknod fifo");
+    println!("{ALLOWED_CALLS_WORKED}");
+    // A character device (/dev/null's numbers): the process dies here.
+    let made = nix::sys::stat::mknod(
+        &device,
+        nix::sys::stat::SFlag::S_IFCHR,
+        mode,
+        nix::sys::stat::makedev(1, 3),
+    );
+    println!("mknod of a device was allowed: {made:?}");
 }
