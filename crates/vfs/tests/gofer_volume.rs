@@ -108,7 +108,10 @@ fn writes_are_on_the_host_when_the_call_returns_and_stat_follows_them() {
             fs::read_to_string(volumes.host(&format!("rw/file{i}"))).unwrap(),
             text
         );
-        assert_eq!(file.stat().unwrap().st_size, text.len() as i64);
+        assert_eq!(
+            file.stat().unwrap().st_size,
+            i64::try_from(text.len()).unwrap()
+        );
         file.fsync().unwrap();
     }
     let meta = volumes.host("rw/file0").metadata().unwrap();
