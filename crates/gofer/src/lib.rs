@@ -1,10 +1,12 @@
-//! The Gofer: serves one host directory over 9P2000.L to the Sentry, confined to that
-//! directory.
+//! The Gofer: serves host directories (the sandbox root and its volumes, see [`Tree`]) over
+//! 9P2000.L to the Sentry, each confined to itself.
 //!
 //! Confinement here is by construction: every fid holds an `O_PATH|O_NOFOLLOW` descriptor, walks
 //! go one component at a time with `openat` relative to the parent's descriptor, symlinks are
 //! never followed (the Sentry resolves them from `readlink`), and `..` is resolved by
-//! re-walking the fid's own path from the root, so it never leaves the root. Process-level
+//! re-walking the fid's own path from the root, so it never leaves the root. Changes are `*at`
+//! calls on a fid's descriptor with one plain name, or go through the descriptor's
+//! `/proc/self/fd` link (never for a symlink), so no write lands above a tree's root. Process-level
 //! confinement (namespaces, pivot_root, and the seccomp allowlist of [`install_filter`]) is
 //! applied by the caller before [`serve`].
 //!
