@@ -122,7 +122,11 @@ impl Credentials {
             fsuid: self.ruid,
             fsgid: self.rgid,
             groups: self.groups.clone(),
-            caps: if self.ruid == 0 { self.caps.permitted } else { 0 },
+            caps: if self.ruid == 0 {
+                self.caps.permitted
+            } else {
+                0
+            },
         }
     }
 

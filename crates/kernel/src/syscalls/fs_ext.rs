@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use abi::{Errno, Timespec};
-use vfs::pipe::PipeEnd;
 use vfs::permission::CAP_CHOWN;
+use vfs::pipe::PipeEnd;
 use vfs::{FileType, OpenFile, SetAttr, Vfs, VfsPath};
 
 use super::{arg_i32, arg_i64, arg_u32, SyscallResult, AT_FDCWD};

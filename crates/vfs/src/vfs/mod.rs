@@ -251,8 +251,10 @@ impl Vfs {
         };
         if flags & libc::O_TRUNC != 0 && file_type == FileType::Regular {
             let mode = match creds {
-                Some(creds) => permission::mode_after_write(creds, Perm::of(inode.as_ref())?),
-                None => None,
+                Some(creds) if !creds.capable(permission::CAP_FSETID) => {
+                    permission::mode_after_write(creds, Perm::of(inode.as_ref())?)
+                }
+                _ => None,
             };
             inode.set_attr(&SetAttr {
                 size: Some(0),
