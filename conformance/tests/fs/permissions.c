@@ -135,6 +135,14 @@ static void as_user(void)
 	fd = CHECK_OK("open_0666_write", open(at("shared"), O_WRONLY));
 	close(fd);
 
+	/* Host files (through the Gofer, sandboxed) are checked against their host modes. */
+	if (stat("/etc/shadow", &st) == 0 && !(st.st_mode & S_IROTH))
+		CHECK_ERRNO("open_host_shadow", open("/etc/shadow", O_RDONLY), EACCES);
+	if (stat("/root", &st) == 0 && st.st_uid == 0 && !(st.st_mode & S_IXOTH))
+		CHECK_ERRNO("walk_host_root_home", stat("/root/.", &st), EACCES);
+	fd = CHECK_OK("open_host_passwd", open("/etc/passwd", O_RDONLY));
+	close(fd);
+
 	/* Search permission on the way. */
 	CHECK_ERRNO("walk_closed_dir", open(at("closed/f"), O_RDONLY), EACCES);
 	CHECK_ERRNO("stat_in_closed_dir", stat(at("closed/f"), &st), EACCES);
