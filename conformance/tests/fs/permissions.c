@@ -7,7 +7,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -244,6 +246,13 @@ static void as_user(void)
 	CHECK("exec_setid", strcmp(out, "1000 1234 1000 4321") == 0, "got \"%s\"", out);
 	out = run_ids(at("setid"), 1);
 	CHECK("exec_setid_no_new_privs", strcmp(out, "1000 1000 1000 1000") == 0, "got \"%s\"", out);
+	/* A set-user-ID-root program runs with root's capabilities. */
+	out = run_ids(at("setuid_root"), 0);
+	CHECK("exec_setuid_root", strcmp(out, "1000 0 1000 1000 dac_override") == 0, "got \"%s\"",
+	      out);
+	out = run_ids(at("setuid_root"), 1);
+	CHECK("exec_setuid_root_no_new_privs", strcmp(out, "1000 1000 1000 1000") == 0,
+	      "got \"%s\"", out);
 	exit(check_finish());
 }
 
@@ -272,7 +281,12 @@ static void in_child(const char *name, void (*body)(void))
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "print-ids") == 0) {
-		printf("%u %u %u %u", getuid(), geteuid(), getgid(), getegid());
+		struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
+		struct __user_cap_data_struct data[2] = {0};
+		int dac_override = syscall(SYS_capget, &header, data) == 0 &&
+				   (data[0].effective & (1u << CAP_DAC_OVERRIDE));
+		printf("%u %u %u %u%s", getuid(), geteuid(), getgid(), getegid(),
+		       dac_override ? " dac_override" : "");
 		return 0;
 	}
 	snprintf(base, sizeof(base), "%s/perms", scratch_dir());
@@ -308,6 +322,7 @@ int main(int argc, char **argv)
 	copy_self("noexec", 0644, 0, 0);
 	copy_self("xonly", 0711, 0, 0);
 	copy_self("setid", 06755, OTHER_ID, OTHER_GROUP);
+	copy_self("setuid_root", 04755, 0, 0);
 
 	/* Root's own rules: DAC_OVERRIDE reads anything but executes only with some x bit. */
 	chmod(at("secret"), 0);
