@@ -380,7 +380,6 @@ impl Vfs {
     pub fn unlink(&self, ctx: &LookupCtx, path: &[u8]) -> Result<(), Errno> {
         let (dir, name, trailing_slash) = self.lookup_parent(ctx, path, Errno::EISDIR)?;
         let victim = self.child(&dir, name)?;
-        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         if victim.is_dir() {
             return Err(Errno::EISDIR);
         }
@@ -388,6 +387,7 @@ impl Vfs {
             return Err(Errno::ENOTDIR);
         }
         Self::check_writable(&dir)?;
+        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().unlink(name)?;
         self.forget(dir.dentry().forget_child(name));
         Ok(())
@@ -403,7 +403,6 @@ impl Vfs {
             Last::Root => return Err(Errno::EBUSY),
         };
         let victim = self.child(&dir, name)?;
-        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         if !victim.is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -411,6 +410,7 @@ impl Vfs {
             return Err(Errno::EBUSY);
         }
         Self::check_writable(&dir)?;
+        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().rmdir(name)?;
         self.forget(dir.dentry().forget_child(name));
         Ok(())
@@ -443,12 +443,9 @@ impl Vfs {
         if source.is_dir() && new_dir.dentry().is_descendant_of(source.dentry()) {
             return Err(Errno::EINVAL);
         }
-        let creds = &old_ctx.creds;
-        permission::may_delete(creds, old_dir.inode().as_ref(), source.inode().as_ref())?;
-        match self.child(&new_dir, new_name) {
+        let target = match self.child(&new_dir, new_name) {
             Ok(_) if flags & libc::RENAME_NOREPLACE != 0 => return Err(Errno::EEXIST),
             Ok(target) => {
-                permission::may_delete(creds, new_dir.inode().as_ref(), target.inode().as_ref())?;
                 if Arc::ptr_eq(target.dentry(), source.dentry())
                     || target.inode().ino() == source.inode().ino()
                 {
@@ -465,15 +462,13 @@ impl Vfs {
                 if old_dir.dentry().is_descendant_of(target.dentry()) {
                     return Err(Errno::ENOTEMPTY);
                 }
+                Some(target)
             }
-            Err(Errno::ENOENT) => permission::may_create(creds, new_dir.inode().as_ref())?,
+            Err(Errno::ENOENT) => None,
             Err(e) => return Err(e),
-        }
-        // A directory moving to another parent rewrites its "..".
-        if source.is_dir() && !new_dir.same_as(&old_dir) {
-            permission::check(creds, source.inode().as_ref(), MAY_WRITE)?;
-        }
+        };
         Self::check_writable(&old_dir)?;
+        Self::may_rename(&old_ctx.creds, &old_dir, &source, &new_dir, target.as_ref())?;
         old_dir
             .inode()
             .rename(old_name, new_dir.inode(), new_name)?;
@@ -481,6 +476,29 @@ impl Vfs {
             .dentry()
             .move_child(old_name, new_dir.dentry(), new_name);
         self.forget(replaced);
+        Ok(())
+    }
+
+    /// Linux's rename permissions: `source` leaves `old_dir` and `target` (if any) `new_dir`
+    /// as for unlink, a new name in `new_dir` as for create, and a directory moving to another
+    /// parent rewrites its "..", so needs write permission on itself.
+    fn may_rename(
+        creds: &Credentials,
+        old_dir: &VfsPath,
+        source: &VfsPath,
+        new_dir: &VfsPath,
+        target: Option<&VfsPath>,
+    ) -> Result<(), Errno> {
+        permission::may_delete(creds, old_dir.inode().as_ref(), source.inode().as_ref())?;
+        match target {
+            Some(target) => {
+                permission::may_delete(creds, new_dir.inode().as_ref(), target.inode().as_ref())?;
+            }
+            None => permission::may_create(creds, new_dir.inode().as_ref())?,
+        }
+        if source.is_dir() && !new_dir.same_as(old_dir) {
+            permission::check(creds, source.inode().as_ref(), MAY_WRITE)?;
+        }
         Ok(())
     }
 
