@@ -136,6 +136,9 @@ static void as_user(void)
 	CHECK_ERRNO("group_class_decides", open(at("groupdenied"), O_RDONLY), EACCES);
 	fd = CHECK_OK("open_0666_write", open(at("shared"), O_WRONLY));
 	close(fd);
+	CHECK_ERRNO("open_noatime_not_owner", open(at("readable"), O_RDONLY | O_NOATIME), EPERM);
+	fd = CHECK_OK("open_noatime_owner", open(at("owned_rootgroup"), O_RDONLY | O_NOATIME));
+	close(fd);
 
 	/* Host files (through the Gofer, sandboxed) are checked against their host modes. */
 	if (stat("/etc/shadow", &st) == 0 && !(st.st_mode & S_IROTH))

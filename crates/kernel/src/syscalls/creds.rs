@@ -153,7 +153,8 @@ impl Credentials {
         self.keep_caps = false;
         let caps = &mut self.caps;
         if self.ruid == 0 || self.euid == 0 {
-            caps.permitted = caps.bounding;
+            // Linux's handle_privileged_root: root's file is taken to have every capability.
+            caps.permitted = caps.bounding | caps.inheritable;
             caps.effective = if self.euid == 0 { caps.permitted } else { 0 };
         } else {
             caps.permitted = 0;

@@ -235,6 +235,11 @@ impl Vfs {
         let inode = path.inode().clone();
         if let Some(creds) = creds {
             permission::check(creds, inode.as_ref(), permission::open_mask(flags))?;
+            // Not updating access times hides reads from the owner: theirs to ask.
+            if flags & libc::O_NOATIME != 0 && !creds.owns_or_capable(Perm::of(inode.as_ref())?.uid)
+            {
+                return Err(Errno::EPERM);
+            }
         }
         let fifo = if file_type == FileType::Fifo {
             inode.fifo()
