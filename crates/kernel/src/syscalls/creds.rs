@@ -562,6 +562,29 @@ mod tests {
     }
 
     #[test]
+    fn setuid_root_exec_gives_root_and_its_capabilities() {
+        let mut c = Credentials::root();
+        c.set_uids([Some(1000); 3]).expect("drop root");
+        let stat = abi::Stat {
+            st_mode: libc::S_IFREG | 0o6755,
+            st_uid: 0,
+            st_gid: 42,
+            ..abi::Stat::default()
+        };
+        assert_eq!(SetIds::of_file(&stat, true), SetIds::default());
+        c.apply_exec(SetIds::of_file(&stat, false));
+        assert_eq!((c.ruid, c.euid, c.suid, c.fsuid), (1000, 0, 0, 0));
+        assert_eq!((c.egid, c.sgid), (42, 42));
+        assert_eq!(c.caps.effective, CAP_FULL_SET);
+        // Set-group-ID without group execute gives nothing.
+        let locking = abi::Stat {
+            st_mode: libc::S_IFREG | 0o2744,
+            ..stat
+        };
+        assert_eq!(SetIds::of_file(&locking, false).gid, None);
+    }
+
+    #[test]
     fn exec_recomputes_capabilities() {
         let mut c = Credentials::root();
         c.set_uids([Some(0), Some(1000), Some(0)]).expect("set");
