@@ -180,6 +180,17 @@ static void as_user(void)
 	      "uid %u gid %u", st.st_uid, st.st_gid);
 	close(fd);
 
+	/* The umask takes bits from new files' and directories' modes. */
+	umask(027);
+	fd = CHECK_OK("create_with_umask", open(at("sticky/masked"), O_CREAT | O_WRONLY, 0666));
+	close(fd);
+	CHECK("umask_applied_to_file", mode_of("sticky/masked") == 0640, "mode %o",
+	      mode_of("sticky/masked"));
+	CHECK_OK("mkdir_with_umask", mkdir(at("sticky/maskeddir"), 0777));
+	CHECK("umask_applied_to_dir", mode_of("sticky/maskeddir") == 0750, "mode %o",
+	      mode_of("sticky/maskeddir"));
+	umask(0);
+
 	/* The sticky bit: only the owner of the file or the directory removes it. */
 	CHECK_ERRNO("sticky_unlink_other", unlink(at("sticky/rootfile")), EPERM);
 	CHECK_ERRNO("sticky_rename_other", rename(at("sticky/rootfile"), at("sticky/stolen")), EPERM);
