@@ -1,7 +1,8 @@
 /* Permission checks as an unprivileged user: root sets up files and directories with various
  * modes, then a child drops to uid 1000 (groups 100) and reports what open, exec, create,
  * remove, rename, chmod, chown, utimes, truncate and access may do; sticky and set-group-ID
- * directories; set-user-ID executables, and no_new_privs ignoring them. */
+ * directories; set-user-ID executables, and no_new_privs ignoring them. The scratch directory's
+ * ancestors must be searchable by uid 1000 (natively it is under the checkout's target/). */
 #include "../check.h"
 
 #include <dirent.h>
