@@ -205,6 +205,7 @@ fn build_mounts(
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),
+        creds: vfs::Credentials::root(),
     };
     let devfs = vfs::devfs::DevFs::new().map_err(KernelError::Mount)?;
     // /tmp is world-writable with the sticky bit, as on any Linux system.

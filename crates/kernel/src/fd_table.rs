@@ -120,6 +120,7 @@ mod tests {
         let ctx = vfs::LookupCtx {
             root: vfs.root(),
             start: vfs.root(),
+            creds: vfs::Credentials::root(),
         };
         vfs.open(&ctx, b"/null", libc::O_RDWR, 0)
             .expect("opening /null")

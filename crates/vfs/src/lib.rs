@@ -12,6 +12,7 @@ mod fs;
 pub mod gofer;
 pub mod lock;
 mod mount;
+pub mod permission;
 pub mod pipe;
 #[allow(unsafe_code)]
 mod sys;
@@ -22,4 +23,5 @@ pub use dentry::{Dentry, DENTRY_CACHE_CAPACITY};
 pub use file::{ioctl_arg_len, queued_bytes_ioctl, FileOps, OpenFile};
 pub use fs::{generic_seek, new_device_id, DirEntry, FileSystem, FileType, Inode, SetAttr};
 pub use mount::{Mount, VfsPath};
+pub use permission::Credentials;
 pub use vfs::{LookupCtx, Vfs, NAME_MAX, PATH_MAX, SYMLOOP_MAX};

@@ -81,6 +81,7 @@ fn counting_vfs() -> (Arc<Vfs>, LookupCtx, Arc<Counters>) {
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),
+        creds: vfs::Credentials::root(),
     };
     (vfs, ctx, counters)
 }

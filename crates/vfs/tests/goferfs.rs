@@ -134,6 +134,7 @@ fn start_with(relayed: bool) -> Sandbox {
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),
+        creds: vfs::Credentials::root(),
     };
     Sandbox {
         vfs,

@@ -40,6 +40,7 @@ fn a_mount_hides_the_directory_below_and_dotdot_leaves_it() {
     let in_sub = LookupCtx {
         root: vfs.root(),
         start: sub,
+        creds: vfs::Credentials::root(),
     };
     assert_eq!(ino(&vfs, &in_sub, "../../.."), ino(&vfs, &ctx, "/"));
 

@@ -94,6 +94,7 @@ fn sandbox_root_confines_dotdot_and_absolute_symlinks() {
     let jailed = LookupCtx {
         root: jail.clone(),
         start: jail,
+        creds: vfs::Credentials::root(),
     };
     let inner_etc = ino(&vfs, &ctx, "/jail/etc");
     assert_ne!(inner_etc, ino(&vfs, &ctx, "/etc"));
@@ -113,6 +114,7 @@ fn relative_paths_start_at_the_start_directory() {
     let in_a = LookupCtx {
         root: vfs.root(),
         start,
+        creds: vfs::Credentials::root(),
     };
     assert_eq!(ino(&vfs, &in_a, "b/f"), ino(&vfs, &ctx, "/a/b/f"));
     assert_eq!(ino(&vfs, &in_a, "./b/../b/./f"), ino(&vfs, &ctx, "/a/b/f"));

@@ -12,6 +12,7 @@ use platform::{Context, Prot};
 use vfs::OpenFile;
 
 use self::elf::{FileHeader, ProgramHeader, ET_DYN, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
+use crate::syscalls::SetIds;
 use crate::task::Task;
 use crate::KernelError;
 
@@ -80,6 +81,8 @@ pub(crate) struct Image {
     pub(crate) argv: Vec<Vec<u8>>,
     /// The environment it was given.
     pub(crate) envp: Vec<Vec<u8>>,
+    /// What the executable's set-id bits give the process once the image is its.
+    pub(crate) set_ids: SetIds,
 }
 
 impl Image {
@@ -211,7 +214,11 @@ impl Task {
 
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|_| Errno::EIO)?;
-        let creds = self.creds();
+        let set_ids = SetIds::of_file(&file.stat()?, self.handle.settings.lock().no_new_privs);
+        let mut creds = self.creds();
+        creds.apply_exec(set_ids);
+        // Linux's secureexec: ld.so then ignores LD_PRELOAD and its kin.
+        let secure = creds.euid != creds.ruid || creds.egid != creds.rgid;
         let auxv = stack::Auxv {
             sysinfo_ehdr: vdso,
             phdr: main.phdr_addr().unwrap_or(0),
@@ -222,6 +229,7 @@ impl Task {
             euid: u64::from(creds.euid),
             gid: u64::from(creds.rgid),
             egid: u64::from(creds.egid),
+            secure,
         };
         let sp = stack::build(mm, stack_top, &argv, envp, &path, &auxv, &random)?;
         let entry = interp
@@ -234,20 +242,13 @@ impl Task {
             exe,
             argv,
             envp: envp.to_vec(),
+            set_ids,
         })
     }
 
-    /// Opens `path` for execution: a regular file with an execute bit (EACCES otherwise).
+    /// Opens `path` for execution: a regular file the caller may execute (EACCES otherwise).
     fn open_executable(&self, path: &[u8]) -> Result<Arc<OpenFile>, Errno> {
-        let file = self
-            .kernel
-            .vfs
-            .open(&self.lookup_ctx(), path, libc::O_RDONLY, 0)?;
-        let stat = file.stat()?;
-        if stat.st_mode & libc::S_IFMT != libc::S_IFREG || stat.st_mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
-        }
-        Ok(file)
+        self.kernel.vfs.open_exec(&self.lookup_ctx(), path)
     }
 
     /// Records the new image in the process: its name, path and command line.

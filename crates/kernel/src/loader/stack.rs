@@ -46,6 +46,8 @@ pub(super) struct Auxv {
     pub(super) euid: u64,
     pub(super) gid: u64,
     pub(super) egid: u64,
+    /// AT_SECURE: the program runs with ids its caller did not have (a set-id file).
+    pub(super) secure: bool,
 }
 
 /// Writes the initial stack below `top` and returns the stack pointer (pointing at argc).
@@ -84,7 +86,7 @@ pub(super) fn build(
         (AT_EUID, aux.euid),
         (AT_GID, aux.gid),
         (AT_EGID, aux.egid),
-        (AT_SECURE, 0),
+        (AT_SECURE, u64::from(aux.secure)),
         (AT_CLKTCK, CLK_TCK),
         (AT_HWCAP, u64::from(std::arch::x86_64::__cpuid(1).edx)),
         (AT_HWCAP2, 0),

@@ -105,15 +105,47 @@ impl Credentials {
         }
     }
 
+    /// The filesystem's view: fs ids, groups and effective capabilities.
+    pub(crate) fn fs_creds(&self) -> vfs::Credentials {
+        vfs::Credentials {
+            fsuid: self.fsuid,
+            fsgid: self.fsgid,
+            groups: self.groups.clone(),
+            caps: self.caps.effective,
+        }
+    }
+
+    /// access/faccessat without AT_EACCESS: the real ids stand for the fs ids, and only a
+    /// real root keeps its (permitted) capabilities, as Linux's access_override_creds.
+    pub(crate) fn access_creds(&self) -> vfs::Credentials {
+        vfs::Credentials {
+            fsuid: self.ruid,
+            fsgid: self.rgid,
+            groups: self.groups.clone(),
+            caps: if self.ruid == 0 {
+                self.caps.permitted
+            } else {
+                0
+            },
+        }
+    }
+
     /// Whether `cap` is in the effective set.
     pub(crate) fn capable(&self, cap: u32) -> bool {
         self.caps.effective & (1 << cap) != 0
     }
 
-    /// execve without set-id files: saved ids follow the effective ones, and capabilities are
-    /// recomputed as Linux does for root (the bounding set, effective only for euid 0) and for
-    /// everyone else (none: no file capabilities exist here).
-    pub(crate) fn apply_exec(&mut self) {
+    /// execve: a set-user-ID or set-group-ID file gives its owner or group as the effective
+    /// id; saved ids follow the effective ones, and capabilities are recomputed as Linux does
+    /// for root (the bounding set, effective only for euid 0) and for everyone else (none: no
+    /// file capabilities exist here).
+    pub(crate) fn apply_exec(&mut self, set_ids: SetIds) {
+        if let Some(uid) = set_ids.uid {
+            self.euid = uid;
+        }
+        if let Some(gid) = set_ids.gid {
+            self.egid = gid;
+        }
         self.suid = self.euid;
         self.fsuid = self.euid;
         self.sgid = self.egid;
@@ -121,7 +153,8 @@ impl Credentials {
         self.keep_caps = false;
         let caps = &mut self.caps;
         if self.ruid == 0 || self.euid == 0 {
-            caps.permitted = caps.bounding;
+            // Linux's handle_privileged_root: root's file is taken to have every capability.
+            caps.permitted = caps.bounding | caps.inheritable;
             caps.effective = if self.euid == 0 { caps.permitted } else { 0 };
         } else {
             caps.permitted = 0;
@@ -189,6 +222,29 @@ impl Credentials {
         self.egid = e.unwrap_or(self.egid);
         self.sgid = s.unwrap_or(self.sgid);
         self.fsgid = self.egid;
+    }
+}
+
+/// The ids an executable's set-user-ID and set-group-ID bits give (Linux's bprm_fill_uid).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SetIds {
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+}
+
+impl SetIds {
+    /// The ids `stat`'s mode gives; none under no_new_privs. Set-group-ID counts only with
+    /// group execute (without it, it marks mandatory locking).
+    pub(crate) fn of_file(stat: &abi::Stat, no_new_privs: bool) -> SetIds {
+        if no_new_privs {
+            return SetIds::default();
+        }
+        let mode = stat.st_mode;
+        let setgid = libc::S_ISGID | libc::S_IXGRP;
+        SetIds {
+            uid: (mode & libc::S_ISUID != 0).then_some(stat.st_uid),
+            gid: (mode & setgid == setgid).then_some(stat.st_gid),
+        }
     }
 }
 
@@ -506,10 +562,33 @@ mod tests {
     }
 
     #[test]
+    fn setuid_root_exec_gives_root_and_its_capabilities() {
+        let mut c = Credentials::root();
+        c.set_uids([Some(1000); 3]).expect("drop root");
+        let stat = abi::Stat {
+            st_mode: libc::S_IFREG | 0o6755,
+            st_uid: 0,
+            st_gid: 42,
+            ..abi::Stat::default()
+        };
+        assert_eq!(SetIds::of_file(&stat, true), SetIds::default());
+        c.apply_exec(SetIds::of_file(&stat, false));
+        assert_eq!((c.ruid, c.euid, c.suid, c.fsuid), (1000, 0, 0, 0));
+        assert_eq!((c.egid, c.sgid), (42, 42));
+        assert_eq!(c.caps.effective, CAP_FULL_SET);
+        // Set-group-ID without group execute gives nothing.
+        let locking = abi::Stat {
+            st_mode: libc::S_IFREG | 0o2744,
+            ..stat
+        };
+        assert_eq!(SetIds::of_file(&locking, false).gid, None);
+    }
+
+    #[test]
     fn exec_recomputes_capabilities() {
         let mut c = Credentials::root();
         c.set_uids([Some(0), Some(1000), Some(0)]).expect("set");
-        c.apply_exec();
+        c.apply_exec(SetIds::default());
         assert_eq!(c.suid, 1000);
         assert_eq!(c.caps.effective, 0);
         assert_eq!(

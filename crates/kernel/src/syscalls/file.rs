@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use abi::Errno;
-use vfs::OpenFile;
+use vfs::permission::{self, Perm, CAP_FSETID};
+use vfs::{OpenFile, SetAttr, Vfs};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::{arg_i32, arg_i64, arg_len, arg_u32, ret_flags, SyscallResult};
@@ -112,6 +113,28 @@ fn read_into_guest(
     }
 }
 
+/// A write or truncation by a caller without CAP_FSETID takes a regular file's set-id bits
+/// away, as Linux's file_remove_privs.
+pub(super) fn remove_privs(task: &Task, file: &OpenFile) -> Result<(), Errno> {
+    if task.tg().state.lock().creds.capable(CAP_FSETID) || !is_regular(file) {
+        return Ok(());
+    }
+    let Some(path) = file.path() else {
+        return Ok(());
+    };
+    let perm = Perm::of(path.inode().as_ref())?;
+    match permission::mode_after_write(&task.fs_creds(), perm) {
+        Some(mode) => Vfs::set_attr(
+            path,
+            &SetAttr {
+                mode: Some(mode),
+                ..SetAttr::default()
+            },
+        ),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn is_regular(file: &OpenFile) -> bool {
     file.path()
         .is_some_and(|p| p.file_type() == vfs::FileType::Regular)
@@ -183,6 +206,9 @@ fn write_from_guest(
     offset: Option<u64>,
 ) -> Result<usize, Errno> {
     let count = within_file_size_limit(task, file, offset, count)?;
+    if count > 0 && file.writable() {
+        remove_privs(task, file)?;
+    }
     let mut buf = vec![0u8; count.min(IO_CHUNK)];
     let mut done = 0;
     let mut pending = 0..0;
@@ -576,6 +602,9 @@ pub(super) fn ftruncate(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
     if file.writable() && file.stat().is_ok_and(|st| truncate_too_big(task, &st, len)) {
         return Err(file_too_big(task));
+    }
+    if file.writable() {
+        remove_privs(task, &file)?;
     }
     file.truncate(len).map(|()| 0)
 }

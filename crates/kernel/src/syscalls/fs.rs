@@ -1,6 +1,7 @@
 //! Syscalls on paths: open, stat family, directories, links, permissions, cwd.
 
 use abi::{Errno, Statx, Timespec};
+use vfs::permission::{self, MAY_EXEC};
 use vfs::{LookupCtx, Vfs};
 
 use super::{arg_i32, arg_i64, arg_len, arg_u32, is_at_fdcwd, SyscallResult, AT_FDCWD};
@@ -112,7 +113,10 @@ fn access_at(task: &Task, dirfd: u64, path: u64, mode: u64, flags: i32) -> Sysca
     if flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (ctx, path) = task.at_path(dirfd, path)?;
+    let (mut ctx, path) = task.at_path(dirfd, path)?;
+    if flags & libc::AT_EACCESS == 0 {
+        ctx.creds = task.creds().access_creds();
+    }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     task.vfs()
         .access(&ctx, &path, arg_i32(mode), follow)
@@ -294,7 +298,7 @@ pub(super) fn utimensat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if a[1] == 0 {
         let file = task.fds().get(a[0])?;
         let path = file.path().ok_or(Errno::EBADF)?;
-        return Vfs::utimens_path(path, times).map(|()| 0);
+        return Vfs::utimens_as(&task.fs_creds(), path, times).map(|()| 0);
     }
     let (ctx, path) = task.at_path(a[0], a[1])?;
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
@@ -325,6 +329,7 @@ pub(super) fn chdir(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if !dir.is_dir() {
         return Err(Errno::ENOTDIR);
     }
+    permission::check(&ctx.creds, dir.inode().as_ref(), MAY_EXEC)?;
     task.fs.lock().cwd = dir;
     Ok(0)
 }
@@ -335,6 +340,7 @@ pub(super) fn fchdir(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if !dir.is_dir() {
         return Err(Errno::ENOTDIR);
     }
+    permission::check(&task.fs_creds(), dir.inode().as_ref(), MAY_EXEC)?;
     task.fs.lock().cwd = dir.clone();
     Ok(0)
 }

@@ -4,15 +4,14 @@
 use std::sync::Arc;
 
 use abi::{Errno, Timespec};
+use vfs::permission::CAP_CHOWN;
 use vfs::pipe::PipeEnd;
 use vfs::{FileType, OpenFile, SetAttr, Vfs, VfsPath};
 
 use super::{arg_i32, arg_i64, arg_u32, SyscallResult, AT_FDCWD};
 use crate::task::Task;
 
-/// CAP_CHOWN, CAP_FOWNER and CAP_MKNOD.
-const CAP_CHOWN: u32 = 0;
-const CAP_FOWNER: u32 = 3;
+/// CAP_MKNOD.
 const CAP_MKNOD: u32 = 27;
 
 /// "Leave this id alone" in the chown family.
@@ -117,17 +116,7 @@ pub(super) fn fchmod(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if file.status_flags() & libc::O_PATH != 0 {
         return Err(Errno::EBADF);
     }
-    let target = file_path(&file)?;
-    let owner = target.inode().stat()?.st_uid;
-    let creds = task.creds();
-    if creds.fsuid != owner && !creds.capable(CAP_FOWNER) {
-        return Err(Errno::EPERM);
-    }
-    let attr = SetAttr {
-        mode: Some(arg_u32(a[1]) & 0o7777),
-        ..SetAttr::default()
-    };
-    Vfs::set_attr(target, &attr).map(|()| 0)
+    Vfs::chmod_path(&task.fs_creds(), file_path(&file)?, arg_u32(a[1]) & 0o7777).map(|()| 0)
 }
 
 /// A blocking open of one side of a FIFO waits until the other side is opened (or was, since

@@ -55,8 +55,10 @@ impl Task {
         self.publish_resources();
         {
             let mut state = self.tg().state.lock();
-            state.creds.apply_exec();
-            state.dumpable = true;
+            state.creds.apply_exec(image.set_ids);
+            // A set-id program's memory is not its caller's to read (Linux's suid_dumpable 0).
+            state.dumpable =
+                state.creds.euid == state.creds.ruid && state.creds.egid == state.creds.rgid;
             let reset = state.handlers.lock().reset_for_exec();
             state.handlers = Arc::new(Mutex::new(reset));
             state.has_execed = true;

@@ -363,10 +363,12 @@ impl Task {
 
     /// Path lookups relative to the working directory.
     pub(crate) fn lookup_ctx(&self) -> LookupCtx {
+        let creds = self.fs_creds();
         let fs = self.fs.lock();
         LookupCtx {
             root: fs.root.clone(),
             start: fs.cwd.clone(),
+            creds,
         }
     }
 
@@ -383,6 +385,7 @@ impl Task {
         Ok(LookupCtx {
             root: self.fs.lock().root.clone(),
             start: dir.clone(),
+            creds: self.fs_creds(),
         })
     }
 
@@ -427,6 +430,11 @@ impl Task {
 
     pub(crate) fn creds(&self) -> Credentials {
         self.tg().state.lock().creds.clone()
+    }
+
+    /// What the filesystem checks permissions against (the fs ids, not the effective ones).
+    pub(crate) fn fs_creds(&self) -> vfs::Credentials {
+        self.tg().state.lock().creds.fs_creds()
     }
 
     /// Publishes the task's current address space and descriptors on its handle (after

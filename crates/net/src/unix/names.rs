@@ -116,6 +116,13 @@ impl Namespace<'_> {
             UnixAddress::Abstract(name) => self.abstract_names.lookup(ty, name),
             UnixAddress::Path(path) => {
                 let file = self.vfs.lookup(self.lookup, path, true)?;
+                // Connecting writes to the socket: its file's write permission (Linux's
+                // unix_find_bsd).
+                vfs::permission::check(
+                    &self.lookup.creds,
+                    file.inode().as_ref(),
+                    vfs::permission::MAY_WRITE,
+                )?;
                 file.inode()
                     .bound_socket()
                     .and_then(|socket| socket.downcast_ref::<Weak<Endpoint>>()?.upgrade())

@@ -77,6 +77,7 @@ impl World {
         let ctx = LookupCtx {
             root: vfs.root(),
             start: vfs.root(),
+            creds: vfs::Credentials::root(),
         };
         World {
             vfs,

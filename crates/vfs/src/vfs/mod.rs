@@ -15,6 +15,7 @@ use crate::dentry::{Dentry, RecentDentries, DENTRY_CACHE_CAPACITY};
 use crate::file::{InodeFile, OpenFile};
 use crate::fs::{FileSystem, FileType, SetAttr};
 use crate::mount::{Mount, VfsPath};
+use crate::permission::{self, Credentials, Perm, MAY_EXEC, MAY_WRITE};
 use resolve::{check_path, Last, Parent, Walker};
 
 /// The longest path (including its NUL), as Linux's `PATH_MAX`.
@@ -32,6 +33,9 @@ pub struct LookupCtx {
     pub root: VfsPath,
     /// The cwd, or the directory of a dirfd.
     pub start: VfsPath,
+    /// Who resolves the path and acts on what it names: every check of the walk and the
+    /// operation is made against these.
+    pub creds: Credentials,
 }
 
 pub struct Vfs {
@@ -99,8 +103,8 @@ impl Vfs {
         path.is_mount_root() || self.mounts.read().contains_key(&path.key())
     }
 
-    fn walker(&self, ctx: &LookupCtx) -> Walker<'_> {
-        Walker::new(self, ctx.root.clone())
+    fn walker<'a>(&'a self, ctx: &'a LookupCtx) -> Walker<'a> {
+        Walker::new(self, ctx.root.clone(), &ctx.creds)
     }
 
     /// Resolves `path`; a final symlink is followed if `follow_last`.
@@ -168,10 +172,14 @@ impl Vfs {
                 Ok(existing) => existing,
                 Err(Errno::ENOENT) => {
                     Self::check_writable(&parent.dir)?;
-                    parent.dir.inode().create(name, mode & 0o7777)?;
+                    permission::may_create(&ctx.creds, parent.dir.inode().as_ref())?;
+                    let owner = NewOwner::new(&ctx.creds, &parent.dir, false, mode)?;
+                    parent.dir.inode().create(name, owner.mode)?;
                     let created = self.child(&parent.dir, name)?;
-                    // A new file is empty: O_TRUNC has nothing to do.
-                    return Self::open_path(created, flags & !libc::O_TRUNC);
+                    owner.apply(&created)?;
+                    // A new file is empty (O_TRUNC has nothing to do), and its creator may
+                    // open it whatever its mode says.
+                    return Self::open_path(created, flags & !libc::O_TRUNC, None);
                 }
                 Err(e) => return Err(e),
             }
@@ -181,11 +189,27 @@ impl Vfs {
         if !follow && target.file_type() == FileType::Symlink && flags & libc::O_PATH == 0 {
             return Err(Errno::ELOOP);
         }
-        Self::open_path(target, flags)
+        Self::open_path(target, flags, Some(&ctx.creds))
     }
 
-    /// Opens an already resolved path.
-    fn open_path(path: VfsPath, flags: i32) -> Result<Arc<OpenFile>, Errno> {
+    /// execve's open: a regular file (EACCES otherwise) the caller may execute, whether or not
+    /// they may read it.
+    pub fn open_exec(&self, ctx: &LookupCtx, path: &[u8]) -> Result<Arc<OpenFile>, Errno> {
+        let target = self.lookup(ctx, path, true)?;
+        if target.file_type() != FileType::Regular {
+            return Err(Errno::EACCES);
+        }
+        permission::check(&ctx.creds, target.inode().as_ref(), MAY_EXEC)?;
+        Self::open_path(target, libc::O_RDONLY, None)
+    }
+
+    /// Opens an already resolved path, checking the access `flags` ask for against `creds`
+    /// (`None`: a file the caller just created, or an open of the Sentry's own).
+    fn open_path(
+        path: VfsPath,
+        flags: i32,
+        creds: Option<&Credentials>,
+    ) -> Result<Arc<OpenFile>, Errno> {
         let file_type = path.file_type();
         if flags & libc::O_DIRECTORY != 0 && file_type != FileType::Directory {
             return Err(Errno::ENOTDIR);
@@ -209,6 +233,14 @@ impl Vfs {
             _ => {}
         }
         let inode = path.inode().clone();
+        if let Some(creds) = creds {
+            permission::check(creds, inode.as_ref(), permission::open_mask(flags))?;
+            // Not updating access times hides reads from the owner: theirs to ask.
+            if flags & libc::O_NOATIME != 0 && !creds.owns_or_capable(Perm::of(inode.as_ref())?.uid)
+            {
+                return Err(Errno::EPERM);
+            }
+        }
         let fifo = if file_type == FileType::Fifo {
             inode.fifo()
         } else {
@@ -223,8 +255,15 @@ impl Vfs {
             }
         };
         if flags & libc::O_TRUNC != 0 && file_type == FileType::Regular {
+            let mode = match creds {
+                Some(creds) if !creds.capable(permission::CAP_FSETID) => {
+                    permission::mode_after_write(creds, Perm::of(inode.as_ref())?)
+                }
+                _ => None,
+            };
             inode.set_attr(&SetAttr {
                 size: Some(0),
+                mode,
                 ..SetAttr::default()
             })?;
         }
@@ -251,7 +290,11 @@ impl Vfs {
         let (dir, name, _) = self.lookup_parent(ctx, path, Errno::EEXIST)?;
         self.check_absent(&dir, name)?;
         Self::check_writable(&dir)?;
-        dir.inode().mkdir(name, mode & 0o7777)
+        permission::may_create(&ctx.creds, dir.inode().as_ref())?;
+        // Linux's mkdir takes only the permission and sticky bits of `mode`.
+        let owner = NewOwner::new(&ctx.creds, &dir, true, mode & 0o1777)?;
+        dir.inode().mkdir(name, owner.mode)?;
+        owner.apply(&self.child(&dir, name)?)
     }
 
     /// mknod/mknodat: a node of `file_type` (not a directory or symlink) with permission bits
@@ -270,7 +313,10 @@ impl Vfs {
             return Err(Errno::ENOENT);
         }
         Self::check_writable(&dir)?;
-        dir.inode().mknod(name, file_type, mode & 0o7777, rdev)
+        permission::may_create(&ctx.creds, dir.inode().as_ref())?;
+        let owner = NewOwner::new(&ctx.creds, &dir, false, mode)?;
+        dir.inode().mknod(name, file_type, owner.mode, rdev)?;
+        owner.apply(&self.child(&dir, name)?)
     }
 
     /// memfd_create: an anonymous tmpfs file open for reading and writing, named
@@ -285,7 +331,7 @@ impl Vfs {
         dir.inode().unlink(&display)?;
         dir.forget_child(&display);
         let path = VfsPath::new(self.memfd_mount.clone(), dentry?);
-        Self::open_path(path, libc::O_RDWR | libc::O_LARGEFILE)
+        Self::open_path(path, libc::O_RDWR | libc::O_LARGEFILE, None)
     }
 
     pub fn symlink(&self, ctx: &LookupCtx, target: &[u8], linkpath: &[u8]) -> Result<(), Errno> {
@@ -296,7 +342,10 @@ impl Vfs {
             return Err(Errno::ENOENT);
         }
         Self::check_writable(&dir)?;
-        dir.inode().symlink(name, target)
+        permission::may_create(&ctx.creds, dir.inode().as_ref())?;
+        let owner = NewOwner::new(&ctx.creds, &dir, false, 0o777)?;
+        dir.inode().symlink(name, target)?;
+        owner.apply(&self.child(&dir, name)?)
     }
 
     /// link/linkat: a new name `new` for the non-directory `old` (followed if `follow`).
@@ -321,6 +370,7 @@ impl Vfs {
             return Err(Errno::EXDEV);
         }
         Self::check_writable(&dir)?;
+        permission::may_create(&new_ctx.creds, dir.inode().as_ref())?;
         dir.inode().link(name, source.inode())
     }
 
@@ -342,6 +392,7 @@ impl Vfs {
             return Err(Errno::ENOTDIR);
         }
         Self::check_writable(&dir)?;
+        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().unlink(name)?;
         self.forget(dir.dentry().forget_child(name));
         Ok(())
@@ -364,6 +415,7 @@ impl Vfs {
             return Err(Errno::EBUSY);
         }
         Self::check_writable(&dir)?;
+        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().rmdir(name)?;
         self.forget(dir.dentry().forget_child(name));
         Ok(())
@@ -396,7 +448,7 @@ impl Vfs {
         if source.is_dir() && new_dir.dentry().is_descendant_of(source.dentry()) {
             return Err(Errno::EINVAL);
         }
-        match self.child(&new_dir, new_name) {
+        let target = match self.child(&new_dir, new_name) {
             Ok(_) if flags & libc::RENAME_NOREPLACE != 0 => return Err(Errno::EEXIST),
             Ok(target) => {
                 if Arc::ptr_eq(target.dentry(), source.dentry())
@@ -415,11 +467,13 @@ impl Vfs {
                 if old_dir.dentry().is_descendant_of(target.dentry()) {
                     return Err(Errno::ENOTEMPTY);
                 }
+                Some(target)
             }
-            Err(Errno::ENOENT) => {}
+            Err(Errno::ENOENT) => None,
             Err(e) => return Err(e),
-        }
+        };
         Self::check_writable(&old_dir)?;
+        Self::may_rename(&old_ctx.creds, &old_dir, &source, &new_dir, target.as_ref())?;
         old_dir
             .inode()
             .rename(old_name, new_dir.inode(), new_name)?;
@@ -427,6 +481,29 @@ impl Vfs {
             .dentry()
             .move_child(old_name, new_dir.dentry(), new_name);
         self.forget(replaced);
+        Ok(())
+    }
+
+    /// Linux's rename permissions: `source` leaves `old_dir` and `target` (if any) `new_dir`
+    /// as for unlink, a new name in `new_dir` as for create, and a directory moving to another
+    /// parent rewrites its "..", so needs write permission on itself.
+    fn may_rename(
+        creds: &Credentials,
+        old_dir: &VfsPath,
+        source: &VfsPath,
+        new_dir: &VfsPath,
+        target: Option<&VfsPath>,
+    ) -> Result<(), Errno> {
+        permission::may_delete(creds, old_dir.inode().as_ref(), source.inode().as_ref())?;
+        match target {
+            Some(target) => {
+                permission::may_delete(creds, new_dir.inode().as_ref(), target.inode().as_ref())?;
+            }
+            None => permission::may_create(creds, new_dir.inode().as_ref())?,
+        }
+        if source.is_dir() && !new_dir.same_as(old_dir) {
+            permission::check(creds, source.inode().as_ref(), MAY_WRITE)?;
+        }
         Ok(())
     }
 
@@ -440,10 +517,17 @@ impl Vfs {
     /// chmod/fchmodat: sets the permission bits (follows a final symlink).
     pub fn chmod(&self, ctx: &LookupCtx, path: &[u8], mode: u32) -> Result<(), Errno> {
         let target = self.lookup(ctx, path, true)?;
+        Self::chmod_path(&ctx.creds, &target, mode)
+    }
+
+    /// chmod of a resolved path (fchmod): the owner's or CAP_FOWNER's.
+    pub fn chmod_path(creds: &Credentials, target: &VfsPath, mode: u32) -> Result<(), Errno> {
+        Self::check_writable(target)?;
+        let mode = permission::chmod_mode(creds, Perm::of(target.inode().as_ref())?, mode)?;
         Self::set_attr(
-            &target,
+            target,
             &SetAttr {
-                mode: Some(mode & 0o7777),
+                mode: Some(mode),
                 ..SetAttr::default()
             },
         )
@@ -457,10 +541,14 @@ impl Vfs {
             FileType::Directory => return Err(Errno::EISDIR),
             _ => return Err(Errno::EINVAL),
         }
+        Self::check_writable(&target)?;
+        let perm = Perm::of(target.inode().as_ref())?;
+        permission::generic_permission(&ctx.creds, perm, MAY_WRITE)?;
         Self::set_attr(
             &target,
             &SetAttr {
                 size: Some(len),
+                mode: permission::mode_after_write(&ctx.creds, perm),
                 ..SetAttr::default()
             },
         )
@@ -476,10 +564,33 @@ impl Vfs {
         follow: bool,
     ) -> Result<(), Errno> {
         let target = self.lookup(ctx, path, follow)?;
-        Self::utimens_path(&target, times)
+        Self::utimens_as(&ctx.creds, &target, times)
     }
 
-    /// utimens of a resolved path (futimens).
+    /// utimens of a resolved path by `creds` (futimens): explicit times are the owner's (or
+    /// CAP_FOWNER's) to set; "now" also anyone's who may write the file.
+    pub fn utimens_as(
+        creds: &Credentials,
+        target: &VfsPath,
+        times: Option<[Timespec; 2]>,
+    ) -> Result<(), Errno> {
+        let nsecs = times.map(|t| t.map(|t| t.tv_nsec));
+        if let Some(nsecs) = nsecs {
+            let valid = |n: i64| matches!(n, libc::UTIME_OMIT | libc::UTIME_NOW | 0..=999_999_999);
+            if !nsecs.into_iter().all(valid) {
+                return Err(Errno::EINVAL);
+            }
+            if nsecs == [libc::UTIME_OMIT; 2] {
+                return Ok(());
+            }
+        }
+        let explicit = nsecs.is_some_and(|n| n != [libc::UTIME_NOW; 2]);
+        Self::check_writable(target)?;
+        permission::may_set_times(creds, target.inode().as_ref(), explicit)?;
+        Self::utimens_path(target, times)
+    }
+
+    /// utimens of a resolved path, with no permission check (the caller made it).
     pub fn utimens_path(target: &VfsPath, times: Option<[Timespec; 2]>) -> Result<(), Errno> {
         let now = now();
         let [atime, mtime] = times.unwrap_or([now; 2]);
@@ -508,8 +619,9 @@ impl Vfs {
         target.inode().set_attr(attr)
     }
 
-    /// access/faccessat: `mode` is F_OK or R_OK|W_OK|X_OK, checked as the Sentry's only user
-    /// (root): writes fail on read-only mounts, execution needs an x bit on non-directories.
+    /// access/faccessat: `mode` is F_OK or R_OK|W_OK|X_OK, checked for `ctx.creds` (which the
+    /// caller made from the real ids unless AT_EACCESS): writes fail on read-only mounts, then
+    /// the mode bits decide as for any other access.
     pub fn access(
         &self,
         ctx: &LookupCtx,
@@ -526,11 +638,11 @@ impl Vfs {
         {
             Self::check_writable(&target)?;
         }
-        if mode & libc::X_OK != 0 && !target.is_dir() && target.inode().stat()?.st_mode & 0o111 == 0
-        {
-            return Err(Errno::EACCES);
+        let mask = mode.cast_unsigned();
+        if mask == 0 {
+            return Ok(());
         }
-        Ok(())
+        permission::check(&ctx.creds, target.inode().as_ref(), mask)
     }
 
     /// The absolute path of `path` as seen from the VFS root (getcwd, /proc/self/fd); an
@@ -566,6 +678,34 @@ impl Vfs {
             out.extend_from_slice(b" (deleted)");
         }
         out
+    }
+}
+
+/// The owner and permission bits a file gets at creation; applied after the filesystem made
+/// it when they differ from what it gave.
+struct NewOwner {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+}
+
+impl NewOwner {
+    fn new(creds: &Credentials, dir: &VfsPath, is_dir: bool, mode: u32) -> Result<Self, Errno> {
+        let dir = Perm::of(dir.inode().as_ref())?;
+        let (uid, gid, mode) = permission::new_owner(creds, dir, is_dir, mode);
+        Ok(NewOwner { uid, gid, mode })
+    }
+
+    fn apply(&self, created: &VfsPath) -> Result<(), Errno> {
+        let stat = created.inode().stat()?;
+        if (stat.st_uid, stat.st_gid) == (self.uid, self.gid) {
+            return Ok(());
+        }
+        created.inode().set_attr(&SetAttr {
+            uid: Some(self.uid),
+            gid: Some(self.gid),
+            ..SetAttr::default()
+        })
     }
 }
 

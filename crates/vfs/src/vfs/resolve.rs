@@ -5,6 +5,7 @@ use abi::Errno;
 use super::{Vfs, NAME_MAX, PATH_MAX, SYMLOOP_MAX};
 use crate::fs::FileType;
 use crate::mount::VfsPath;
+use crate::permission::{self, Credentials};
 
 /// The last component of a path, which the operation decides how to treat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,19 +36,22 @@ pub(crate) fn check_path(path: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// One resolution: the sandbox root and the symlinks followed so far (shared by all the symlink
-/// targets resolved on the way).
+/// One resolution: the sandbox root, who walks (every directory passed needs their search
+/// permission) and the symlinks followed so far (shared by all the symlink targets resolved on
+/// the way).
 pub(crate) struct Walker<'v> {
     vfs: &'v Vfs,
     root: VfsPath,
+    creds: &'v Credentials,
     symlinks: u32,
 }
 
 impl<'v> Walker<'v> {
-    pub fn new(vfs: &'v Vfs, root: VfsPath) -> Walker<'v> {
+    pub fn new(vfs: &'v Vfs, root: VfsPath, creds: &'v Credentials) -> Walker<'v> {
         Walker {
             vfs,
             root,
+            creds,
             symlinks: 0,
         }
     }
@@ -67,6 +71,12 @@ impl<'v> Walker<'v> {
             .peekable();
         let mut last = Last::Root;
         while let Some(component) = components.next() {
+            // As Linux's link_path_walk: every component, the last one too, is looked up in a
+            // directory the caller may search.
+            if !dir.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            permission::may_lookup(self.creds, dir.inode().as_ref())?;
             if component.len() > NAME_MAX {
                 return Err(Errno::ENAMETOOLONG);
             }

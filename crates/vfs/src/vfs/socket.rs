@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use abi::Errno;
 
-use super::{LookupCtx, Vfs};
+use super::{LookupCtx, NewOwner, Vfs};
+use crate::permission;
 
 impl Vfs {
     /// bind(2) of an AF_UNIX socket to `path`: a new socket file with permission bits `mode`
@@ -24,6 +25,9 @@ impl Vfs {
             other => other?,
         }
         Self::check_writable(&dir)?;
-        dir.inode().bind_socket(name, mode & 0o7777, socket)
+        permission::may_create(&ctx.creds, dir.inode().as_ref())?;
+        let owner = NewOwner::new(&ctx.creds, &dir, false, mode)?;
+        dir.inode().bind_socket(name, owner.mode, socket)?;
+        owner.apply(&self.child(&dir, name)?)
     }
 }

@@ -12,6 +12,7 @@ pub fn tmpfs_vfs() -> (Arc<Vfs>, LookupCtx) {
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),
+        creds: vfs::Credentials::root(),
     };
     (vfs, ctx)
 }
