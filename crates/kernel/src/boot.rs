@@ -70,7 +70,9 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
     let mounts = build_mounts(config.gofer, &config.limits)?;
     let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace, &config.limits)?;
-    mounts.procfs.attach(&kernel, mounts.records);
+    let mut records = mounts.records;
+    mount_mqueue(&kernel, &mut records)?;
+    mounts.procfs.attach(&kernel, records);
 
     let mut fds = FdTable::default();
     for (fd, host) in config.stdio.into_iter().enumerate() {
@@ -169,6 +171,27 @@ fn donated_fd_budget() -> usize {
     let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map_or(1024, |(soft, _)| soft);
     usize::try_from(soft / 4).unwrap_or(usize::MAX).max(16)
+}
+
+/// Mounts the IPC namespace's mqueue filesystem at /dev/mqueue, where Linux systems have it.
+fn mount_mqueue(kernel: &Kernel, records: &mut Vec<MountRecord>) -> Result<(), KernelError> {
+    let ctx = LookupCtx {
+        root: kernel.vfs.root(),
+        start: kernel.vfs.root(),
+    };
+    let path: &[u8] = b"/dev/mqueue";
+    let Ok(at) = kernel.vfs.lookup(&ctx, path, true) else {
+        tracing::warn!("not mounting /dev/mqueue: no /dev");
+        return Ok(());
+    };
+    let fs = Arc::clone(&kernel.ipc.mqueue);
+    records.push(MountRecord {
+        path: path.to_vec(),
+        fs_type: vfs::FileSystem::name(fs.as_ref()),
+        read_only: false,
+    });
+    kernel.vfs.mount(&at, fs).map_err(KernelError::Mount)?;
+    Ok(())
 }
 
 /// What `build_mounts` made.

@@ -449,7 +449,8 @@ impl Inode for ProcInode {
 fn is_writable(file: &FileNode) -> bool {
     matches!(
         file,
-        FileNode::Pid(_, PidFile::Comm) | FileNode::Sys(SysFile::Hostname | SysFile::Domainname)
+        FileNode::Pid(_, PidFile::Comm)
+            | FileNode::Sys(SysFile::Hostname | SysFile::Domainname | SysFile::Ipc(_))
     )
 }
 

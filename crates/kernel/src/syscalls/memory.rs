@@ -17,6 +17,19 @@ impl MappableFile for MappedFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         self.0.pread(buf, offset)
     }
+
+    fn device(&self) -> u64 {
+        self.0.stat().map_or(0, |st| st.st_dev)
+    }
+
+    fn inode(&self) -> u64 {
+        self.0.stat().map_or(0, |st| st.st_ino)
+    }
+}
+
+/// `file` as mappings hold it; shmat maps System V segments through this too.
+pub(super) fn mappable(file: Arc<OpenFile>) -> Arc<dyn MappableFile> {
+    Arc::new(MappedFile(file))
 }
 
 /// mmap flags this kernel understands; others are EINVAL, as Linux rejects unknown ones only
@@ -68,8 +81,7 @@ pub(super) fn mmap(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
             // Shared file mappings need page sharing with the file's own cache (a later issue).
             return Err(Errno::ENODEV);
         }
-        let mappable: Arc<dyn MappableFile> = Arc::new(MappedFile(file));
-        Some((mappable, offset))
+        Some((mappable(file), offset))
     };
     task.mm.mmap(MmapRequest {
         addr,

@@ -69,6 +69,7 @@ impl DevFs {
             root.symlink(name, target)?;
         }
         root.mkdir(b"shm", 0o1777)?;
+        root.mkdir(b"mqueue", 0o1777)?;
         Ok(Arc::new(DevFs { tmpfs }))
     }
 }
