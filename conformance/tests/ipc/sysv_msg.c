@@ -87,6 +87,25 @@ static int removal_wakes_receiver(void)
 	return 0;
 }
 
+/* The line of /proc/sysvipc/FILE for object `id`: its columns after the id, in `rest`. */
+static int sysvipc_line(const char *file, int id, char *rest, size_t size)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/sysvipc/%s", file);
+	FILE *f = fopen(path, "r");
+	int found = 0;
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		int key, line_id, offset = 0;
+		if (sscanf(line, "%d %d %n", &key, &line_id, &offset) == 2 && line_id == id) {
+			snprintf(rest, size, "%s", line + offset);
+			found = 1;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 int main(void)
 {
 	struct msginfo info;
@@ -116,6 +135,14 @@ int main(void)
 	CHECK("stat_counts", ds.msg_qnum == 4 && ds.__msg_cbytes == 5 + 3 + 3 + 9 &&
 				     ds.msg_lspid == getpid() && ds.msg_stime > 0,
 	      "qnum %lu cbytes %lu", (unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes);
+	char rest[512];
+	unsigned perms = 0;
+	unsigned long cbytes = 0, messages = 0;
+	CHECK("proc_sysvipc_msg",
+	      sysvipc_line("msg", id, rest, sizeof(rest)) &&
+		      sscanf(rest, "%o %lu %lu", &perms, &cbytes, &messages) == 3 && perms == 0600 &&
+		      cbytes == 20 && messages == 4,
+	      "perms %o cbytes %lu qnum %lu", perms, cbytes, messages);
 	CHECK("recv_type_2", receive(id, 2, 0) == 2, "wrong message");
 	CHECK("recv_except_1", receive(id, 1, MSG_EXCEPT) == 3, "wrong message");
 	CHECK("recv_lowest_le_5", receive(id, -5, 0) == 1, "wrong message");

@@ -85,6 +85,25 @@ static int readable_by_others(int id)
 	return 0;
 }
 
+/* The line of /proc/sysvipc/FILE for object `id`: its columns after the id, in `rest`. */
+static int sysvipc_line(const char *file, int id, char *rest, size_t size)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/sysvipc/%s", file);
+	FILE *f = fopen(path, "r");
+	int found = 0;
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		int key, line_id, offset = 0;
+		if (sscanf(line, "%d %d %n", &key, &line_id, &offset) == 2 && line_id == id) {
+			snprintf(rest, size, "%s", line + offset);
+			found = 1;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 int main(void)
 {
 	/* Limits: the file and IPC_INFO agree. */
@@ -113,6 +132,13 @@ int main(void)
 				     ds.sem_ctime > 0,
 	      "nsems %lu mode %o uid %u key %d otime %ld", (unsigned long)ds.sem_nsems,
 	      ds.sem_perm.mode, ds.sem_perm.uid, ds.sem_perm.__key, (long)ds.sem_otime);
+
+	char rest[512];
+	unsigned perms = 0, nsems = 0;
+	CHECK("proc_sysvipc_sem",
+	      sysvipc_line("sem", id, rest, sizeof(rest)) &&
+		      sscanf(rest, "%o %u", &perms, &nsems) == 2 && perms == 0600 && nsems == 3,
+	      "perms %o nsems %u", perms, nsems);
 
 	/* Values. */
 	CHECK("initial_zero", semctl(id, 1, GETVAL) == 0, "not zero");

@@ -405,6 +405,26 @@ pub(crate) fn now_timespec() -> abi::Timespec {
     }
 }
 
+/// The System V families, as /proc/sysvipc lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum IpcFamily {
+    Shm,
+    Sem,
+    Msg,
+}
+
+impl IpcFamily {
+    pub(crate) const ALL: [IpcFamily; 3] = [IpcFamily::Shm, IpcFamily::Sem, IpcFamily::Msg];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            IpcFamily::Shm => "shm",
+            IpcFamily::Sem => "sem",
+            IpcFamily::Msg => "msg",
+        }
+    }
+}
+
 /// The sandbox's one IPC namespace.
 #[derive(Default)]
 pub(crate) struct IpcNamespace {
@@ -419,6 +439,58 @@ impl IpcNamespace {
     /// A process ended: its semaphore adjustments (SEM_UNDO) are applied.
     pub(crate) fn process_exited(&self, tgid: i32) {
         self.sem.process_exited(tgid);
+    }
+
+    /// /proc/sysvipc/{shm,sem,msg}: a header and one line per object, in Linux's columns.
+    pub(crate) fn sysvipc(&self, family: IpcFamily) -> String {
+        use std::fmt::Write as _;
+        let mut text = String::new();
+        match family {
+            IpcFamily::Shm => {
+                text.push_str(
+                    "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",
+                );
+                let mut segments = self.shm.lock();
+                segments.retain(shm::Segment::alive);
+                for (id, s) in segments.iter() {
+                    let (p, d) = (s.perm(), s.stat());
+                    let _ = writeln!(
+                        text,
+                        "{:>10} {:>10}  {:>4o} {:>21} {:>5} {:>5}  {:>5} {:>5} {:>5} {:>5} {:>5} {:>10} {:>10} {:>10} {:>21} {:>21}",
+                        p.key, id, p.mode, d.segsz, d.cpid, d.lpid, d.nattch, p.uid, p.gid,
+                        p.cuid, p.cgid, d.atime, d.dtime, d.ctime, d.segsz, 0
+                    );
+                }
+            }
+            IpcFamily::Sem => {
+                text.push_str(
+                    "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n",
+                );
+                for (id, s) in self.sem.sets.lock().iter() {
+                    let (p, d) = (s.perm(), s.stat());
+                    let _ = writeln!(
+                        text,
+                        "{:>10} {:>10}  {:>4o} {:>10} {:>5} {:>5} {:>5} {:>5} {:>10} {:>10}",
+                        p.key, id, p.mode, d.nsems, p.uid, p.gid, p.cuid, p.cgid, d.otime, d.ctime
+                    );
+                }
+            }
+            IpcFamily::Msg => {
+                text.push_str(
+                    "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n",
+                );
+                for (id, q) in self.msg.lock().iter() {
+                    let (p, d) = (q.perm(), q.stat());
+                    let _ = writeln!(
+                        text,
+                        "{:>10} {:>10}  {:>4o}  {:>10} {:>10} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>10} {:>10} {:>10}",
+                        p.key, id, p.mode, d.cbytes, d.qnum, d.lspid, d.lrpid, p.uid, p.gid,
+                        p.cuid, p.cgid, d.stime, d.rtime, d.ctime
+                    );
+                }
+            }
+        }
+        text
     }
 }
 
@@ -448,7 +520,10 @@ mod tests {
     }
 
     fn create(reg: &mut Registry<Thing>, key: i32, flags: i32, creds: &Credentials) -> i32 {
-        match reg.get_or_create(key, flags, creds, |_| Ok(())).expect("get") {
+        match reg
+            .get_or_create(key, flags, creds, |_| Ok(()))
+            .expect("get")
+        {
             Lookup::Existing(id) => id,
             Lookup::Create(perm) => reg.insert(Thing(perm), 100).expect("insert"),
         }
@@ -464,7 +539,10 @@ mod tests {
             reg.get_or_create(5, IPC_CREAT | IPC_EXCL, &root, |_| Ok(())),
             Err(Errno::EEXIST)
         ));
-        assert!(matches!(reg.get_or_create(6, 0, &root, |_| Ok(())), Err(Errno::ENOENT)));
+        assert!(matches!(
+            reg.get_or_create(6, 0, &root, |_| Ok(())),
+            Err(Errno::ENOENT)
+        ));
         let b = create(&mut reg, IPC_PRIVATE, 0o600, &root);
         assert_ne!(a, b);
         reg.remove(a);
@@ -502,8 +580,13 @@ mod tests {
     #[test]
     fn limits_render_and_parse() {
         let mut limits = IpcLimits::default();
-        assert_eq!(limits.render(IpcLimit::Sem), "32000\t1024000000\t500\t32000\n");
-        limits.write(IpcLimit::Sem, b"250 32000 32 128\n").expect("sem");
+        assert_eq!(
+            limits.render(IpcLimit::Sem),
+            "32000\t1024000000\t500\t32000\n"
+        );
+        limits
+            .write(IpcLimit::Sem, b"250 32000 32 128\n")
+            .expect("sem");
         assert_eq!(limits.sem, [250, 32000, 32, 128]);
         assert_eq!(limits.write(IpcLimit::Sem, b"1 2"), Err(Errno::EINVAL));
         assert_eq!(limits.write(IpcLimit::MqMsgMax, b"0"), Err(Errno::EINVAL));

@@ -94,9 +94,9 @@ impl Queue {
     pub(crate) fn attr(&self) -> MqAttr {
         let state = self.state.lock();
         MqAttr {
-            maxmsg: state.maxmsg as i64,
-            msgsize: state.msgsize as i64,
-            curmsgs: state.count as i64,
+            maxmsg: as_i64(state.maxmsg),
+            msgsize: as_i64(state.msgsize),
+            curmsgs: as_i64(state.count),
             ..MqAttr::default()
         }
     }
@@ -165,7 +165,11 @@ impl Queue {
 
     /// mq_notify: registers `notification` (EBUSY if another process has), or with `None`
     /// removes the registration of process `tgid`.
-    pub(crate) fn set_notification(&self, tgid: i32, notification: Option<Notification>) -> Result<(), Errno> {
+    pub(crate) fn set_notification(
+        &self,
+        tgid: i32,
+        notification: Option<Notification>,
+    ) -> Result<(), Errno> {
         let mut state = self.state.lock();
         match notification {
             Some(n) => {
@@ -250,7 +254,7 @@ impl Inode for QueueInode {
 impl Queue {
     fn stat(&self) -> Result<Stat, Errno> {
         let meta = self.meta.lock();
-        let size = self.info().len() as i64;
+        let size = as_i64(self.info().len());
         Ok(Stat {
             st_dev: self.dev,
             st_ino: self.ino,
@@ -288,7 +292,9 @@ impl FileOps for QueueFile {
 
     fn pread(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         let info = self.0.info();
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(info.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(info.len());
         let n = buf.len().min(info.len() - start);
         buf[..n].copy_from_slice(&info[start..start + n]);
         Ok(n)
@@ -438,6 +444,10 @@ impl MqueueFs {
     }
 }
 
+fn as_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// A queue name as the kernel gets it (glibc strips the leading slash): no slashes, not "."
 /// or "..".
 fn check_name(name: &[u8]) -> Result<&[u8], Errno> {
@@ -466,7 +476,7 @@ impl FileSystem for MqueueFs {
         Ok(Statfs {
             f_type: MQUEUE_MAGIC,
             f_bsize: 4096,
-            f_namelen: NAME_MAX as i64,
+            f_namelen: as_i64(NAME_MAX),
             f_frsize: 4096,
             ..Statfs::default()
         })
@@ -519,6 +529,10 @@ impl Inode for MqueueDir {
     }
 
     fn unlink(&self, name: &[u8]) -> Result<(), Errno> {
-        self.queues.lock().remove(name).map(|_| ()).ok_or(Errno::ENOENT)
+        self.queues
+            .lock()
+            .remove(name)
+            .map(|_| ())
+            .ok_or(Errno::ENOENT)
     }
 }

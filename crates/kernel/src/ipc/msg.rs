@@ -87,9 +87,7 @@ impl Selector {
     fn pick(self, messages: &VecDeque<Message>) -> Option<usize> {
         match self.msgtyp {
             0 => (!messages.is_empty()).then_some(0),
-            t if t > 0 => messages
-                .iter()
-                .position(|m| (m.mtype == t) != self.except),
+            t if t > 0 => messages.iter().position(|m| (m.mtype == t) != self.except),
             t => {
                 let bound = t.checked_neg().unwrap_or(i64::MAX);
                 messages
@@ -120,7 +118,13 @@ impl MessageQueue {
     }
 
     /// Queues a message if it fits (Linux's `msg_fits_inqueue`), else EAGAIN.
-    pub(crate) fn send(&mut self, mtype: i64, text: Vec<u8>, pid: i32, now: i64) -> Result<(), Errno> {
+    pub(crate) fn send(
+        &mut self,
+        mtype: i64,
+        text: Vec<u8>,
+        pid: i32,
+        now: i64,
+    ) -> Result<(), Errno> {
         let len = text.len() as u64;
         if self.cbytes + len > self.qbytes || self.messages.len() as u64 + 1 > self.qbytes {
             return Err(Errno::EAGAIN);
@@ -173,7 +177,13 @@ impl MessageQueue {
 
     /// IPC_SET: owner, mode and the byte limit (raising it past `msgmnb` needs
     /// CAP_SYS_RESOURCE, `may_exceed`).
-    pub(crate) fn set(&mut self, ds: &MsqidDs, msgmnb: u32, may_exceed: bool, now: i64) -> Result<(), Errno> {
+    pub(crate) fn set(
+        &mut self,
+        ds: &MsqidDs,
+        msgmnb: u32,
+        may_exceed: bool,
+        now: i64,
+    ) -> Result<(), Errno> {
         if ds.qbytes > u64::from(msgmnb) && !may_exceed {
             return Err(Errno::EPERM);
         }
@@ -193,7 +203,9 @@ impl MessageQueue {
     /// IPC_RMID: waiters learn the queue is gone.
     pub(crate) fn destroy(&self) {
         self.events.removed.store(true, Ordering::Release);
-        self.events.queue.notify(events::READABLE | events::WRITABLE);
+        self.events
+            .queue
+            .notify(events::READABLE | events::WRITABLE);
     }
 }
 

@@ -14,14 +14,15 @@ use parking_lot::Mutex;
 use waiter::Waiter;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use super::{IpcObject, IpcPerm, IpcPermRaw, Lookup, Registry, IPC_NOWAIT};
+use super::{IpcObject, IpcPerm, IpcPermRaw, Lookup, Registry};
 use crate::task::Credentials;
 
 /// The largest semaphore value (SEMVMX) and adjustment (SEMAEM).
 pub(crate) const SEMVMX: i32 = 32767;
 const SEMAEM: i32 = SEMVMX;
-/// sem_flg: undo this operation when the process exits.
+/// sem_flg: undo this operation when the process exits; don't wait (IPC_NOWAIT as a short).
 pub(crate) const SEM_UNDO: i16 = 0x1000;
+const SEM_NOWAIT: i16 = 0o4000;
 
 /// `struct sembuf`.
 #[repr(C)]
@@ -129,7 +130,7 @@ impl SemSet {
             let current = values[num];
             let result = current + i32::from(op.sem_op);
             if (op.sem_op == 0 && current != 0) || result < 0 {
-                if op.sem_flg & IPC_NOWAIT as i16 != 0 {
+                if op.sem_flg & SEM_NOWAIT != 0 {
                     return Err(Errno::EAGAIN);
                 }
                 return Ok(Attempt::Blocked(Blocked {
@@ -219,7 +220,13 @@ impl SemSet {
     }
 
     /// SETVAL: also forgets every process's adjustment of `num`.
-    pub(crate) fn set_value(&mut self, num: i32, value: i32, tgid: i32, now: i64) -> Result<(), Errno> {
+    pub(crate) fn set_value(
+        &mut self,
+        num: i32,
+        value: i32,
+        tgid: i32,
+        now: i64,
+    ) -> Result<(), Errno> {
         let n = usize::try_from(num)
             .ok()
             .filter(|&n| n < self.sems.len())
@@ -353,8 +360,14 @@ impl Semaphores {
             return Err(Errno::EFBIG);
         }
         let alters = ops.iter().any(|op| op.sem_op != 0);
-        set.perm
-            .check(creds, if alters { super::MAY_WRITE } else { super::MAY_READ })?;
+        set.perm.check(
+            creds,
+            if alters {
+                super::MAY_WRITE
+            } else {
+                super::MAY_READ
+            },
+        )?;
         match set.attempt(&ops, tgid, now)? {
             Attempt::Done => {
                 if alters {
@@ -451,7 +464,12 @@ mod tests {
     }
 
     fn value(sems: &Semaphores, id: i32, num: i32) -> i32 {
-        sems.sets.lock().get(id).expect("set").value(num).expect("value")
+        sems.sets
+            .lock()
+            .get(id)
+            .expect("set")
+            .value(num)
+            .expect("value")
     }
 
     #[test]
@@ -464,13 +482,22 @@ mod tests {
         let Ok(Semop::Queued(second)) = semop(&sems, id, vec![op(0, -1, 0)], 3) else {
             panic!("second should wait");
         };
-        assert_eq!(sems.sets.lock().get(id).expect("set").waiting(0, false), Ok(2));
+        assert_eq!(
+            sems.sets.lock().get(id).expect("set").waiting(0, false),
+            Ok(2)
+        );
         // One unit doesn't satisfy the first waiter but does the second: Linux completes
         // whatever queued operation can run.
-        assert!(matches!(semop(&sems, id, vec![op(0, 1, 0)], 1), Ok(Semop::Done)));
+        assert!(matches!(
+            semop(&sems, id, vec![op(0, 1, 0)], 1),
+            Ok(Semop::Done)
+        ));
         assert_eq!(first.outcome(), None);
         assert_eq!(second.outcome(), Some(Ok(())));
-        assert!(matches!(semop(&sems, id, vec![op(0, 2, 0)], 1), Ok(Semop::Done)));
+        assert!(matches!(
+            semop(&sems, id, vec![op(0, 2, 0)], 1),
+            Ok(Semop::Done)
+        ));
         assert_eq!(first.outcome(), Some(Ok(())));
         assert_eq!(value(&sems, id, 0), 0);
     }
@@ -480,10 +507,13 @@ mod tests {
         let sems = Semaphores::default();
         let id = new_set(&sems, 2);
         assert!(matches!(
-            semop(&sems, id, vec![op(0, -1, IPC_NOWAIT as i16)], 1),
+            semop(&sems, id, vec![op(0, -1, SEM_NOWAIT)], 1),
             Err(Errno::EAGAIN)
         ));
-        assert!(matches!(semop(&sems, id, vec![op(2, 1, 0)], 1), Err(Errno::EFBIG)));
+        assert!(matches!(
+            semop(&sems, id, vec![op(2, 1, 0)], 1),
+            Err(Errno::EFBIG)
+        ));
         assert!(matches!(
             semop(&sems, id, vec![op(0, i16::MAX, 0), op(0, 1, 0)], 1),
             Err(Errno::ERANGE)
@@ -495,15 +525,24 @@ mod tests {
         };
         sems.remove(id, &Credentials::root()).expect("rmid");
         assert_eq!(slot.outcome(), Some(Err(Errno::EIDRM)));
-        assert!(matches!(semop(&sems, id, vec![op(0, 1, 0)], 1), Err(Errno::EINVAL)));
+        assert!(matches!(
+            semop(&sems, id, vec![op(0, 1, 0)], 1),
+            Err(Errno::EINVAL)
+        ));
     }
 
     #[test]
     fn undo_is_applied_at_exit_and_clamped() {
         let sems = Semaphores::default();
         let id = new_set(&sems, 1);
-        assert!(matches!(semop(&sems, id, vec![op(0, 5, SEM_UNDO)], 7), Ok(Semop::Done)));
-        assert!(matches!(semop(&sems, id, vec![op(0, -3, 0)], 8), Ok(Semop::Done)));
+        assert!(matches!(
+            semop(&sems, id, vec![op(0, 5, SEM_UNDO)], 7),
+            Ok(Semop::Done)
+        ));
+        assert!(matches!(
+            semop(&sems, id, vec![op(0, -3, 0)], 8),
+            Ok(Semop::Done)
+        ));
         let Ok(Semop::Queued(zero)) = semop(&sems, id, vec![op(0, 0, 0)], 9) else {
             panic!("wait-for-zero should wait");
         };
@@ -518,8 +557,14 @@ mod tests {
     fn get_checks_sizes() {
         let sems = Semaphores::default();
         let root = Credentials::root();
-        assert_eq!(sems.get(0, 0, 0o600, &root, LIMITS, NOW), Err(Errno::EINVAL));
-        assert_eq!(sems.get(0, 251, 0o600, &root, LIMITS, NOW), Err(Errno::EINVAL));
+        assert_eq!(
+            sems.get(0, 0, 0o600, &root, LIMITS, NOW),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            sems.get(0, 251, 0o600, &root, LIMITS, NOW),
+            Err(Errno::EINVAL)
+        );
         let id = sems
             .get(42, 2, super::super::IPC_CREAT | 0o600, &root, LIMITS, NOW)
             .expect("create");

@@ -76,7 +76,13 @@ impl IpcObject for Segment {
 }
 
 impl Segment {
-    pub(crate) fn new(perm: IpcPerm, size: u64, file: Arc<OpenFile>, pid: i32, now: i64) -> Result<Segment, Errno> {
+    pub(crate) fn new(
+        perm: IpcPerm,
+        size: u64,
+        file: Arc<OpenFile>,
+        pid: i32,
+        now: i64,
+    ) -> Result<Segment, Errno> {
         let stat = file.stat()?;
         Ok(Segment {
             perm,

@@ -352,8 +352,16 @@ const SYS_FILES: [(&str, &str, SysFile); 21] = [
     ("kernel", "msgmnb", SysFile::Ipc(IpcLimit::Msgmnb)),
     ("kernel", "msgmni", SysFile::Ipc(IpcLimit::Msgmni)),
     ("fs/mqueue", "msg_max", SysFile::Ipc(IpcLimit::MqMsgMax)),
-    ("fs/mqueue", "msgsize_max", SysFile::Ipc(IpcLimit::MqMsgsizeMax)),
-    ("fs/mqueue", "queues_max", SysFile::Ipc(IpcLimit::MqQueuesMax)),
+    (
+        "fs/mqueue",
+        "msgsize_max",
+        SysFile::Ipc(IpcLimit::MqMsgsizeMax),
+    ),
+    (
+        "fs/mqueue",
+        "queues_max",
+        SysFile::Ipc(IpcLimit::MqQueuesMax),
+    ),
 ];
 
 const SYS_DIRS: [&str; 3] = ["fs", "kernel", "vm"];

@@ -11,14 +11,14 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::{arg_i32, arg_i64, SyscallResult};
 use crate::deadline::{duration_of, Deadline};
-use crate::ipc::msg::{MessageQueue, MsqidDs, QueueEvents, Selector, MSG_COPY, MSG_EXCEPT, MSG_NOERROR};
-use crate::ipc::sem::{Sembuf, Semop, SemidDs};
-use crate::ipc::shm::{
-    Segment, ShmidDs, SHM_EXEC, SHM_HUGETLB, SHM_RDONLY, SHM_REMAP, SHM_RND,
+use crate::ipc::msg::{
+    MessageQueue, MsqidDs, QueueEvents, Selector, MSG_COPY, MSG_EXCEPT, MSG_NOERROR,
 };
+use crate::ipc::sem::{Sembuf, SemidDs, Semop};
+use crate::ipc::shm::{Segment, ShmidDs, SHM_EXEC, SHM_HUGETLB, SHM_RDONLY, SHM_REMAP, SHM_RND};
 use crate::ipc::{
-    now_secs, IpcObject, Lookup, IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET,
-    IPC_STAT, MAY_READ, MAY_WRITE,
+    now_secs, IpcObject, Lookup, IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, MAY_READ,
+    MAY_WRITE,
 };
 use crate::task::Task;
 
@@ -520,7 +520,7 @@ pub(super) fn shmget(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn shmat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let (id, mut addr, flags) = (arg_i32(a[0]), a[1], arg_i32(a[2]));
-    if addr % SHMLBA != 0 {
+    if !addr.is_multiple_of(SHMLBA) {
         if flags & SHM_RND == 0 {
             return Err(Errno::EINVAL);
         }
@@ -572,11 +572,14 @@ pub(super) fn shmat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn shmdt(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let addr = a[0];
-    if addr % abi::PAGE_SIZE != 0 {
+    if !addr.is_multiple_of(abi::PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let maps = task.mm.maps();
-    let Some(first) = maps.iter().find(|m| m.start == addr && m.shared && m.offset == 0) else {
+    let Some(first) = maps
+        .iter()
+        .find(|m| m.start == addr && m.shared && m.offset == 0)
+    else {
         return Err(Errno::EINVAL);
     };
     let (device, inode) = (first.device, first.inode);
@@ -599,7 +602,8 @@ pub(super) fn shmdt(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         .filter(|m| m.device == device && m.inode == inode && m.start >= addr && m.start < end)
         .filter(|m| m.offset == m.start - addr)
     {
-        task.mm.munmap(piece.start, piece.end.min(end) - piece.start)?;
+        task.mm
+            .munmap(piece.start, piece.end.min(end) - piece.start)?;
     }
     Ok(0)
 }

@@ -122,9 +122,14 @@ pub(super) fn mq_timedsend(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     }
     let mut message = vec![0u8; len];
     task.mm.copy_in(a[1], &mut message)?;
-    let delivery = blocking(task, &file, &queue, deadline, waiter::events::WRITABLE, || {
-        queue.send(&message, priority)
-    })?;
+    let delivery = blocking(
+        task,
+        &file,
+        &queue,
+        deadline,
+        waiter::events::WRITABLE,
+        || queue.send(&message, priority),
+    )?;
     if let Some(n) = delivery.filter(|n| n.notify == SIGEV_SIGNAL && n.signo != 0) {
         let target = task.kernel.pids.lock().group(n.tgid);
         if let Some(target) = target {
@@ -144,16 +149,24 @@ pub(super) fn mq_timedreceive(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         return Err(Errno::EBADF);
     }
     let mut waiting = false;
-    let result = blocking(task, &file, &queue, deadline, waiter::events::READABLE, || {
-        let result = queue.receive(max);
-        // A receiver about to sleep keeps notifications back (Linux sends none while one waits).
-        let sleeps = result == Err(Errno::EAGAIN) && file.status_flags() & libc::O_NONBLOCK == 0;
-        if sleeps != waiting {
-            queue.receiver_waiting(sleeps);
-            waiting = sleeps;
-        }
-        result
-    });
+    let result = blocking(
+        task,
+        &file,
+        &queue,
+        deadline,
+        waiter::events::READABLE,
+        || {
+            let result = queue.receive(max);
+            // A receiver about to sleep keeps notifications back (Linux sends none while one waits).
+            let sleeps =
+                result == Err(Errno::EAGAIN) && file.status_flags() & libc::O_NONBLOCK == 0;
+            if sleeps != waiting {
+                queue.receiver_waiting(sleeps);
+                waiting = sleeps;
+            }
+            result
+        },
+    );
     if waiting {
         queue.receiver_waiting(false);
     }
