@@ -536,3 +536,98 @@ impl Inode for MqueueDir {
             .ok_or(Errno::ENOENT)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(uid: u32) -> Credentials {
+        let mut creds = Credentials::root();
+        creds.fsuid = uid;
+        creds.fsgid = uid;
+        creds.euid = uid;
+        if uid != 0 {
+            creds.caps = crate::task::Capabilities::default();
+        }
+        creds
+    }
+
+    fn open(
+        fs: &MqueueFs,
+        name: &[u8],
+        flags: i32,
+        creds: &Credentials,
+    ) -> Result<Arc<Queue>, Errno> {
+        let request = OpenRequest {
+            name,
+            flags,
+            mode: 0o600,
+            attr: Some(MqAttr {
+                maxmsg: 2,
+                msgsize: 8,
+                ..MqAttr::default()
+            }),
+        };
+        fs.open(&request, creds, &IpcLimits::default())
+    }
+
+    #[test]
+    fn names_creation_and_access() {
+        let fs = MqueueFs::default();
+        let root = user(0);
+        let create = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
+        assert_eq!(
+            open(&fs, b"q", libc::O_RDWR, &root).err(),
+            Some(Errno::ENOENT)
+        );
+        let queue = open(&fs, b"q", create, &root).expect("create");
+        assert_eq!(open(&fs, b"q", create, &root).err(), Some(Errno::EEXIST));
+        assert_eq!(open(&fs, b"a/b", create, &root).err(), Some(Errno::EACCES));
+        assert_eq!(open(&fs, b"", create, &root).err(), Some(Errno::ENOENT));
+        assert_eq!(open(&fs, b"q", 3, &root).err(), Some(Errno::EINVAL));
+        assert_eq!(
+            open(&fs, b"q", libc::O_RDONLY, &user(1000)).err(),
+            Some(Errno::EACCES)
+        );
+        assert_eq!(fs.unlink(b"q", &user(1000)), Err(Errno::EACCES));
+        // The filesystem shows the queue by name.
+        let dir = fs.root();
+        assert_eq!(dir.readdir().expect("readdir")[0].name, b"q");
+        assert_eq!(dir.lookup(b"q").expect("lookup").ino(), queue.ino);
+        fs.unlink(b"q", &root).expect("unlink");
+        assert_eq!(dir.lookup(b"q").err(), Some(Errno::ENOENT));
+        // An open queue outlives its name.
+        assert_eq!(queue.send(b"x", 0), Ok(None));
+    }
+
+    #[test]
+    fn priorities_sizes_and_notification() {
+        let fs = MqueueFs::default();
+        let queue = open(&fs, b"q", libc::O_RDWR | libc::O_CREAT, &user(0)).expect("create");
+        let note = Notification {
+            tgid: 7,
+            notify: SIGEV_SIGNAL,
+            signo: libc::SIGUSR1,
+            value: 42,
+        };
+        queue.set_notification(7, Some(note)).expect("notify");
+        assert_eq!(queue.set_notification(8, Some(note)), Err(Errno::EBUSY));
+        assert_eq!(queue.send(b"toolong!!", 0), Err(Errno::EMSGSIZE));
+        assert_eq!(queue.send(b"low", 1), Ok(Some(note)));
+        assert_eq!(queue.send(b"high", 5), Ok(None));
+        assert_eq!(queue.send(b"more", 5), Err(Errno::EAGAIN));
+        assert_eq!(
+            queue.info(),
+            b"QSIZE:7          NOTIFY:0     SIGNO:0     NOTIFY_PID:0     \n"
+        );
+        assert_eq!(queue.receive(4), Err(Errno::EMSGSIZE));
+        assert_eq!(queue.receive(8), Ok((b"high".to_vec(), 5)));
+        assert_eq!(queue.receive(8), Ok((b"low".to_vec(), 1)));
+        assert_eq!(queue.receive(8), Err(Errno::EAGAIN));
+        // No notification while a receiver waits.
+        queue.set_notification(7, Some(note)).expect("notify again");
+        queue.receiver_waiting(true);
+        assert_eq!(queue.send(b"x", 0), Ok(None));
+        queue.receiver_waiting(false);
+    }
+}
