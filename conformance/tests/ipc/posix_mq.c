@@ -139,7 +139,11 @@ int main(void)
 	CHECK("notify_signal", notified_signo == SIGUSR1 && notified_code == SI_MESGQ &&
 				       notified_value == 42,
 	      "signo %d code %d value %d", notified_signo, notified_code, notified_value);
-	CHECK_OK("notify_again", mq_notify(q, &ev));
+	child = fork();
+	if (child == 0)
+		_exit(mq_notify(q, &ev) == 0 ? 0 : 1);
+	CHECK("child_registers", wait_exit(child) == 0, "child could not register");
+	CHECK_OK("notify_after_owner_exit", mq_notify(q, &ev));
 	CHECK_OK("notify_remove", mq_notify(q, NULL));
 	mq_receive(q, buf, sizeof(buf), NULL);
 

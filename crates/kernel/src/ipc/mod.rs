@@ -436,9 +436,11 @@ pub(crate) struct IpcNamespace {
 }
 
 impl IpcNamespace {
-    /// A process ended: its semaphore adjustments (SEM_UNDO) are applied.
+    /// A process ended: its semaphore adjustments (SEM_UNDO) are applied and its message queue
+    /// notifications dropped.
     pub(crate) fn process_exited(&self, tgid: i32) {
         self.sem.process_exited(tgid);
+        self.mqueue.process_exited(tgid);
     }
 
     /// /proc/sysvipc/{shm,sem,msg}: a header and one line per object, in Linux's columns.

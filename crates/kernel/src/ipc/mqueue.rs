@@ -8,7 +8,7 @@
 use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use abi::{Errno, Stat, Statfs, Timespec};
 use parking_lot::Mutex;
@@ -163,13 +163,9 @@ impl Queue {
         }
     }
 
-    /// mq_notify: registers `notification` (EBUSY if another process has), or with `None`
-    /// removes the registration of process `tgid`.
-    pub(crate) fn set_notification(
-        &self,
-        tgid: i32,
-        notification: Option<Notification>,
-    ) -> Result<(), Errno> {
+    /// Registers `notification` (EBUSY if another process has), or with `None` removes the
+    /// registration of process `tgid`.
+    fn set_notification(&self, tgid: i32, notification: Option<Notification>) -> Result<(), Errno> {
         let mut state = self.state.lock();
         match notification {
             Some(n) => {
@@ -324,6 +320,9 @@ impl FileOps for QueueFile {
 /// The mqueue filesystem: one directory of queues, the sandbox's namespace of queue names.
 pub(crate) struct MqueueFs {
     root: Arc<MqueueDir>,
+    /// Queues with an mq_notify registration, named or not, so that a process's registrations
+    /// end with it (Linux drops them as the process's descriptors close).
+    registered: Mutex<Vec<Weak<Queue>>>,
 }
 
 impl Default for MqueueFs {
@@ -334,6 +333,7 @@ impl Default for MqueueFs {
                 queues: Mutex::new(BTreeMap::new()),
                 next_ino: AtomicU64::new(2),
             }),
+            registered: Mutex::new(Vec::new()),
         }
     }
 }
@@ -355,6 +355,40 @@ pub(crate) struct OpenRequest<'a> {
 }
 
 impl MqueueFs {
+    /// mq_notify by process `tgid`: registers `notification` on `queue` (EBUSY if another
+    /// process has), or with `None` removes `tgid`'s registration.
+    pub(crate) fn notify(
+        &self,
+        queue: &Arc<Queue>,
+        tgid: i32,
+        notification: Option<Notification>,
+    ) -> Result<(), Errno> {
+        queue.set_notification(tgid, notification)?;
+        if notification.is_some() {
+            let mut registered = self.registered.lock();
+            registered.retain(|q| q.strong_count() > 0);
+            if !registered
+                .iter()
+                .any(|q| std::ptr::eq(q.as_ptr(), Arc::as_ptr(queue)))
+            {
+                registered.push(Arc::downgrade(queue));
+            }
+        }
+        Ok(())
+    }
+
+    /// Process `tgid` ended: its registrations go.
+    pub(crate) fn process_exited(&self, tgid: i32) {
+        let queues: Vec<Arc<Queue>> = {
+            let mut registered = self.registered.lock();
+            registered.retain(|q| q.strong_count() > 0);
+            registered.iter().filter_map(Weak::upgrade).collect()
+        };
+        for queue in queues {
+            let _ = queue.set_notification(tgid, None);
+        }
+    }
+
     /// mq_open: finds or creates the queue `name`, checking access as Linux does.
     pub(crate) fn open(
         &self,
@@ -610,8 +644,8 @@ mod tests {
             signo: libc::SIGUSR1,
             value: 42,
         };
-        queue.set_notification(7, Some(note)).expect("notify");
-        assert_eq!(queue.set_notification(8, Some(note)), Err(Errno::EBUSY));
+        fs.notify(&queue, 7, Some(note)).expect("notify");
+        assert_eq!(fs.notify(&queue, 8, Some(note)), Err(Errno::EBUSY));
         assert_eq!(queue.send(b"toolong!!", 0), Err(Errno::EMSGSIZE));
         assert_eq!(queue.send(b"low", 1), Ok(Some(note)));
         assert_eq!(queue.send(b"high", 5), Ok(None));
@@ -625,7 +659,11 @@ mod tests {
         assert_eq!(queue.receive(8), Ok((b"low".to_vec(), 1)));
         assert_eq!(queue.receive(8), Err(Errno::EAGAIN));
         // No notification while a receiver waits.
-        queue.set_notification(7, Some(note)).expect("notify again");
+        fs.notify(&queue, 7, Some(note)).expect("notify again");
+        // The owner's exit ends its registration: another process may register.
+        fs.process_exited(7);
+        fs.notify(&queue, 8, Some(note))
+            .expect("registration freed");
         queue.receiver_waiting(true);
         assert_eq!(queue.send(b"x", 0), Ok(None));
         queue.receiver_waiting(false);

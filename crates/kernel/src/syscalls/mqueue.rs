@@ -197,7 +197,10 @@ pub(super) fn mq_notify(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
             value: event.value,
         })
     };
-    queue.set_notification(task.pid(), notification)?;
+    task.kernel
+        .ipc
+        .mqueue
+        .notify(&queue, task.pid(), notification)?;
     Ok(0)
 }
 

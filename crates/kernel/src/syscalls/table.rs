@@ -233,7 +233,7 @@ syscall_table! {
     241 mq_unlink mqueue::mq_unlink [Path] F;
     242 mq_timedsend mqueue::mq_timedsend [Fd, InBuf(2), Uint, Uint, Ptr] F;
     243 mq_timedreceive mqueue::mq_timedreceive [Fd, OutBuf, Uint, Ptr, Ptr] F;
-    244 mq_notify mqueue::mq_notify [Fd, Ptr] P("SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD (a netlink socket): EINVAL");
+    244 mq_notify mqueue::mq_notify [Fd, Ptr] P("SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD (a netlink socket): EINVAL; a registration ends with its process, not when it closes a descriptor");
     245 mq_getsetattr mqueue::mq_getsetattr [Fd, Ptr, Ptr] F;
     247 waitid process::waitid [Int, Int, Ptr, Hex, Ptr] P("rusage is zero");
     257 openat fs::openat [DirFd, Path, Hex, Oct] F;
