@@ -538,6 +538,7 @@ pub(super) fn shmat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let creds = task.creds();
     let (mapping, size) = {
         let mut segments = task.kernel.ipc.shm.lock();
+        segments.retain(Segment::alive);
         let segment = segments.get(id)?;
         segment.perm().check(&creds, want)?;
         let mapping = segment.mapping(super::memory::mappable)?;
