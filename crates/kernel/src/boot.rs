@@ -78,9 +78,11 @@ pub struct ResourceLimit {
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
     crate::syscalls::learn_host_cpus();
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
-    let mounts = build_mounts(config.gofer, &config.limits, &config.volumes)?;
+    let mounts = build_mounts(config.gofer, &config.limits, &config.volumes, &memory)?;
     let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace, &config.limits)?;
-    mounts.procfs.attach(&kernel, mounts.records);
+    let mut records = mounts.records;
+    mount_mqueue(&kernel, &mut records)?;
+    mounts.procfs.attach(&kernel, records);
 
     let mut fds = FdTable::default();
     for (fd, host) in config.stdio.into_iter().enumerate() {
@@ -181,6 +183,28 @@ fn donated_fd_budget() -> usize {
     usize::try_from(soft / 4).unwrap_or(usize::MAX).max(16)
 }
 
+/// Mounts the IPC namespace's mqueue filesystem at /dev/mqueue, where Linux systems have it.
+fn mount_mqueue(kernel: &Kernel, records: &mut Vec<MountRecord>) -> Result<(), KernelError> {
+    let ctx = LookupCtx {
+        root: kernel.vfs.root(),
+        start: kernel.vfs.root(),
+        creds: vfs::Credentials::root(),
+    };
+    let path: &[u8] = b"/dev/mqueue";
+    let Ok(at) = kernel.vfs.lookup(&ctx, path, true) else {
+        tracing::warn!("not mounting /dev/mqueue: no /dev");
+        return Ok(());
+    };
+    let fs = Arc::clone(&kernel.ipc.mqueue);
+    records.push(MountRecord {
+        path: path.to_vec(),
+        fs_type: vfs::FileSystem::name(fs.as_ref()),
+        read_only: false,
+    });
+    kernel.vfs.mount(&at, fs).map_err(KernelError::Mount)?;
+    Ok(())
+}
+
 /// What `build_mounts` made.
 struct MountTree {
     vfs: Arc<Vfs>,
@@ -188,31 +212,36 @@ struct MountTree {
     records: Vec<MountRecord>,
 }
 
-/// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`, procfs at
-/// `/proc` (covering the host's, which the Sentry never shows), then the volumes. Returns the
-/// procfs, to be attached to the kernel once it exists, and the mounts made, for /proc/mounts.
+/// The mount tree: the Gofer's root at `/`, devfs at `/dev`, tmpfs at `/dev/shm` (POSIX shared
+/// memory) and `/tmp`, procfs at `/proc` (covering the host's, which the Sentry never shows),
+/// then the volumes. Tmpfs files keep their data in `memory`, so they can be mapped shared.
+/// Returns the procfs, to be attached to the kernel once it exists, and the mounts made, for
+/// /proc/mounts.
 fn build_mounts(
     gofer: UnixStream,
     limits: &Limits,
     volumes: &[Volume],
+    memory: &Arc<MemoryFile>,
 ) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
     // The root and each volume share the budget of donated descriptors.
     let fd_budget = donated_fd_budget() / (1 + volumes.len());
     let root_fs = vfs::gofer::GoferFs::new(Arc::clone(&client), b"/", fd_budget, false)
         .map_err(KernelError::Mount)?;
-    let vfs = Vfs::new(root_fs);
+    let vfs = Vfs::new(root_fs, Arc::clone(memory));
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),
         creds: vfs::Credentials::root(),
     };
-    let devfs = vfs::devfs::DevFs::new().map_err(KernelError::Mount)?;
-    // /tmp is world-writable with the sticky bit, as on any Linux system.
-    let tmpfs = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size);
+    let devfs = vfs::devfs::DevFs::new(Arc::clone(memory)).map_err(KernelError::Mount)?;
+    // /tmp and /dev/shm are world-writable with the sticky bit, as on any Linux system.
+    let tmpfs = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size, Arc::clone(memory));
+    let shm = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size, Arc::clone(memory));
     let procfs = ProcFs::new();
-    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 3] = [
+    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 4] = [
         (b"/dev", devfs),
+        (b"/dev/shm", shm),
         (b"/tmp", tmpfs),
         (b"/proc", Arc::clone(&procfs) as Arc<dyn vfs::FileSystem>),
     ];

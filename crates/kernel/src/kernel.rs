@@ -47,6 +47,8 @@ pub struct Kernel {
     pub(crate) timerfds: Arc<TimerFdRegistry>,
     /// The sandbox's abstract AF_UNIX namespace.
     pub(crate) unix_names: net::unix::AbstractNames,
+    /// System V IPC objects and POSIX message queues.
+    pub(crate) ipc: crate::ipc::IpcNamespace,
     /// How init ended; set once, when the sandbox is over.
     sandbox_exit: Mutex<Option<ExitStatus>>,
     sandbox_done: Condvar,
@@ -80,6 +82,7 @@ impl Kernel {
             timers: TimerQueue::new(),
             timerfds: Arc::default(),
             unix_names: net::unix::AbstractNames::new(),
+            ipc: crate::ipc::IpcNamespace::default(),
             sandbox_exit: Mutex::new(None),
             sandbox_done: Condvar::new(),
         }))

@@ -13,6 +13,7 @@ mod epoll;
 mod eventfd;
 mod fd_table;
 mod futex;
+mod ipc;
 mod kernel;
 mod loader;
 mod oom;

@@ -26,6 +26,7 @@ use vfs::{DirEntry, FileOps, FileSystem, FileType, Inode, OpenFile};
 use crate::kernel::Kernel;
 use crate::task::TaskHandle;
 
+use crate::ipc::IpcFamily;
 use process::{PidFile, PidLink, Scope};
 use system::{SysFile, SystemFile};
 
@@ -139,12 +140,16 @@ enum DirNode {
     FdInfos(Scope),
     /// /proc/sys and the directories below it, by path ("" is /proc/sys itself).
     Sys(&'static str),
+    /// /proc/sysvipc.
+    SysvIpc,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum FileNode {
     System(SystemFile),
     Sys(SysFile),
+    /// /proc/sysvipc/{shm,sem,msg}.
+    SysvIpc(IpcFamily),
     Pid(Scope, PidFile),
     FdInfo(Scope, u64),
 }
@@ -179,6 +184,7 @@ impl ProcInode {
         match file {
             FileNode::System(f) => system::render(&kernel, f, self.shared.mounts.get()),
             FileNode::Sys(f) => Ok(system::render_sys(&kernel, *f)),
+            FileNode::SysvIpc(family) => Ok(kernel.ipc.sysvipc(*family).into_bytes()),
             FileNode::Pid(scope, f) => {
                 process::render(&kernel, scope, *f, self.shared.mounts.get())
             }
@@ -291,6 +297,7 @@ impl Inode for ProcInode {
                 b"thread-self" => Some(Node::Link(LinkNode::ThreadSelf)),
                 b"mounts" => Some(Node::Link(LinkNode::Mounts)),
                 b"sys" => Some(Node::Dir(DirNode::Sys(""))),
+                b"sysvipc" => Some(Node::Dir(DirNode::SysvIpc)),
                 _ => match parse_id(name) {
                     Some(pid) => {
                         let scope = Scope::process(pid);
@@ -321,6 +328,10 @@ impl Inode for ProcInode {
                 })
             }
             DirNode::Sys(path) => system::sys_lookup(path, name),
+            DirNode::SysvIpc => IpcFamily::ALL
+                .into_iter()
+                .find(|f| f.name().as_bytes() == name)
+                .map(|f| Node::File(FileNode::SysvIpc(f))),
         };
         found.map(|node| self.child(node)).ok_or(Errno::ENOENT)
     }
@@ -345,6 +356,7 @@ impl Inode for ProcInode {
                 nodes.push((b"thread-self".to_vec(), Node::Link(LinkNode::ThreadSelf)));
                 nodes.push((b"mounts".to_vec(), Node::Link(LinkNode::Mounts)));
                 nodes.push((b"sys".to_vec(), Node::Dir(DirNode::Sys(""))));
+                nodes.push((b"sysvipc".to_vec(), Node::Dir(DirNode::SysvIpc)));
                 let mut pids: Vec<i32> = kernel.pids.lock().groups().map(|g| g.tgid).collect();
                 pids.sort_unstable();
                 nodes.extend(pids.into_iter().map(|pid| {
@@ -382,6 +394,15 @@ impl Inode for ProcInode {
                 })
                 .collect(),
             DirNode::Sys(path) => system::sys_entries(path),
+            DirNode::SysvIpc => IpcFamily::ALL
+                .into_iter()
+                .map(|f| {
+                    (
+                        f.name().as_bytes().to_vec(),
+                        Node::File(FileNode::SysvIpc(f)),
+                    )
+                })
+                .collect(),
         };
         Ok(nodes
             .into_iter()
@@ -449,7 +470,8 @@ impl Inode for ProcInode {
 fn is_writable(file: &FileNode) -> bool {
     matches!(
         file,
-        FileNode::Pid(_, PidFile::Comm) | FileNode::Sys(SysFile::Hostname | SysFile::Domainname)
+        FileNode::Pid(_, PidFile::Comm)
+            | FileNode::Sys(SysFile::Hostname | SysFile::Domainname | SysFile::Ipc(_))
     )
 }
 

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use abi::Errno;
 
 use super::{DirNode, FileNode, MountRecord, Node};
+use crate::ipc::IpcLimit;
 use crate::kernel::{Kernel, UNAME_RELEASE, UNAME_SYSNAME, UNAME_VERSION};
 use crate::syscalls::sched_cpus;
 use crate::task::TaskHandle;
@@ -327,10 +328,11 @@ pub(super) enum SysFile {
     OvercommitMemory,
     NrOpen,
     PipeMaxSize,
+    Ipc(IpcLimit),
 }
 
 /// /proc/sys as (directory, entry name, file).
-const SYS_FILES: [(&str, &str, SysFile); 11] = [
+const SYS_FILES: [(&str, &str, SysFile); 21] = [
     ("kernel", "hostname", SysFile::Hostname),
     ("kernel", "domainname", SysFile::Domainname),
     ("kernel", "osrelease", SysFile::Osrelease),
@@ -342,9 +344,30 @@ const SYS_FILES: [(&str, &str, SysFile); 11] = [
     ("vm", "overcommit_memory", SysFile::OvercommitMemory),
     ("fs", "nr_open", SysFile::NrOpen),
     ("fs", "pipe-max-size", SysFile::PipeMaxSize),
+    ("kernel", "shmmax", SysFile::Ipc(IpcLimit::Shmmax)),
+    ("kernel", "shmall", SysFile::Ipc(IpcLimit::Shmall)),
+    ("kernel", "shmmni", SysFile::Ipc(IpcLimit::Shmmni)),
+    ("kernel", "sem", SysFile::Ipc(IpcLimit::Sem)),
+    ("kernel", "msgmax", SysFile::Ipc(IpcLimit::Msgmax)),
+    ("kernel", "msgmnb", SysFile::Ipc(IpcLimit::Msgmnb)),
+    ("kernel", "msgmni", SysFile::Ipc(IpcLimit::Msgmni)),
+    ("fs/mqueue", "msg_max", SysFile::Ipc(IpcLimit::MqMsgMax)),
+    (
+        "fs/mqueue",
+        "msgsize_max",
+        SysFile::Ipc(IpcLimit::MqMsgsizeMax),
+    ),
+    (
+        "fs/mqueue",
+        "queues_max",
+        SysFile::Ipc(IpcLimit::MqQueuesMax),
+    ),
 ];
 
 const SYS_DIRS: [&str; 3] = ["fs", "kernel", "vm"];
+
+/// Directories below the top ones: (parent, name, path).
+const SYS_SUBDIRS: [(&str, &str, &str); 1] = [("fs", "mqueue", "fs/mqueue")];
 
 pub(super) fn sys_lookup(dir: &str, name: &[u8]) -> Option<Node> {
     if dir.is_empty() {
@@ -352,6 +375,12 @@ pub(super) fn sys_lookup(dir: &str, name: &[u8]) -> Option<Node> {
             .into_iter()
             .find(|d| d.as_bytes() == name)
             .map(|d| Node::Dir(DirNode::Sys(d)));
+    }
+    if let Some((_, _, path)) = SYS_SUBDIRS
+        .iter()
+        .find(|(parent, n, _)| *parent == dir && n.as_bytes() == name)
+    {
+        return Some(Node::Dir(DirNode::Sys(path)));
     }
     SYS_FILES
         .iter()
@@ -366,10 +395,16 @@ pub(super) fn sys_entries(dir: &str) -> Vec<(Vec<u8>, Node)> {
             .map(|d| (d.as_bytes().to_vec(), Node::Dir(DirNode::Sys(d))))
             .collect();
     }
-    SYS_FILES
+    SYS_SUBDIRS
         .iter()
-        .filter(|(d, _, _)| *d == dir)
-        .map(|(_, n, f)| (n.as_bytes().to_vec(), Node::File(FileNode::Sys(*f))))
+        .filter(|(parent, _, _)| *parent == dir)
+        .map(|(_, n, path)| (n.as_bytes().to_vec(), Node::Dir(DirNode::Sys(path))))
+        .chain(
+            SYS_FILES
+                .iter()
+                .filter(|(d, _, _)| *d == dir)
+                .map(|(_, n, f)| (n.as_bytes().to_vec(), Node::File(FileNode::Sys(*f)))),
+        )
         .collect()
 }
 
@@ -387,12 +422,14 @@ pub(super) fn render_sys(kernel: &Kernel, file: SysFile) -> Vec<u8> {
         SysFile::OvercommitMemory => b"0".to_vec(),
         SysFile::NrOpen => crate::fd_table::NR_OPEN.to_string().into_bytes(),
         SysFile::PipeMaxSize => b"1048576".to_vec(),
+        SysFile::Ipc(limit) => return kernel.ipc.limits.lock().render(limit).into_bytes(),
     };
     text.push(b'\n');
     text
 }
 
-/// Writing /proc/sys/kernel/{hostname,domainname}: sethostname's rules (CAP_SYS_ADMIN).
+/// Writing /proc/sys/kernel/{hostname,domainname} (sethostname's rules) and the IPC limits:
+/// CAP_SYS_ADMIN.
 pub(super) fn write_sys(
     kernel: &Kernel,
     file: SysFile,
@@ -407,6 +444,9 @@ pub(super) fn write_sys(
     });
     if !privileged {
         return Err(Errno::EPERM);
+    }
+    if let SysFile::Ipc(limit) = file {
+        return kernel.ipc.limits.lock().write(limit, buf);
     }
     let name = buf.strip_suffix(b"\n").unwrap_or(buf);
     if name.len() > 64 {

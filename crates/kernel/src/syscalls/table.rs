@@ -4,8 +4,8 @@
 
 use super::strace::Arg::{self, *};
 use super::{
-    creds, epoll, eventfd, file, fs, fs_ext, futex, io, limits, locks, memory, poll, prctl,
-    process, sched, signal, signalfd, socket, system, time, timer, xattr, Handler,
+    creds, epoll, eventfd, file, fs, fs_ext, futex, io, ipc, limits, locks, memory, mqueue, poll,
+    prctl, process, sched, signal, signalfd, socket, system, time, timer, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -49,7 +49,7 @@ syscall_table! {
     6 lstat fs::lstat [Path, Ptr] F;
     7 poll poll::poll [Ptr, Uint, Int] F;
     8 lseek file::lseek [Fd, Int, Int] F;
-    9 mmap memory::mmap [Ptr, Uint, Hex, Hex, Fd, Hex] P("MAP_SHARED file mappings: ENODEV");
+    9 mmap memory::mmap [Ptr, Uint, Hex, Hex, Fd, Hex] P("MAP_SHARED only of tmpfs files and memfds (else ENODEV)");
     10 mprotect memory::mprotect [Ptr, Uint, Hex] F;
     11 munmap memory::munmap [Ptr, Uint] F;
     12 brk memory::brk [Ptr] F;
@@ -66,7 +66,12 @@ syscall_table! {
     23 select poll::select [Int, Ptr, Ptr, Ptr, Ptr] F;
     24 sched_yield system::sched_yield [] F;
     25 mremap memory::mremap [Ptr, Uint, Uint, Hex, Ptr] F;
+    26 msync memory::msync [Ptr, Uint, Hex] F;
+    27 mincore memory::mincore [Ptr, Uint, Ptr] F;
     28 madvise memory::madvise [Ptr, Uint, Int] F;
+    29 shmget ipc::shmget [Int, Uint, Hex] P("no huge pages (SHM_HUGETLB: EINVAL)");
+    30 shmat ipc::shmat [Int, Ptr, Hex] F;
+    31 shmctl ipc::shmctl [Int, Int, Ptr] P("SHM_LOCK/SHM_UNLOCK are recorded only");
     32 dup file::dup [Fd] F;
     33 dup2 file::dup2 [Fd, Fd] F;
     34 pause signal::pause [] F;
@@ -99,6 +104,14 @@ syscall_table! {
     61 wait4 process::wait4 [Int, Ptr, Hex, Ptr] P("rusage is zero");
     62 kill signal::kill [Int, Int] F;
     63 uname system::uname [Ptr] F;
+    64 semget ipc::semget [Int, Int, Hex] F;
+    65 semop ipc::semop [Int, Ptr, Uint] F;
+    66 semctl ipc::semctl [Int, Int, Int, Hex] F;
+    67 shmdt ipc::shmdt [Ptr] F;
+    68 msgget ipc::msgget [Int, Hex] F;
+    69 msgsnd ipc::msgsnd [Int, Ptr, Uint, Hex] F;
+    70 msgrcv ipc::msgrcv [Int, Ptr, Uint, Int, Hex] P("MSG_COPY: ENOSYS, as Linux without checkpoint/restore");
+    71 msgctl ipc::msgctl [Int, Int, Ptr] F;
     72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record locks (no deadlock detection), F_GETPIPE_SZ/F_SETPIPE_SZ; F_NOTIFY accepted but never signals; no leases, owners or seals");
     73 flock locks::flock [Fd, Hex] F;
     74 fsync file::fsync [Fd] F;
@@ -200,6 +213,7 @@ syscall_table! {
     217 getdents64 file::getdents64 [Fd, Ptr, Uint] F;
     218 set_tid_address process::set_tid_address [Ptr] F;
     219 restart_syscall time::restart_syscall [] F;
+    220 semtimedop ipc::semtimedop [Int, Ptr, Uint, Ptr] F;
     221 fadvise64 fs_ext::fadvise64 [Fd, Int, Uint, Int] F;
     222 timer_create timer::timer_create [Int, Ptr, Ptr] P("CPU-time clocks run on wall time; no CPU clocks of other processes");
     223 timer_settime timer::timer_settime [Int, Hex, Ptr, Ptr] F;
@@ -215,6 +229,12 @@ syscall_table! {
     233 epoll_ctl epoll::epoll_ctl [Fd, Int, Fd, Ptr] P("EPOLLEXCLUSIVE and EPOLLWAKEUP are accepted and ignored");
     234 tgkill signal::tgkill [Int, Int, Int] F;
     235 utimes fs_ext::utimes [Path, Ptr] F;
+    240 mq_open mqueue::mq_open [Path, Hex, Oct, Ptr] F;
+    241 mq_unlink mqueue::mq_unlink [Path] F;
+    242 mq_timedsend mqueue::mq_timedsend [Fd, InBuf(2), Uint, Uint, Ptr] F;
+    243 mq_timedreceive mqueue::mq_timedreceive [Fd, OutBuf, Uint, Ptr, Ptr] F;
+    244 mq_notify mqueue::mq_notify [Fd, Ptr] P("SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD (a netlink socket): EINVAL; a registration ends with its process, not when it closes a descriptor");
+    245 mq_getsetattr mqueue::mq_getsetattr [Fd, Ptr, Ptr] F;
     247 waitid process::waitid [Int, Int, Ptr, Hex, Ptr] P("rusage is zero");
     257 openat fs::openat [DirFd, Path, Hex, Oct] F;
     258 mkdirat fs::mkdirat [DirFd, Path, Oct] F;

@@ -72,8 +72,10 @@ impl Task {
             }
         };
         if let Some(status) = last {
-            // Timers die with their process.
+            // Timers die with their process; its semaphore adjustments are undone before the
+            // parent can see it exit.
             tg.timers.exit();
+            kernel.ipc.process_exited(tg.tgid);
             kernel.process_exited(&tg, status);
         }
     }

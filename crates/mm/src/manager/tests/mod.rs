@@ -6,6 +6,7 @@ mod fork;
 mod mapping;
 mod properties;
 mod resize;
+mod shared_file;
 mod special;
 mod stats;
 
