@@ -70,7 +70,9 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
     let mounts = build_mounts(config.gofer, &config.limits)?;
     let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace, &config.limits)?;
-    mounts.procfs.attach(&kernel, mounts.records);
+    let mut records = mounts.records;
+    mount_devpts(&kernel, &mut records)?;
+    mounts.procfs.attach(&kernel, records);
 
     let mut fds = FdTable::default();
     for (fd, host) in config.stdio.into_iter().enumerate() {
@@ -169,6 +171,30 @@ fn donated_fd_budget() -> usize {
     let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map_or(1024, |(soft, _)| soft);
     usize::try_from(soft / 4).unwrap_or(usize::MAX).max(16)
+}
+
+/// Mounts devpts at /dev/pts, over the kernel's pty table (which signals through the kernel,
+/// so it is mounted once the kernel exists).
+fn mount_devpts(kernel: &Arc<Kernel>, records: &mut Vec<MountRecord>) -> Result<(), KernelError> {
+    kernel.ptys.attach(kernel);
+    let ctx = LookupCtx {
+        root: kernel.vfs.root(),
+        start: kernel.vfs.root(),
+    };
+    let path = b"/dev/pts";
+    match kernel.vfs.lookup(&ctx, path, true) {
+        Ok(at) => {
+            let devpts = crate::tty::devpts::DevPts::new(Arc::clone(&kernel.ptys));
+            kernel.vfs.mount(&at, devpts).map_err(KernelError::Mount)?;
+            records.push(MountRecord {
+                path: path.to_vec(),
+                fs_type: "devpts",
+                read_only: false,
+            });
+        }
+        Err(errno) => tracing::warn!("not mounting /dev/pts: {errno}"),
+    }
+    Ok(())
 }
 
 /// What `build_mounts` made.

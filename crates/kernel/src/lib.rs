@@ -25,6 +25,7 @@ mod syscalls;
 mod task;
 mod terminal;
 mod timers;
+mod tty;
 mod vdso;
 
 pub use boot::{run, Config, Limits, ResourceLimit, FORWARDED_SIGNALS};

@@ -117,14 +117,14 @@ pub(super) fn is_regular(file: &OpenFile) -> bool {
         .is_some_and(|p| p.file_type() == vfs::FileType::Regular)
 }
 
-/// Whether a short write is continued: pipes and FIFOs in blocking mode.
+/// Whether a short write is continued: pipes, FIFOs, sockets and ptys in blocking mode.
 fn writes_fully(file: &OpenFile) -> bool {
     file.status_flags() & libc::O_NONBLOCK == 0
-        && file.stat().is_ok_and(|st| {
+        && (crate::tty::pty::PtyFile::of(file).is_some() || file.stat().is_ok_and(|st| {
             let kind = st.st_mode & libc::S_IFMT;
             // A stream socket's write, like a pipe's, blocks until it is all sent.
             kind == libc::S_IFIFO || kind == libc::S_IFSOCK
-        })
+        }))
 }
 
 /// How much of a `count`-byte write to `file` (at `offset`, else at its file offset)
@@ -244,6 +244,7 @@ pub(super) fn read(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn write(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
+    task.terminal_write_access(&file)?;
     Ok(write_from_guest(task, &file, a[1], arg_len(a[2])?, None)? as u64)
 }
 
