@@ -219,10 +219,11 @@ impl Task {
     /// another session holds is only taken with `steal` by a CAP_SYS_ADMIN caller.
     fn acquire_terminal(&self, pty: &Pty, steal: bool) -> Result<(), Errno> {
         let (pgid, sid) = self.group_and_session();
-        if pty.job.session() == sid {
+        let leader = self.pid() == sid;
+        if leader && pty.job.session() == sid {
             return Ok(());
         }
-        if self.pid() != sid || self.session_has_terminal(sid) {
+        if !leader || self.session_has_terminal(sid) {
             return Err(Errno::EPERM);
         }
         if pty.job.session() != 0

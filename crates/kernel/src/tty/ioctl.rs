@@ -29,17 +29,14 @@ impl Task {
         if end == End::Replica && pty.hung_up() {
             return Some(Err(Errno::EIO));
         }
+        // The master's own requests; TIOCGPTPEER is the generic tty layer's, which refuses a
+        // non-master with EIO.
         let master_only = matches!(
             cmd,
-            libc::TIOCGPTN
-                | libc::TIOCSPTLCK
-                | libc::TIOCGPTLCK
-                | libc::TIOCPKT
-                | libc::TIOCGPKT
-                | libc::TIOCGPTPEER
+            libc::TIOCGPTN | libc::TIOCSPTLCK | libc::TIOCGPTLCK | libc::TIOCPKT | libc::TIOCGPKT
         );
-        if master_only && end != End::Master {
-            return Some(Err(Errno::ENOTTY));
+        if end != End::Master && (master_only || cmd == libc::TIOCGPTPEER) {
+            return Some(Err(if master_only { Errno::ENOTTY } else { Errno::EIO }));
         }
         Some(self.pty_request(pty, end, cmd, arg))
     }
