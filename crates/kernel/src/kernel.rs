@@ -12,8 +12,8 @@ use crate::futex::FutexTable;
 use crate::pid::PidTable;
 use crate::task::{ExitStatus, ThreadGroup};
 use crate::terminal::Terminal;
-use crate::tty::devpts::PtyTable;
 use crate::timers::{TimerFdRegistry, TimerQueue};
+use crate::tty::devpts::PtyTable;
 use crate::vdso::Vdso;
 use crate::KernelError;
 

@@ -120,11 +120,12 @@ pub(super) fn is_regular(file: &OpenFile) -> bool {
 /// Whether a short write is continued: pipes, FIFOs, sockets and ptys in blocking mode.
 fn writes_fully(file: &OpenFile) -> bool {
     file.status_flags() & libc::O_NONBLOCK == 0
-        && (crate::tty::pty::PtyFile::of(file).is_some() || file.stat().is_ok_and(|st| {
-            let kind = st.st_mode & libc::S_IFMT;
-            // A stream socket's write, like a pipe's, blocks until it is all sent.
-            kind == libc::S_IFIFO || kind == libc::S_IFSOCK
-        }))
+        && (crate::tty::pty::PtyFile::of(file).is_some()
+            || file.stat().is_ok_and(|st| {
+                let kind = st.st_mode & libc::S_IFMT;
+                // A stream socket's write, like a pipe's, blocks until it is all sent.
+                kind == libc::S_IFIFO || kind == libc::S_IFSOCK
+            }))
 }
 
 /// How much of a `count`-byte write to `file` (at `offset`, else at its file offset)

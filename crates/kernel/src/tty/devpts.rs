@@ -93,7 +93,11 @@ impl PtyTable {
         Stat {
             st_dev: self.dev,
             st_ino: ino,
-            st_nlink: if mode & libc::S_IFMT == libc::S_IFDIR { 2 } else { 1 },
+            st_nlink: if mode & libc::S_IFMT == libc::S_IFDIR {
+                2
+            } else {
+                1
+            },
             st_mode: mode,
             st_rdev: rdev,
             st_blksize: 1024,

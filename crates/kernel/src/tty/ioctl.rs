@@ -36,7 +36,11 @@ impl Task {
             libc::TIOCGPTN | libc::TIOCSPTLCK | libc::TIOCGPTLCK | libc::TIOCPKT | libc::TIOCGPKT
         );
         if end != End::Master && (master_only || cmd == libc::TIOCGPTPEER) {
-            return Some(Err(if master_only { Errno::ENOTTY } else { Errno::EIO }));
+            return Some(Err(if master_only {
+                Errno::ENOTTY
+            } else {
+                Errno::EIO
+            }));
         }
         Some(self.pty_request(pty, end, cmd, arg))
     }
@@ -84,9 +88,7 @@ impl Task {
             }
             libc::TIOCGPKT => write_int(i32::from(pty.packet_mode())),
             libc::TIOCGPTPEER => self.open_peer(pty, arg_i32(arg)),
-            libc::FIONREAD => {
-                write_int(i32::try_from(pty.readable_bytes(end)).unwrap_or(i32::MAX))
-            }
+            libc::FIONREAD => write_int(i32::try_from(pty.readable_bytes(end)).unwrap_or(i32::MAX)),
             // A pty holds no output of its own on the way out (Linux's ptys have no
             // chars_in_buffer), so the output queue is always empty.
             libc::TIOCOUTQ => write_int(0),

@@ -59,7 +59,9 @@ impl Termios {
     /// A new terminal's settings (Linux's `tty_std_termios`): cooked mode, echo, signals.
     pub(crate) fn standard() -> Termios {
         let mut cc = [0u8; 19];
-        cc[..17].copy_from_slice(b"\x03\x1c\x7f\x15\x04\x00\x01\x00\x11\x13\x1a\x00\x12\x0f\x17\x16\x00");
+        cc[..17].copy_from_slice(
+            b"\x03\x1c\x7f\x15\x04\x00\x01\x00\x11\x13\x1a\x00\x12\x0f\x17\x16\x00",
+        );
         Termios {
             iflag: libc::ICRNL | libc::IXON,
             oflag: libc::OPOST | libc::ONLCR,

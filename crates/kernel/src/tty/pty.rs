@@ -24,7 +24,9 @@ const TIOCPKT_DOSTOP: u8 = 32;
 
 /// `struct winsize` (TIOCGWINSZ).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub(crate) struct Winsize {
     pub(crate) rows: u16,
     pub(crate) cols: u16,
