@@ -2,7 +2,8 @@
  * EPERM); ^C ^Z ^\ and window-size changes signal the foreground group only; a background
  * group's reads get SIGTTIN (EIO when ignored), its tcsetattr SIGTTOU, its writes SIGTTOU
  * under TOSTOP; closing the master hangs the replica up: SIGHUP and SIGCONT to the session
- * leader, end-of-file to readers, EIO to writers. */
+ * leader, end-of-file to readers, EIO to writers. An orphaned background group gets EIO
+ * rather than a stop nobody would end. */
 #include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
@@ -88,6 +89,25 @@ static void background_job(void) {
     exit(check_finish());
 }
 
+/* A background group whose parent left: orphaned, so its reads and tcsetattr are EIO. */
+static void orphaned_job(int done) {
+    pid_t parent = getpid();
+    setpgid(0, 0);
+    if (fork() != 0)
+        _exit(0);
+    /* Wait (a hang guard bounds it) for the parent to go, leaving the group orphaned. */
+    for (int i = 0; i < 10000 && getppid() == parent; i++)
+        usleep(1000);
+    char buf[4];
+    struct termios t;
+    CHECK_ERRNO("an orphaned group's read is EIO", read(replica, buf, sizeof buf), EIO);
+    tcgetattr(replica, &t);
+    CHECK_ERRNO("an orphaned group's tcsetattr is EIO", tcsetattr(replica, TCSANOW, &t), EIO);
+    if (write(done, check_failures ? "F" : "D", 1) != 1)
+        _exit(95);
+    _exit(0);
+}
+
 /* The foreground job: catches the keyboard's signals, then reads until the hangup. */
 static void foreground_job(int ready) {
     char buf[64];
@@ -164,6 +184,15 @@ static void session_leader(void) {
     if (bg == 0)
         background_job();
     CHECK("(background job)", exited_cleanly(bg), "failed");
+    int done[2];
+    pipe(done);
+    pid_t orphan_parent = fork();
+    if (orphan_parent == 0)
+        orphaned_job(done[1]);
+    int parent_ok = exited_cleanly(orphan_parent);
+    int orphan_ok = read(done[0], &byte, 1) == 1 && byte == 'D';
+    CHECK("(orphaned job's parent)", parent_ok, "failed");
+    CHECK("(orphaned job)", orphan_ok, "failed");
     send_report('R');
     while (!caught[SIGHUP] || !caught[SIGCONT])
         pause();

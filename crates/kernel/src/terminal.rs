@@ -127,6 +127,10 @@ impl Task {
                 Ok(())
             };
         }
+        // Nobody would continue an orphaned group that stopped.
+        if self.kernel.is_orphaned_group(pgid, sid) {
+            return Err(Errno::EIO);
+        }
         self.kernel
             .signal_process_group(pgid, SigInfo::kernel(signo));
         Err(abi::restart::ERESTARTSYS)
@@ -310,6 +314,26 @@ impl Kernel {
         for tg in &members {
             self.signal_group(tg, info);
         }
+    }
+
+    /// Whether process group `pgid` of session `sid` is orphaned (POSIX): no living member has
+    /// a parent in another group of the same session, who could continue it.
+    pub(crate) fn is_orphaned_group(&self, pgid: i32, sid: i32) -> bool {
+        let pids = self.pids.lock();
+        let parents: Vec<Arc<ThreadGroup>> = pids
+            .groups()
+            .filter_map(|g| {
+                let s = g.state.lock();
+                (s.pgid == pgid && s.zombie.is_none())
+                    .then(|| s.parent.clone())
+                    .flatten()
+            })
+            .collect();
+        // Each parent's lock is taken alone: parents are locked before children, never after.
+        !parents.iter().any(|p| {
+            let s = p.state.lock();
+            s.pgid != pgid && s.sid == sid
+        })
     }
 
     /// Sends `signals` to the leader of session `sid`, if it is alive.
