@@ -9,6 +9,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include "../check.h"
@@ -50,6 +51,19 @@ static void send_report(char byte) {
 static int exited_cleanly(pid_t pid) {
     int status;
     return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Fields 7 and 8 of /proc/self/stat: the controlling terminal's device and foreground group. */
+static void stat_tty(long *tty_nr, long *tpgid) {
+    char buf[1024] = "";
+    FILE *f = fopen("/proc/self/stat", "r");
+    *tty_nr = *tpgid = -2;
+    if (!f || !fgets(buf, sizeof buf, f))
+        return;
+    fclose(f);
+    char *after_comm = strrchr(buf, ')');
+    if (after_comm)
+        sscanf(after_comm + 2, "%*c %*d %*d %*d %ld %ld", tty_nr, tpgid);
 }
 
 /* A background process group of the session: job-control stops instead of access. */
@@ -149,6 +163,15 @@ static void session_leader(void) {
     CHECK("the terminal's session is the caller's", sid == getpid(), "%d", sid);
     CHECK("its foreground group is the leader's", tcgetpgrp(replica) == getpgrp(), "%d",
           tcgetpgrp(replica));
+    struct stat st;
+    long tty_nr, tpgid;
+    fstat(replica, &st);
+    stat_tty(&tty_nr, &tpgid);
+    unsigned long want = (minor(st.st_rdev) & 0xff) | (major(st.st_rdev) << 8) |
+                         ((minor(st.st_rdev) & ~0xffUL) << 12);
+    CHECK("/proc/self/stat names the terminal and its foreground group",
+          tty_nr == (long)want && tpgid == getpgrp(), "tty_nr %#lx (want %#lx) tpgid %ld",
+          tty_nr, want, tpgid);
     pid_t other = fork();
     if (other == 0) {
         CHECK_ERRNO("TIOCSCTTY by a process that is not a session leader",

@@ -89,6 +89,19 @@ impl PtyTable {
             .find(|pty| pty.job.session() == sid)
     }
 
+    /// /proc/[pid]/stat's tty_nr and tpgid for a process of session `sid`: its pty's device
+    /// number (in the kernel's `new_encode_dev` form) and foreground group; 0 and -1 without.
+    pub(crate) fn stat_fields(&self, sid: i32) -> (u64, i32) {
+        match self.controlling(sid) {
+            Some(pty) => {
+                let minor = u64::from(pty.index);
+                let tty_nr = (minor & 0xff) | (REPLICA_MAJOR << 8) | ((minor & !0xff) << 12);
+                (tty_nr, pty.job.foreground())
+            }
+            None => (0, -1),
+        }
+    }
+
     fn stat(&self, ino: u64, mode: u32, rdev: u64) -> Stat {
         Stat {
             st_dev: self.dev,
