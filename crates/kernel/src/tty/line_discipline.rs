@@ -350,8 +350,13 @@ impl LineDiscipline {
         }
     }
 
-    /// Output post-processing of one byte (OPOST: ONLCR, OCRNL).
+    /// Output post-processing of one byte (OPOST: ONLCR, OCRNL). Writers stop at
+    /// OUTPUT_LIMIT; echoes, which can't wait, are dropped past twice that, so input typed
+    /// while nobody reads the other side never grows the queue without bound.
     fn put_output(&mut self, c: u8) {
+        if self.output.len() >= 2 * OUTPUT_LIMIT {
+            return;
+        }
         let t = self.termios;
         if t.output(libc::OPOST) {
             if c == b'\n' && t.output(libc::ONLCR) {
@@ -527,6 +532,17 @@ mod tests {
         raw.cc[VMIN] = 0;
         ld.set_termios(raw);
         assert_eq!(read(&mut ld).unwrap(), b"");
+    }
+
+    #[test]
+    fn unread_echo_is_bounded() {
+        let mut ld = LineDiscipline::new();
+        for _ in 0..100 {
+            typed(&mut ld, &[b'x'; 1000]);
+            typed(&mut ld, b"\n");
+            while read(&mut ld).is_some() {}
+        }
+        assert!(ld.output_len() <= 2 * OUTPUT_LIMIT + 1);
     }
 
     #[test]
