@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include "../check.h"
 
@@ -200,6 +201,41 @@ int main(void) {
     char none[8];
     n = read(replica, none, sizeof none);
     CHECK("VMIN 0 reads return at once", n == 0, "%zd", n);
+
+    t.c_cc[VTIME] = 1;
+    tcsetattr(replica, TCSANOW, &t);
+    n = read(replica, none, sizeof none);
+    CHECK("VMIN 0 VTIME 1: nothing within a tenth of a second reads 0", n == 0, "%zd", n);
+    type("z");
+    wait_readable(replica, 1000);
+    n = read(replica, none, sizeof none);
+    CHECK("VMIN 0 VTIME 1: what came is read", n == 1 && none[0] == 'z', "%zd", n);
+
+    t.c_cc[VMIN] = 2;
+    t.c_cc[VTIME] = 0;
+    tcsetattr(replica, TCSANOW, &t);
+    type("a");
+    pid_t typist = fork();
+    if (typist == 0) {
+        usleep(100000);
+        type("b");
+        _exit(0);
+    }
+    n = read(replica, none, sizeof none);
+    CHECK("VMIN 2: a read waits for two bytes", n == 2 && memcmp(none, "ab", 2) == 0, "%zd", n);
+    waitpid(typist, NULL, 0);
+    type("c");
+    wait_readable(replica, 1000);
+    fcntl(replica, F_SETFL, O_NONBLOCK);
+    n = read(replica, none, sizeof none);
+    CHECK("VMIN 2, non-blocking: what is there is read", n == 1 && none[0] == 'c', "%zd", n);
+    fcntl(replica, F_SETFL, 0);
+    t.c_cc[VTIME] = 1;
+    tcsetattr(replica, TCSANOW, &t);
+    type("d");
+    n = read(replica, none, sizeof none);
+    CHECK("VMIN 2 VTIME 1: one byte, then a tenth of a second without another, reads it",
+          n == 1 && none[0] == 'd', "%zd", n);
     fcntl(replica, F_SETFL, O_NONBLOCK);
 
     tcsetattr(replica, TCSANOW, &initial);

@@ -240,7 +240,11 @@ pub(super) fn offset_arg(value: u64) -> Result<u64, Errno> {
 pub(super) fn read(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
     task.terminal_access(&file, libc::SIGTTIN)?;
-    Ok(read_into_guest(task, &file, a[1], arg_len(a[2])?, None)? as u64)
+    let count = arg_len(a[2])?;
+    if let Some(replica) = crate::tty::pty::PtyFile::replica_of(&file) {
+        return Ok(task.read_pty_replica(&file, replica, a[1], count)? as u64);
+    }
+    Ok(read_into_guest(task, &file, a[1], count, None)? as u64)
 }
 
 pub(super) fn write(task: &mut Task, a: &[u64; 6]) -> SyscallResult {

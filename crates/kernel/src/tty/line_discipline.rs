@@ -405,8 +405,18 @@ impl LineDiscipline {
         self.output.len()
     }
 
+    /// VMIN and VTIME as a read obeys them: (1, 0) in canonical mode.
+    pub(crate) fn read_limits(&self) -> (u8, u8) {
+        if self.termios.canonical() {
+            (1, 0)
+        } else {
+            (self.termios.cc[VMIN], self.termios.cc[VTIME])
+        }
+    }
+
     /// A program's read: at most one line in canonical mode (0 bytes for end-of-file); `None`
-    /// when it has to wait. Non-canonical reads with VMIN 0 never wait (VTIME is not timed).
+    /// when it has to wait. A non-canonical read takes what is there; with neither VMIN nor
+    /// VTIME it never waits (the kernel's read times VTIME and counts VMIN).
     pub(crate) fn read_input(&mut self, buf: &mut [u8]) -> Option<usize> {
         if self.termios.canonical() {
             let mut line = self.lines.pop_front()?;

@@ -5,6 +5,7 @@ pub(crate) mod devpts;
 pub(crate) mod ioctl;
 pub(crate) mod line_discipline;
 pub(crate) mod pty;
+mod read;
 
 use std::sync::atomic::{AtomicI32, Ordering};
 

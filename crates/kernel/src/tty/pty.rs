@@ -163,6 +163,15 @@ impl Pty {
         self.notify();
     }
 
+    /// VMIN and VTIME for a read: (1, 0) in canonical mode, where a line ends the read.
+    pub(crate) fn read_limits(&self) -> (u8, u8) {
+        self.lock().ld.read_limits()
+    }
+
+    pub(crate) fn canonical(&self) -> bool {
+        self.lock().ld.termios().local(libc::ICANON)
+    }
+
     pub(crate) fn winsize(&self) -> Winsize {
         self.lock().winsize
     }
@@ -410,6 +419,13 @@ impl PtyFile {
 
     pub(crate) fn end(&self) -> End {
         self.end
+    }
+
+    /// The pty whose replica an open file is, if it is one.
+    pub(crate) fn replica_of(file: &OpenFile) -> Option<&Pty> {
+        PtyFile::of(file)
+            .filter(|f| f.end == End::Replica)
+            .map(|f| f.pty.as_ref())
     }
 
     /// The pty end behind an open file, if it is one.
