@@ -140,7 +140,7 @@ static void foreground_job(int ready) {
           "%zd", n);
     send_report('L');
     /* A read already waiting when the hangup comes fails with EIO, a later one reads
-     * end-of-file; which one this is depends on timing, so either will do. */
+     * end-of-file; which one this is depends on timing (natively), so either will do. */
     errno = 0;
     n = read(replica, buf, sizeof buf);
     CHECK("after the master closed, reads end", n == 0 || (n == -1 && errno == EIO),

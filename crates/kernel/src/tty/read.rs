@@ -44,8 +44,12 @@ impl Task {
         };
         let nonblocking = file.status_flags() & libc::O_NONBLOCK != 0;
         let mut got = 0;
+        let mut waited = false;
         loop {
             match file.read(&mut buf[got..]) {
+                // A read already waiting when the master goes fails (Linux's n_tty_read sees
+                // the other side closed); later reads of the hung-up replica are end-of-file.
+                Ok(0) if waited && got == 0 && pty.hung_up() => return Err(Errno::EIO),
                 Ok(0) => return Ok(got),
                 Ok(n) => {
                     got += n;
@@ -86,6 +90,7 @@ impl Task {
                 };
             }
             waiter.sleep(deadline.instant());
+            waited = true;
         }
     }
 }
