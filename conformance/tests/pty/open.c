@@ -1,6 +1,8 @@
 /* Opening ptys: posix_openpt + grantpt + unlockpt + ptsname, openpty, TIOCGPTPEER; the
  * replica is locked until unlockpt; /dev/pts lists live ptys; closing the replica ends the
- * master's reads (EIO, POLLHUP); /dev/tty is ENXIO without a controlling terminal. */
+ * master's reads (EIO, POLLHUP); the replica is the master opener's; /dev/tty is ENXIO
+ * without a controlling terminal. */
+#include "../check.h"
 #include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
@@ -8,7 +10,6 @@
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include "../check.h"
 
 static int listed(const char *name) {
     DIR *dir = opendir("/dev/pts");
@@ -73,7 +74,8 @@ int main(void) {
     CHECK_OK("close the master", close(master));
     CHECK("the closed pty leaves /dev/pts", !listed(strrchr(path, '/') + 1), "%s", path);
 
-    int m2, r2;
+    int m2, r2, status;
+    pid_t child;
     CHECK_OK("openpty", openpty(&m2, &r2, NULL, NULL, NULL));
     CHECK_OK("write master", write(m2, "ping\n", 5));
     n = read(r2, buf, sizeof buf);
@@ -86,14 +88,29 @@ int main(void) {
     CHECK("the peer is the same replica", n == 4 && memcmp(buf, "pong", 4) == 0, "%zd", n);
     CHECK_ERRNO("TIOCGPTPEER on a replica", ioctl(r2, TIOCGPTPEER, O_RDWR), EIO);
 
+    /* A pty's replica belongs to whoever opened its master. */
+    child = fork();
+    if (child == 0) {
+        if (setgid(1000) != 0 || setuid(1000) != 0)
+            _exit(2);
+        int m = posix_openpt(O_RDWR | O_NOCTTY);
+        struct stat owned;
+        if (m < 0 || unlockpt(m) != 0 || stat(ptsname(m), &owned) != 0)
+            _exit(3);
+        int r = open(ptsname(m), O_RDWR | O_NOCTTY);
+        _exit(owned.st_uid == 1000 && r >= 0 ? 0 : 4);
+    }
+    waitpid(child, &status, 0);
+    CHECK("the replica is the master opener's and opens for them",
+          WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+
     /* A new session has no controlling terminal. */
-    pid_t child = fork();
+    child = fork();
     if (child == 0) {
         setsid();
         int fd = open("/dev/tty", O_RDWR);
         _exit(fd < 0 && errno == ENXIO ? 0 : 1);
     }
-    int status;
     waitpid(child, &status, 0);
     CHECK("/dev/tty is ENXIO without a controlling terminal",
           WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);

@@ -239,8 +239,19 @@ impl Task {
         Ok(())
     }
 
-    /// An open of a pty replica without O_NOCTTY by a session leader without a controlling
-    /// terminal makes it the session's (Linux's tty_open_proc_set_tty).
+    /// After an open: a new pty's replica belongs to the master's opener; an open of a pty
+    /// replica without O_NOCTTY may make it the caller's controlling terminal.
+    pub(crate) fn terminal_opened(&self, file: &Arc<OpenFile>, flags: i32) {
+        if let Some(pty) = PtyFile::master_of(file) {
+            let creds = self.creds();
+            pty.set_owner(creds.fsuid, creds.fsgid);
+        } else if flags & libc::O_NOCTTY == 0 {
+            self.acquire_terminal_on_open(file);
+        }
+    }
+
+    /// An open of a pty replica by a session leader without a controlling terminal makes it
+    /// the session's (Linux's tty_open_proc_set_tty).
     pub(crate) fn acquire_terminal_on_open(&self, file: &Arc<OpenFile>) {
         if let Some(Tty::Pty(pty, End::Replica)) = self.tty_of(file) {
             if pty.job.session() == 0 {

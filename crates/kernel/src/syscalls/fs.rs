@@ -33,8 +33,8 @@ impl Task {
         super::fs_ext::wait_for_fifo_peer(self, &file)?;
         if is_controlling_tty_node(&file) {
             file = self.open_controlling_terminal(flags)?;
-        } else if flags & libc::O_NOCTTY == 0 {
-            self.acquire_terminal_on_open(&file);
+        } else {
+            self.terminal_opened(&file, flags);
         }
         let limit = self.nofile_limit();
         Ok(self

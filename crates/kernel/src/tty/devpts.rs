@@ -129,7 +129,8 @@ impl PtyTable {
         )
     }
 
-    /// Replica N: inode N + 3 and mode 0620, as Linux's devpts gives them.
+    /// Replica N: inode N + 3 and mode 0620, as Linux's devpts gives them (owned by root;
+    /// the pty puts in its owner).
     pub(crate) fn replica_stat(&self, index: u32) -> Stat {
         self.stat(
             u64::from(index) + 3,
@@ -220,10 +221,7 @@ impl Inode for DevPtsInode {
         Ok(match self.node {
             Node::Root => self.table.stat(ROOT_INO, libc::S_IFDIR | 0o755, 0),
             Node::Ptmx => self.table.ptmx_stat(),
-            Node::Replica(index) => {
-                self.pty(index)?;
-                self.table.replica_stat(index)
-            }
+            Node::Replica(index) => self.pty(index)?.replica_stat(),
         })
     }
 

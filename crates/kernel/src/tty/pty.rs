@@ -48,6 +48,8 @@ struct PtyState {
     replicas: usize,
     /// Whether a replica was ever opened: only then does its last close end the master's reads.
     replica_opened: bool,
+    /// The replica node's owner and group: whoever opened the master (its fsuid, fsgid).
+    owner: (u32, u32),
 }
 
 impl PtyState {
@@ -93,6 +95,7 @@ impl Pty {
                 masters: 1,
                 replicas: 0,
                 replica_opened: false,
+                owner: (0, 0),
             }),
             queue: Arc::new(WaitQueue::new()),
             job: JobControl::default(),
@@ -127,6 +130,20 @@ impl Pty {
     /// Whether the master is gone: the replica reads end-of-file and fails writes (EIO).
     pub(crate) fn hung_up(&self) -> bool {
         self.lock().hung_up()
+    }
+
+    /// The replica is `uid`'s and `gid`'s, as Linux's devpts gives it to the master's opener.
+    pub(crate) fn set_owner(&self, uid: u32, gid: u32) {
+        self.lock().owner = (uid, gid);
+    }
+
+    pub(crate) fn replica_stat(&self) -> Stat {
+        let (uid, gid) = self.lock().owner;
+        Stat {
+            st_uid: uid,
+            st_gid: gid,
+            ..self.table.replica_stat(self.index)
+        }
     }
 
     pub(crate) fn set_locked(&self, locked: bool) {
@@ -393,7 +410,7 @@ impl Pty {
     fn stat(&self, end: End) -> Stat {
         match end {
             End::Master => self.table.ptmx_stat(),
-            End::Replica => self.table.replica_stat(self.index),
+            End::Replica => self.replica_stat(),
         }
     }
 }
@@ -419,6 +436,13 @@ impl PtyFile {
 
     pub(crate) fn end(&self) -> End {
         self.end
+    }
+
+    /// The pty whose master an open file is, if it is one.
+    pub(crate) fn master_of(file: &OpenFile) -> Option<&Pty> {
+        PtyFile::of(file)
+            .filter(|f| f.end == End::Master)
+            .map(|f| f.pty.as_ref())
     }
 
     /// The pty whose replica an open file is, if it is one.
