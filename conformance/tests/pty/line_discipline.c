@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include "../check.h"
@@ -131,6 +132,19 @@ int main(void) {
     expect("then the rest of it", from_replica(), "\n");
     expect("one line per read", from_replica(), "two\n");
     drain_master();
+
+    type("abcdef\nxy\n");
+    drain_master();
+    char first[3], second[10];
+    struct iovec iov[2] = {{first, sizeof first}, {second, sizeof second}};
+    fcntl(replica, F_SETFL, 0);
+    n = readv(replica, iov, 2);
+    CHECK("readv spreads one line over the iovecs",
+          n == 7 && memcmp(first, "abc", 3) == 0 && memcmp(second, "def\n", 4) == 0, "%zd", n);
+    n = readv(replica, iov, 2);
+    CHECK("a line that fills the first iovec ends the readv",
+          n == 3 && memcmp(first, "xy\n", 3) == 0, "%zd", n);
+    fcntl(replica, F_SETFL, O_NONBLOCK);
 
     set_flags(ECHOKE, 0, 0, 0);
     type("junk\025ok\n");

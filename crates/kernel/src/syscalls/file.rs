@@ -21,9 +21,9 @@ const IOV_MAX: usize = 1024;
 /// `struct iovec`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub(super) struct Iovec {
-    pub(super) base: u64,
-    pub(super) len: u64,
+pub(crate) struct Iovec {
+    pub(crate) base: u64,
+    pub(crate) len: u64,
 }
 
 /// Runs `op` on `file`, sleeping while it would block (EAGAIN) unless the file is
@@ -321,11 +321,18 @@ pub(super) fn transfer_vectored(
 
 pub(super) fn readv(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
+    task.terminal_access(&file, libc::SIGTTIN)?;
+    if let Some(replica) = crate::tty::pty::PtyFile::replica_of(&file) {
+        // One terminal read (one line, VMIN bytes...) spread over the iovecs, as Linux's.
+        let iovs = read_iovecs(task, a[1], a[2])?;
+        return Ok(task.readv_pty_replica(&file, replica, &iovs)? as u64);
+    }
     transfer_vectored(task, &file, Direction::Read, a[1], a[2], None)
 }
 
 pub(super) fn writev(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
+    task.terminal_write_access(&file)?;
     transfer_vectored(task, &file, Direction::Write, a[1], a[2], None)
 }
 

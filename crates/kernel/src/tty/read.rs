@@ -11,6 +11,7 @@ use waiter::events;
 
 use super::pty::Pty;
 use crate::deadline::Deadline;
+use crate::syscalls::Iovec;
 use crate::task::Task;
 
 /// Bytes one read moves at most (as the generic read's chunk).
@@ -28,6 +29,30 @@ impl Task {
         let mut buf = vec![0u8; count.min(READ_CHUNK)];
         let got = self.fill_pty_read(file, pty, &mut buf)?;
         self.mm.copy_out(addr, &buf[..got])?;
+        Ok(got)
+    }
+
+    /// readv of a replica: one read, spread over `iovs` in order.
+    pub(crate) fn readv_pty_replica(
+        &self,
+        file: &OpenFile,
+        pty: &Pty,
+        iovs: &[Iovec],
+    ) -> Result<usize, Errno> {
+        let total = iovs.iter().fold(0usize, |sum, iov| {
+            sum.saturating_add(usize::try_from(iov.len).unwrap_or(usize::MAX))
+        });
+        let mut buf = vec![0u8; total.min(READ_CHUNK)];
+        let got = self.fill_pty_read(file, pty, &mut buf)?;
+        let mut copied = 0;
+        for iov in iovs {
+            if copied == got {
+                break;
+            }
+            let n = (got - copied).min(usize::try_from(iov.len).unwrap_or(usize::MAX));
+            self.mm.copy_out(iov.base, &buf[copied..copied + n])?;
+            copied += n;
+        }
         Ok(got)
     }
 
