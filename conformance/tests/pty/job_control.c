@@ -3,7 +3,7 @@
  * group's reads get SIGTTIN (EIO when ignored), its tcsetattr SIGTTOU, its writes SIGTTOU
  * under TOSTOP; closing the master hangs the replica up: SIGHUP and SIGCONT to the session
  * leader, end-of-file to readers, EIO to writers. An orphaned background group gets EIO
- * rather than a stop nobody would end. */
+ * rather than a stop nobody would end. A session leader can give its terminal up (TIOCNOTTY). */
 #include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
@@ -223,6 +223,28 @@ static void session_leader(void) {
     exit(check_finish());
 }
 
+/* A session leader giving its terminal up (TIOCNOTTY): its foreground group (its own) gets
+ * SIGHUP and SIGCONT, and the session has no terminal any more. */
+static void give_up_terminal(void) {
+    int m, r;
+    pid_t sid;
+    reporting = 0;
+    close(master);
+    close(replica);
+    setsid();
+    openpty(&m, &r, NULL, NULL, NULL);
+    CHECK_OK("TIOCSCTTY", ioctl(r, TIOCSCTTY, 0));
+    catch_signal(SIGHUP);
+    catch_signal(SIGCONT);
+    CHECK_OK("TIOCNOTTY by the session leader", ioctl(r, TIOCNOTTY));
+    CHECK("its foreground group got SIGHUP and SIGCONT", caught[SIGHUP] == 1 && caught[SIGCONT] == 1,
+          "SIGHUP %d SIGCONT %d", caught[SIGHUP], caught[SIGCONT]);
+    CHECK_ERRNO("the terminal is no longer the session's", ioctl(r, TIOCGSID, &sid), ENOTTY);
+    CHECK_ERRNO("TIOCNOTTY again", ioctl(r, TIOCNOTTY), ENOTTY);
+    CHECK_ERRNO("/dev/tty is gone with it", open("/dev/tty", O_RDWR), ENXIO);
+    exit(check_finish());
+}
+
 int main(void) {
     CHECK_OK("openpty", openpty(&master, &replica, NULL, NULL, NULL));
     CHECK_OK("pipe", pipe(report));
@@ -268,5 +290,9 @@ int main(void) {
     CHECK("closing the master sends SIGHUP and SIGCONT to the session leader",
           (first == SIGHUP && second == SIGCONT) || (first == SIGCONT && second == SIGHUP),
           "got %d %d", first, second);
+    pid_t quitter = fork();
+    if (quitter == 0)
+        give_up_terminal();
+    CHECK("(TIOCNOTTY)", exited_cleanly(quitter), "failed");
     return check_finish();
 }
