@@ -237,9 +237,12 @@ impl Inode for DevPtsInode {
             return Ok(self.child(Node::Ptmx));
         }
         // Only canonical decimal names ("0", "12"; not "012" or "+1") name a replica.
+        let canonical = !name.is_empty()
+            && name.iter().all(u8::is_ascii_digit)
+            && (name[0] != b'0' || name.len() == 1);
         let index = std::str::from_utf8(name)
             .ok()
-            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0') || s == &"0")
+            .filter(|_| canonical)
             .and_then(|s| s.parse::<u32>().ok())
             .ok_or(Errno::ENOENT)?;
         self.pty(index)?;
