@@ -146,9 +146,10 @@ impl Task {
     }
 
     /// Job control before writing `file`: a pty replica with TOSTOP stops background writers.
-    pub(crate) fn terminal_write_access(&self, file: &Arc<OpenFile>) -> Result<(), Errno> {
-        match self.tty_of(file) {
-            Some(Tty::Pty(pty, End::Replica)) if pty.termios().local(libc::TOSTOP) => {
+    /// (Only ptys: every write passes here, and the host tty's TOSTOP is the host's.)
+    pub(crate) fn terminal_write_access(&self, file: &OpenFile) -> Result<(), Errno> {
+        match PtyFile::replica_of(file) {
+            Some(pty) if pty.termios().local(libc::TOSTOP) => {
                 self.job_control_check(&pty.job, libc::SIGTTOU)
             }
             _ => Ok(()),
