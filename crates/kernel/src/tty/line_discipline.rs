@@ -111,6 +111,8 @@ pub(crate) struct LineDiscipline {
     /// Completed lines for canonical reads, each with its terminator (an EOF's is dropped, so
     /// an empty line is end-of-file).
     lines: VecDeque<Vec<u8>>,
+    /// The bytes in `lines`, kept rather than summed for every byte typed.
+    lines_len: usize,
     /// The line being edited in canonical mode.
     edit: Vec<u8>,
     /// Input in non-canonical mode.
@@ -128,6 +130,7 @@ impl LineDiscipline {
         LineDiscipline {
             termios: Termios::standard(),
             lines: VecDeque::new(),
+            lines_len: 0,
             edit: Vec::new(),
             raw: VecDeque::new(),
             output: VecDeque::new(),
@@ -147,6 +150,7 @@ impl LineDiscipline {
         self.termios = new;
         if was_canonical && !new.canonical() {
             self.raw.extend(self.lines.drain(..).flatten());
+            self.lines_len = 0;
             self.raw.extend(self.edit.drain(..));
         } else if !was_canonical && new.canonical() {
             self.edit.extend(self.raw.drain(..));
@@ -157,7 +161,7 @@ impl LineDiscipline {
     }
 
     fn input_len(&self) -> usize {
-        self.lines.iter().map(Vec::len).sum::<usize>() + self.edit.len() + self.raw.len()
+        self.lines_len + self.edit.len() + self.raw.len()
     }
 
     /// Takes keyboard input: returns how many bytes were taken (fewer when the input buffer is
@@ -246,12 +250,10 @@ impl LineDiscipline {
         } else if t.is(VKILL, c) {
             self.kill_line(c);
         } else if t.is(VEOF, c) {
-            let line = std::mem::take(&mut self.edit);
-            self.lines.push_back(line);
+            self.complete_line();
         } else if c == b'\n' || t.is(VEOL, c) || (t.local(libc::IEXTEN) && t.is(VEOL2, c)) {
             self.edit.push(c);
-            let line = std::mem::take(&mut self.edit);
-            self.lines.push_back(line);
+            self.complete_line();
             if t.local(libc::ECHO) || (c == b'\n' && t.local(libc::ECHONL)) {
                 self.echo(c);
             }
@@ -259,6 +261,13 @@ impl LineDiscipline {
             self.take_char(c);
         }
         None
+    }
+
+    /// The line being edited is complete: canonical reads may take it.
+    fn complete_line(&mut self) {
+        let line = std::mem::take(&mut self.edit);
+        self.lines_len += line.len();
+        self.lines.push_back(line);
     }
 
     /// An ordinary input byte: into the line (dropped when the line is full) or the raw queue.
@@ -421,6 +430,7 @@ impl LineDiscipline {
         if self.termios.canonical() {
             let mut line = self.lines.pop_front()?;
             let n = buf.len().min(line.len());
+            self.lines_len -= n;
             buf[..n].copy_from_slice(&line[..n]);
             if n < line.len() {
                 line.drain(..n);
@@ -450,7 +460,7 @@ impl LineDiscipline {
     /// FIONREAD on the program's side.
     pub(crate) fn input_available(&self) -> usize {
         if self.termios.canonical() {
-            self.lines.iter().map(Vec::len).sum()
+            self.lines_len
         } else {
             self.raw.len()
         }
@@ -458,6 +468,7 @@ impl LineDiscipline {
 
     pub(crate) fn flush_input(&mut self) {
         self.lines.clear();
+        self.lines_len = 0;
         self.edit.clear();
         self.raw.clear();
         self.literal_next = false;
