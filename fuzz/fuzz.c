@@ -98,7 +98,7 @@ static const char *paths[] = {
     "/tmp/fz", "/tmp/fz/d", "/tmp/fzl", "/tmp", "fz-host", "fz-host/x", ".", "..", "/",
     "/proc/self/status", "/proc/self/fd/0", "/proc/self/maps", "/proc/1/cmdline", "/dev/null",
     "/dev/zero", "/dev/urandom", "/dev/tty", "/etc/passwd", "", "/nonexistent/x",
-    "/proc/self/exe", "/proc/self/cwd/..", "/dev/shm/fz",
+    "/proc/self/exe", "/proc/self/cwd/..", "/dev/shm/fz", "/dev/ptmx", "/dev/pts/0",
 };
 #define NPATHS (sizeof(paths) / sizeof(paths[0]))
 static uint64_t path_addr[NPATHS + 1];  // the last one: a path longer than PATH_MAX

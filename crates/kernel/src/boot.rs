@@ -81,7 +81,18 @@ pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, Ke
     let mounts = build_mounts(config.gofer, &config.limits, &config.volumes, &memory)?;
     let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace, &config.limits)?;
     let mut records = mounts.records;
-    mount_mqueue(&kernel, &mut records)?;
+    kernel.ptys.attach(&kernel);
+    // Filesystems that live in the kernel, mounted once it exists.
+    let kernel_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 2] = [
+        (b"/dev/mqueue", Arc::clone(&kernel.ipc.mqueue) as _),
+        (
+            b"/dev/pts",
+            crate::tty::devpts::DevPts::new(Arc::clone(&kernel.ptys)),
+        ),
+    ];
+    for (path, fs) in kernel_mounts {
+        mount_in_kernel(&kernel, path, fs, &mut records)?;
+    }
     mounts.procfs.attach(&kernel, records);
 
     let mut fds = FdTable::default();
@@ -183,22 +194,29 @@ fn donated_fd_budget() -> usize {
     usize::try_from(soft / 4).unwrap_or(usize::MAX).max(16)
 }
 
-/// Mounts the IPC namespace's mqueue filesystem at /dev/mqueue, where Linux systems have it.
-fn mount_mqueue(kernel: &Kernel, records: &mut Vec<MountRecord>) -> Result<(), KernelError> {
+/// Mounts `fs`, a filesystem of the kernel's own (the IPC namespace's mqueue fs, devpts), at
+/// `path` where Linux systems have it; a root without that directory goes without the mount.
+fn mount_in_kernel(
+    kernel: &Kernel,
+    path: &[u8],
+    fs: Arc<dyn vfs::FileSystem>,
+    records: &mut Vec<MountRecord>,
+) -> Result<(), KernelError> {
     let ctx = LookupCtx {
         root: kernel.vfs.root(),
         start: kernel.vfs.root(),
         creds: vfs::Credentials::root(),
     };
-    let path: &[u8] = b"/dev/mqueue";
-    let Ok(at) = kernel.vfs.lookup(&ctx, path, true) else {
-        tracing::warn!("not mounting /dev/mqueue: no /dev");
-        return Ok(());
+    let at = match kernel.vfs.lookup(&ctx, path, true) {
+        Ok(at) => at,
+        Err(errno) => {
+            tracing::warn!("not mounting {}: {errno}", String::from_utf8_lossy(path));
+            return Ok(());
+        }
     };
-    let fs = Arc::clone(&kernel.ipc.mqueue);
     records.push(MountRecord {
         path: path.to_vec(),
-        fs_type: vfs::FileSystem::name(fs.as_ref()),
+        fs_type: fs.name(),
         read_only: false,
     });
     kernel.vfs.mount(&at, fs).map_err(KernelError::Mount)?;

@@ -13,6 +13,7 @@ use crate::pid::PidTable;
 use crate::task::{ExitStatus, ThreadGroup};
 use crate::terminal::Terminal;
 use crate::timers::{TimerFdRegistry, TimerQueue};
+use crate::tty::devpts::PtyTable;
 use crate::vdso::Vdso;
 use crate::KernelError;
 
@@ -42,6 +43,8 @@ pub struct Kernel {
     pub(crate) futexes: FutexTable,
     /// The sandbox's controlling terminal (its stdio, when a tty).
     pub(crate) terminal: Terminal,
+    /// The sandbox's pseudo-terminals (devpts).
+    pub(crate) ptys: Arc<PtyTable>,
     /// The clock source every itimer, POSIX timer and timerfd of the sandbox is armed on.
     pub(crate) timers: TimerQueue,
     pub(crate) timerfds: Arc<TimerFdRegistry>,
@@ -79,6 +82,7 @@ impl Kernel {
             pids: Mutex::new(PidTable::new(limits.max_tasks)),
             futexes: FutexTable::default(),
             terminal: Terminal::default(),
+            ptys: PtyTable::new(),
             timers: TimerQueue::new(),
             timerfds: Arc::default(),
             unix_names: net::unix::AbstractNames::new(),

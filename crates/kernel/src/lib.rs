@@ -26,6 +26,7 @@ mod syscalls;
 mod task;
 mod terminal;
 mod timers;
+mod tty;
 mod vdso;
 
 pub use boot::{run, Config, Limits, ResourceLimit, Volume, FORWARDED_SIGNALS};

@@ -64,11 +64,18 @@ fn urandom_and_random_give_random_bytes() {
 }
 
 #[test]
-fn tty_is_absent_and_stdio_links_point_into_proc() {
+fn tty_is_the_kernels_and_links_point_into_proc_and_pts() {
     let (vfs, ctx) = with_dev();
+    // The kernel replaces an open of /dev/tty with the caller's controlling terminal; the
+    // node itself is no terminal.
+    let tty = open(&vfs, &ctx, "/dev/tty");
+    assert_eq!(tty.read(&mut [0u8; 4]), Err(Errno::ENXIO));
+    assert_eq!(tty.write(b"x"), Err(Errno::ENXIO));
+    assert_eq!(vfs.readlink(&ctx, b"/dev/ptmx"), Ok(b"pts/ptmx".to_vec()));
     assert_eq!(
-        vfs.open(&ctx, b"/dev/tty", libc::O_RDWR, 0).err(),
-        Some(Errno::ENXIO)
+        vfs.stat(&ctx, b"/dev/pts", true)
+            .map(|st| st.st_mode & libc::S_IFMT),
+        Ok(libc::S_IFDIR)
     );
     assert_eq!(
         vfs.readlink(&ctx, b"/dev/stdin"),

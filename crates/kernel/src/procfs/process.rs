@@ -302,8 +302,10 @@ fn stat(kernel: &Kernel, scope: &Scope) -> Result<String, Errno> {
         pgid.to_string(),
         sid.to_string(),
     ];
-    // tty_nr, tpgid (no controlling terminal), flags, minflt..cmajflt, utime..cstime.
-    fields.extend(["0", "-1", "4194560", "0", "0", "0", "0", "0", "0", "0", "0"].map(String::from));
+    let (tty_nr, tpgid) = kernel.ptys.stat_fields(sid);
+    fields.extend([tty_nr.to_string(), tpgid.to_string()]);
+    // flags, minflt..cmajflt, utime..cstime.
+    fields.extend(["4194560", "0", "0", "0", "0", "0", "0", "0", "0"].map(String::from));
     fields.extend([
         (20 + nice).to_string(),
         nice.to_string(),

@@ -22,9 +22,9 @@ const IOV_MAX: usize = 1024;
 /// `struct iovec`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub(super) struct Iovec {
-    pub(super) base: u64,
-    pub(super) len: u64,
+pub(crate) struct Iovec {
+    pub(crate) base: u64,
+    pub(crate) len: u64,
 }
 
 /// Runs `op` on `file`, sleeping while it would block (EAGAIN) unless the file is
@@ -140,14 +140,15 @@ pub(super) fn is_regular(file: &OpenFile) -> bool {
         .is_some_and(|p| p.file_type() == vfs::FileType::Regular)
 }
 
-/// Whether a short write is continued: pipes and FIFOs in blocking mode.
+/// Whether a short write is continued: pipes, FIFOs, sockets and ptys in blocking mode.
 fn writes_fully(file: &OpenFile) -> bool {
     file.status_flags() & libc::O_NONBLOCK == 0
-        && file.stat().is_ok_and(|st| {
-            let kind = st.st_mode & libc::S_IFMT;
-            // A stream socket's write, like a pipe's, blocks until it is all sent.
-            kind == libc::S_IFIFO || kind == libc::S_IFSOCK
-        })
+        && (crate::tty::pty::PtyFile::of(file).is_some()
+            || file.stat().is_ok_and(|st| {
+                let kind = st.st_mode & libc::S_IFMT;
+                // A stream socket's write, like a pipe's, blocks until it is all sent.
+                kind == libc::S_IFIFO || kind == libc::S_IFSOCK
+            }))
 }
 
 /// How much of a `count`-byte write to `file` (at `offset`, else at its file offset)
@@ -265,11 +266,16 @@ pub(super) fn offset_arg(value: u64) -> Result<u64, Errno> {
 pub(super) fn read(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
     task.terminal_access(&file, libc::SIGTTIN)?;
-    Ok(read_into_guest(task, &file, a[1], arg_len(a[2])?, None)? as u64)
+    let count = arg_len(a[2])?;
+    if let Some(replica) = crate::tty::pty::PtyFile::replica_of(&file) {
+        return Ok(task.read_pty_replica(&file, replica, a[1], count)? as u64);
+    }
+    Ok(read_into_guest(task, &file, a[1], count, None)? as u64)
 }
 
 pub(super) fn write(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
+    task.terminal_write_access(&file)?;
     Ok(write_from_guest(task, &file, a[1], arg_len(a[2])?, None)? as u64)
 }
 
@@ -341,11 +347,18 @@ pub(super) fn transfer_vectored(
 
 pub(super) fn readv(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
+    task.terminal_access(&file, libc::SIGTTIN)?;
+    if let Some(replica) = crate::tty::pty::PtyFile::replica_of(&file) {
+        // One terminal read (one line, VMIN bytes...) spread over the iovecs, as Linux's.
+        let iovs = read_iovecs(task, a[1], a[2])?;
+        return Ok(task.readv_pty_replica(&file, replica, &iovs)? as u64);
+    }
     transfer_vectored(task, &file, Direction::Read, a[1], a[2], None)
 }
 
 pub(super) fn writev(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let file = task.fds().get(a[0])?;
+    task.terminal_write_access(&file)?;
     transfer_vectored(task, &file, Direction::Write, a[1], a[2], None)
 }
 

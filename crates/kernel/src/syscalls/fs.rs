@@ -30,8 +30,13 @@ impl Task {
     fn do_open(&mut self, dirfd: u64, path_addr: u64, flags: i32, mode: u32) -> SyscallResult {
         let (ctx, path) = self.at_path(dirfd, path_addr)?;
         let mode = mode & !self.fs.lock().umask & 0o7777;
-        let file = self.vfs().open(&ctx, &path, flags, mode)?;
+        let mut file = self.vfs().open(&ctx, &path, flags, mode)?;
         super::fs_ext::wait_for_fifo_peer(self, &file)?;
+        if is_controlling_tty_node(&file) {
+            file = self.open_controlling_terminal(flags)?;
+        } else {
+            self.terminal_opened(&file, flags);
+        }
         let limit = self.nofile_limit();
         Ok(self
             .fds()
@@ -67,6 +72,16 @@ impl Task {
         self.mm.write_obj(buf, &stat)?;
         Ok(0)
     }
+}
+
+/// Whether `file` is an open of /dev/tty (5, 0), which stands for the caller's controlling
+/// terminal.
+fn is_controlling_tty_node(file: &vfs::OpenFile) -> bool {
+    file.path()
+        .is_some_and(|p| p.file_type() == vfs::FileType::CharDevice)
+        && file
+            .stat()
+            .is_ok_and(|st| st.st_rdev == vfs::devfs::makedev(5, 0))
 }
 
 pub(super) fn open(task: &mut Task, a: &[u64; 6]) -> SyscallResult {

@@ -33,6 +33,7 @@ mod xattr;
 use abi::Errno;
 
 pub(crate) use creds::{SetIds, CAP_LAST_CAP, CAP_SYS_ADMIN};
+pub(crate) use file::Iovec;
 pub(crate) use sched::{cpu_count, learn_host_cpus, sched_cpus};
 
 use crate::task::Task;

@@ -56,7 +56,7 @@ syscall_table! {
     13 rt_sigaction signal::rt_sigaction [Int, Ptr, Ptr, Uint] F;
     14 rt_sigprocmask signal::rt_sigprocmask [Int, Ptr, Ptr, Uint] F;
     15 rt_sigreturn signal::rt_sigreturn [] F;
-    16 ioctl file::ioctl [Fd, Hex, Hex] P("terminal ioctls on the sandbox's stdio, FIONBIO, FIOCLEX");
+    16 ioctl file::ioctl [Fd, Hex, Hex] P("terminal ioctls (termios, window size, sessions and job control; ptys: TIOCGPTN, TIOCSPTLCK, TIOCPKT, TIOCGPTPEER, TCFLSH, TCXONC), FIONREAD, FIONBIO, FIOCLEX");
     17 pread64 file::pread64 [Fd, OutBuf, Uint, Int] F;
     18 pwrite64 file::pwrite64 [Fd, InBuf(2), Uint, Int] F;
     19 readv file::readv [Fd, Ptr, Uint] F;

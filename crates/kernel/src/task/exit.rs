@@ -243,15 +243,19 @@ impl Kernel {
     /// sandbox if it was init.
     pub(crate) fn process_exited(&self, tg: &Arc<ThreadGroup>, status: ExitStatus) {
         let init = self.init();
-        let (children, parent, exit_signal, uid) = {
+        let (children, parent, exit_signal, uid, sid) = {
             let mut state = tg.state.lock();
             (
                 std::mem::take(&mut state.children),
                 state.parent.clone(),
                 state.exit_signal,
                 state.creds.ruid,
+                state.sid,
             )
         };
+        if sid == tg.tgid {
+            self.session_leader_exited(sid);
+        }
         if tg.tgid == 1 {
             // Init is gone: Linux kills everything else in its pid namespace, and the sandbox ends.
             // With the table locked throughout, as kill(-1): a racing fork can't add a child

@@ -73,13 +73,11 @@ impl DeviceOps for Random {
     }
 }
 
-/// /dev/tty: the sandbox has no controlling terminal yet.
+/// /dev/tty: the caller's controlling terminal, which only the kernel knows: its open
+/// replaces the file the VFS opened here. Reached any other way, it is no terminal.
 pub(super) struct Tty;
 
 impl DeviceOps for Tty {
-    fn open(&self) -> Result<(), Errno> {
-        Err(Errno::ENXIO)
-    }
     fn read(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize, Errno> {
         Err(Errno::ENXIO)
     }

@@ -13,7 +13,7 @@ use crate::tmpfs::{DeviceOps, TmpFs};
 use devices::{Full, Null, Random, Tty, Zero};
 
 /// `makedev(major, minor)`, as glibc encodes it.
-fn makedev(major: u64, minor: u64) -> u64 {
+pub fn makedev(major: u64, minor: u64) -> u64 {
     ((major & 0xffff_f000) << 32)
         | ((major & 0x0000_0fff) << 8)
         | ((minor & 0xffff_ff00) << 12)
@@ -69,11 +69,14 @@ impl DevFs {
             (b"stdout", b"/proc/self/fd/1"),
             (b"stderr", b"/proc/self/fd/2"),
             (b"fd", b"/proc/self/fd"),
+            // The kernel mounts devpts on pts (as Docker and gVisor, ptmx is its node).
+            (b"ptmx", b"pts/ptmx"),
         ] {
             root.symlink(name, target)?;
         }
         root.mkdir(b"shm", 0o1777)?;
         root.mkdir(b"mqueue", 0o1777)?;
+        root.mkdir(b"pts", 0o755)?;
         Ok(Arc::new(DevFs { tmpfs }))
     }
 }
