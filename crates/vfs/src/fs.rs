@@ -173,6 +173,47 @@ pub trait Inode: Send + Sync + Any {
     ) -> Result<(), Errno> {
         Err(Errno::EPERM)
     }
+    /// renameat2(RENAME_EXCHANGE): swaps `old_name` of this directory with `new_name` of
+    /// `new_dir` (same filesystem; both exist). EINVAL where the filesystem can't.
+    fn exchange(
+        &self,
+        _old_name: &[u8],
+        _new_dir: &Arc<dyn Inode>,
+        _new_name: &[u8],
+    ) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// Whether [`Inode::whiteout`] works in this directory (RENAME_WHITEOUT is EINVAL if not).
+    fn supports_whiteout(&self) -> bool {
+        false
+    }
+    /// Leaves a whiteout named `name` (a 0/0 character device), after a RENAME_WHITEOUT.
+    fn whiteout(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// O_TMPFILE: a regular file with permission bits `mode` and no name, in this directory's
+    /// filesystem; `linkable` lets linkat give it one. EOPNOTSUPP where the filesystem can't.
+    fn tmpfile(&self, _mode: u32, _linkable: bool) -> Result<Arc<dyn Inode>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The value of extended attribute `name` (the full name, "user.x"); ENODATA if unset.
+    /// The kernel has checked the namespace and the caller's right to it.
+    fn getxattr(&self, _name: &[u8]) -> Result<Vec<u8>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// Sets extended attribute `name`; `flags` may hold XATTR_CREATE (EEXIST if set) or
+    /// XATTR_REPLACE (ENODATA if unset).
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: i32) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// The names of every extended attribute set; a filesystem without them has none.
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(Vec::new())
+    }
+    fn removexattr(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
 
     /// Creates a socket file `name` with permission bits `mode`, standing for the AF_UNIX
     /// socket `socket` bound to its path (bind(2)); the net crate reads it back with

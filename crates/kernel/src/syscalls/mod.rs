@@ -8,6 +8,7 @@ mod fs;
 mod fs_ext;
 mod futex;
 mod injected_panic;
+mod inotify;
 mod int80;
 mod io;
 mod limits;

@@ -4,8 +4,8 @@
 
 use super::strace::Arg::{self, *};
 use super::{
-    creds, epoll, eventfd, file, fs, fs_ext, futex, io, limits, locks, memory, poll, prctl,
-    process, sched, signal, signalfd, socket, system, time, timer, xattr, Handler,
+    creds, epoll, eventfd, file, fs, fs_ext, futex, inotify, io, limits, locks, memory, poll,
+    prctl, process, sched, signal, signalfd, socket, system, time, timer, xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -216,6 +216,9 @@ syscall_table! {
     234 tgkill signal::tgkill [Int, Int, Int] F;
     235 utimes fs_ext::utimes [Path, Ptr] F;
     247 waitid process::waitid [Int, Int, Ptr, Hex, Ptr] P("rusage is zero");
+    253 inotify_init inotify::inotify_init [] P("events the Sentry performs on files (tmpfs, /dev, volumes); changes made on the host are not seen; IN_DELETE_SELF comes at the last unlink, not at the last close; no IN_UNMOUNT");
+    254 inotify_add_watch inotify::inotify_add_watch [Fd, Path, Hex] F;
+    255 inotify_rm_watch inotify::inotify_rm_watch [Fd, Int] F;
     257 openat fs::openat [DirFd, Path, Hex, Oct] F;
     258 mkdirat fs::mkdirat [DirFd, Path, Oct] F;
     259 mknodat fs_ext::mknodat [DirFd, Path, Oct, Hex] P("FIFOs and regular files; character devices only those /dev has; no sockets or block devices");
@@ -250,6 +253,7 @@ syscall_table! {
     291 epoll_create1 epoll::epoll_create1 [Hex] F;
     292 dup3 file::dup3 [Fd, Fd, Hex] F;
     293 pipe2 file::pipe2 [Ptr, Hex] F;
+    294 inotify_init1 inotify::inotify_init1 [Hex] P("as inotify_init");
     295 preadv io::preadv [Fd, Ptr, Uint, Int] F;
     296 pwritev io::pwritev [Fd, Ptr, Uint, Int] F;
     302 prlimit64 limits::prlimit64 [Int, Int, Ptr, Ptr] P("the caller's own process only");

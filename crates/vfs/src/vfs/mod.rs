@@ -14,7 +14,9 @@ use parking_lot::{Mutex, RwLock};
 use crate::dentry::{Dentry, RecentDentries, DENTRY_CACHE_CAPACITY};
 use crate::file::{InodeFile, OpenFile};
 use crate::fs::{FileSystem, FileType, SetAttr};
+use crate::inotify;
 use crate::mount::{Mount, VfsPath};
+pub use resolve::Resolve;
 use resolve::{check_path, Last, Parent, Walker};
 
 /// The longest path (including its NUL), as Linux's `PATH_MAX`.
@@ -23,6 +25,9 @@ pub const PATH_MAX: usize = 4096;
 pub const NAME_MAX: usize = 255;
 /// How many symlinks one resolution follows before ELOOP.
 pub const SYMLOOP_MAX: u32 = 40;
+
+/// The bit of O_TMPFILE that is not O_DIRECTORY (Linux's __O_TMPFILE).
+const O_TMPFILE_BIT: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
 
 /// Where a path argument is resolved from.
 #[derive(Clone)]
@@ -100,7 +105,7 @@ impl Vfs {
     }
 
     fn walker(&self, ctx: &LookupCtx) -> Walker<'_> {
-        Walker::new(self, ctx.root.clone())
+        Walker::new(self, ctx.root.clone(), &ctx.start, Resolve::default())
     }
 
     /// Resolves `path`; a final symlink is followed if `follow_last`.
@@ -149,9 +154,24 @@ impl Vfs {
         flags: i32,
         mode: u32,
     ) -> Result<Arc<OpenFile>, Errno> {
+        self.open_resolve(ctx, path, flags, mode, Resolve::default())
+    }
+
+    /// openat2: open with `resolve`'s restrictions on the resolution.
+    pub fn open_resolve(
+        &self,
+        ctx: &LookupCtx,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        resolve: Resolve,
+    ) -> Result<Arc<OpenFile>, Errno> {
         check_path(path)?;
+        let mut walker = Walker::new(self, ctx.root.clone(), &ctx.start, resolve);
+        if flags & O_TMPFILE_BIT != 0 {
+            return Self::open_tmpfile(&mut walker, ctx, path, flags, mode);
+        }
         let follow = flags & libc::O_NOFOLLOW == 0;
-        let mut walker = self.walker(ctx);
         let parent = walker.parent(&ctx.start, path)?;
         let target = if flags & libc::O_CREAT != 0 {
             let Last::Name(name) = parent.last else {
@@ -169,6 +189,7 @@ impl Vfs {
                 Err(Errno::ENOENT) => {
                     Self::check_writable(&parent.dir)?;
                     parent.dir.inode().create(name, mode & 0o7777)?;
+                    inotify::notify_create(&parent.dir, name, false);
                     let created = self.child(&parent.dir, name)?;
                     // A new file is empty: O_TRUNC has nothing to do.
                     return Self::open_path(created, flags & !libc::O_TRUNC);
@@ -182,6 +203,37 @@ impl Vfs {
             return Err(Errno::ELOOP);
         }
         Self::open_path(target, flags)
+    }
+
+    /// open(O_TMPFILE): an unnamed regular file in the directory `path`, which linkat may name
+    /// later unless O_EXCL.
+    fn open_tmpfile(
+        walker: &mut Walker<'_>,
+        ctx: &LookupCtx,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> Result<Arc<OpenFile>, Errno> {
+        if flags & (libc::O_TMPFILE | libc::O_CREAT) != libc::O_TMPFILE
+            || !matches!(flags & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let dir = walker.resolve(&ctx.start, path, true)?;
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Self::check_writable(&dir)?;
+        let linkable = flags & libc::O_EXCL == 0;
+        let inode = dir.inode().tmpfile(mode & 0o7777, linkable)?;
+        let dentry = Dentry::unnamed(inode.clone(), dir.dentry());
+        let file = VfsPath::new(dir.mount().clone(), dentry);
+        let ops = match inode.open(flags)? {
+            Some(ops) => ops,
+            None => Box::new(InodeFile::new(inode)),
+        };
+        inotify::notify(&file, inotify::IN_OPEN);
+        Ok(OpenFile::new(ops, Some(file), flags & !libc::O_DIRECTORY))
     }
 
     /// Opens an already resolved path.
@@ -227,7 +279,9 @@ impl Vfs {
                 size: Some(0),
                 ..SetAttr::default()
             })?;
+            inotify::notify(&path, inotify::IN_MODIFY);
         }
+        inotify::notify(&path, inotify::IN_OPEN);
         Ok(OpenFile::new(ops, Some(path), flags))
     }
 
@@ -251,7 +305,9 @@ impl Vfs {
         let (dir, name, _) = self.lookup_parent(ctx, path, Errno::EEXIST)?;
         self.check_absent(&dir, name)?;
         Self::check_writable(&dir)?;
-        dir.inode().mkdir(name, mode & 0o7777)
+        dir.inode().mkdir(name, mode & 0o7777)?;
+        inotify::notify_create(&dir, name, true);
+        Ok(())
     }
 
     /// mknod/mknodat: a node of `file_type` (not a directory or symlink) with permission bits
@@ -270,7 +326,9 @@ impl Vfs {
             return Err(Errno::ENOENT);
         }
         Self::check_writable(&dir)?;
-        dir.inode().mknod(name, file_type, mode & 0o7777, rdev)
+        dir.inode().mknod(name, file_type, mode & 0o7777, rdev)?;
+        inotify::notify_create(&dir, name, false);
+        Ok(())
     }
 
     /// memfd_create: an anonymous tmpfs file open for reading and writing, named
@@ -296,7 +354,9 @@ impl Vfs {
             return Err(Errno::ENOENT);
         }
         Self::check_writable(&dir)?;
-        dir.inode().symlink(name, target)
+        dir.inode().symlink(name, target)?;
+        inotify::notify_create(&dir, name, false);
+        Ok(())
     }
 
     /// link/linkat: a new name `new` for the non-directory `old` (followed if `follow`).
@@ -309,6 +369,17 @@ impl Vfs {
         follow: bool,
     ) -> Result<(), Errno> {
         let source = self.lookup(old_ctx, old, follow)?;
+        self.link_path(&source, new_ctx, new)
+    }
+
+    /// linkat of an already resolved `source` (AT_EMPTY_PATH: the dirfd's own file, which may
+    /// be an O_TMPFILE file getting its first name).
+    pub fn link_path(
+        &self,
+        source: &VfsPath,
+        new_ctx: &LookupCtx,
+        new: &[u8],
+    ) -> Result<(), Errno> {
         let (dir, name, trailing_slash) = self.lookup_parent(new_ctx, new, Errno::EEXIST)?;
         self.check_absent(&dir, name)?;
         if source.is_dir() {
@@ -321,7 +392,10 @@ impl Vfs {
             return Err(Errno::EXDEV);
         }
         Self::check_writable(&dir)?;
-        dir.inode().link(name, source.inode())
+        dir.inode().link(name, source.inode())?;
+        inotify::notify(source, inotify::IN_ATTRIB);
+        inotify::notify_create(&dir, name, false);
+        Ok(())
     }
 
     fn check_absent(&self, dir: &VfsPath, name: &[u8]) -> Result<(), Errno> {
@@ -344,6 +418,7 @@ impl Vfs {
         Self::check_writable(&dir)?;
         dir.inode().unlink(name)?;
         self.forget(dir.dentry().forget_child(name));
+        inotify::notify_remove(&dir, name, victim.inode());
         Ok(())
     }
 
@@ -366,10 +441,13 @@ impl Vfs {
         Self::check_writable(&dir)?;
         dir.inode().rmdir(name)?;
         self.forget(dir.dentry().forget_child(name));
+        inotify::notify_remove(&dir, name, victim.inode());
         Ok(())
     }
 
-    /// rename/renameat2; `flags` may hold RENAME_NOREPLACE (RENAME_EXCHANGE and others: EINVAL).
+    /// rename/renameat2; `flags` may hold RENAME_NOREPLACE, RENAME_EXCHANGE (both names must
+    /// exist; they swap) or RENAME_WHITEOUT (a whiteout is left at the old name; the caller
+    /// checked CAP_MKNOD).
     pub fn rename(
         &self,
         old_ctx: &LookupCtx,
@@ -378,13 +456,17 @@ impl Vfs {
         new: &[u8],
         flags: u32,
     ) -> Result<(), Errno> {
-        if flags & !libc::RENAME_NOREPLACE != 0 {
+        let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
+        let exchange = flags & libc::RENAME_EXCHANGE != 0;
+        if flags & !known != 0
+            || (exchange && flags & (libc::RENAME_NOREPLACE | libc::RENAME_WHITEOUT) != 0)
+        {
             return Err(Errno::EINVAL);
         }
         let (old_dir, old_name, old_slash) = self.lookup_parent(old_ctx, old, Errno::EBUSY)?;
         let (new_dir, new_name, new_slash) = self.lookup_parent(new_ctx, new, Errno::EBUSY)?;
         let source = self.child(&old_dir, old_name)?;
-        if (old_slash || new_slash) && !source.is_dir() {
+        if (old_slash || new_slash) && !source.is_dir() && !exchange {
             return Err(Errno::ENOTDIR);
         }
         if !Arc::ptr_eq(old_dir.mount(), new_dir.mount()) {
@@ -396,7 +478,7 @@ impl Vfs {
         if source.is_dir() && new_dir.dentry().is_descendant_of(source.dentry()) {
             return Err(Errno::EINVAL);
         }
-        match self.child(&new_dir, new_name) {
+        let target = match self.child(&new_dir, new_name) {
             Ok(_) if flags & libc::RENAME_NOREPLACE != 0 => return Err(Errno::EEXIST),
             Ok(target) => {
                 if Arc::ptr_eq(target.dentry(), source.dentry())
@@ -407,19 +489,45 @@ impl Vfs {
                 if self.is_mountpoint(&target) {
                     return Err(Errno::EBUSY);
                 }
-                match (source.is_dir(), target.is_dir()) {
-                    (true, false) => return Err(Errno::ENOTDIR),
-                    (false, true) => return Err(Errno::EISDIR),
-                    _ => {}
+                if exchange {
+                    if (old_slash || new_slash) && !(source.is_dir() && target.is_dir()) {
+                        return Err(Errno::ENOTDIR);
+                    }
+                    if target.is_dir() && old_dir.dentry().is_descendant_of(target.dentry()) {
+                        return Err(Errno::EINVAL);
+                    }
+                } else {
+                    match (source.is_dir(), target.is_dir()) {
+                        (true, false) => return Err(Errno::ENOTDIR),
+                        (false, true) => return Err(Errno::EISDIR),
+                        _ => {}
+                    }
+                    if old_dir.dentry().is_descendant_of(target.dentry()) {
+                        return Err(Errno::ENOTEMPTY);
+                    }
                 }
-                if old_dir.dentry().is_descendant_of(target.dentry()) {
-                    return Err(Errno::ENOTEMPTY);
-                }
+                Some(target)
             }
-            Err(Errno::ENOENT) => {}
+            Err(Errno::ENOENT) if exchange => return Err(Errno::ENOENT),
+            Err(Errno::ENOENT) => None,
             Err(e) => return Err(e),
-        }
+        };
         Self::check_writable(&old_dir)?;
+        if let (true, Some(target)) = (exchange, &target) {
+            old_dir
+                .inode()
+                .exchange(old_name, new_dir.inode(), new_name)?;
+            old_dir
+                .dentry()
+                .exchange_children(old_name, new_dir.dentry(), new_name);
+            inotify::notify_rename(&old_dir, old_name, &new_dir, new_name, source.inode(), None);
+            inotify::notify_rename(&new_dir, new_name, &old_dir, old_name, target.inode(), None);
+            return Ok(());
+        }
+        let whiteout = flags & libc::RENAME_WHITEOUT != 0;
+        if whiteout && !old_dir.inode().supports_whiteout() {
+            return Err(Errno::EINVAL);
+        }
         old_dir
             .inode()
             .rename(old_name, new_dir.inode(), new_name)?;
@@ -427,6 +535,17 @@ impl Vfs {
             .dentry()
             .move_child(old_name, new_dir.dentry(), new_name);
         self.forget(replaced);
+        inotify::notify_rename(
+            &old_dir,
+            old_name,
+            &new_dir,
+            new_name,
+            source.inode(),
+            target.as_ref().map(VfsPath::inode),
+        );
+        if whiteout {
+            old_dir.inode().whiteout(old_name)?;
+        }
         Ok(())
     }
 
@@ -505,7 +624,9 @@ impl Vfs {
     /// Changes attributes of a resolved path (fchmod, ftruncate by path, futimens).
     pub fn set_attr(target: &VfsPath, attr: &SetAttr) -> Result<(), Errno> {
         Self::check_writable(target)?;
-        target.inode().set_attr(attr)
+        target.inode().set_attr(attr)?;
+        inotify::notify(target, inotify::attr_change_mask(attr));
+        Ok(())
     }
 
     /// access/faccessat: `mode` is F_OK or R_OK|W_OK|X_OK, checked as the Sentry's only user

@@ -1,10 +1,36 @@
 //! Path resolution, one component at a time, with symlinks followed by the Sentry.
 
+use std::sync::Arc;
+
 use abi::Errno;
 
 use super::{Vfs, NAME_MAX, PATH_MAX, SYMLOOP_MAX};
 use crate::fs::FileType;
-use crate::mount::VfsPath;
+use crate::mount::{Mount, VfsPath};
+
+/// openat2's RESOLVE_* restrictions on one resolution (all off for every other syscall).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resolve {
+    /// RESOLVE_NO_XDEV: every component stays in the starting mount (EXDEV).
+    pub no_xdev: bool,
+    /// RESOLVE_NO_MAGICLINKS: no /proc/[pid]/fd link is followed (ELOOP).
+    pub no_magiclinks: bool,
+    /// RESOLVE_NO_SYMLINKS: no symlink at all is followed (ELOOP).
+    pub no_symlinks: bool,
+    /// RESOLVE_BENEATH: the start directory is a wall: absolute paths and symlinks, ".." above
+    /// it and magic links are EXDEV.
+    pub beneath: bool,
+    /// RESOLVE_IN_ROOT: the start directory is the root: absolute paths and symlinks start
+    /// there and ".." stops there; magic links are EXDEV.
+    pub in_root: bool,
+}
+
+impl Resolve {
+    /// Whether the start directory scopes the resolution (Linux's LOOKUP_IS_SCOPED).
+    pub fn scoped(self) -> bool {
+        self.beneath || self.in_root
+    }
+}
 
 /// The last component of a path, which the operation decides how to treat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,14 +67,32 @@ pub(crate) struct Walker<'v> {
     vfs: &'v Vfs,
     root: VfsPath,
     symlinks: u32,
+    resolve: Resolve,
+    /// The mount RESOLVE_NO_XDEV keeps the resolution in.
+    home: Option<Arc<Mount>>,
 }
 
 impl<'v> Walker<'v> {
-    pub fn new(vfs: &'v Vfs, root: VfsPath) -> Walker<'v> {
+    /// A resolution under `root` with `resolve`'s restrictions; a scoped one's root is `start`.
+    pub fn new(vfs: &'v Vfs, root: VfsPath, start: &VfsPath, resolve: Resolve) -> Walker<'v> {
         Walker {
             vfs,
-            root,
+            root: if resolve.scoped() {
+                start.clone()
+            } else {
+                root
+            },
             symlinks: 0,
+            resolve,
+            home: resolve.no_xdev.then(|| start.mount().clone()),
+        }
+    }
+
+    /// EXDEV if RESOLVE_NO_XDEV and `path` left the starting mount.
+    fn check_xdev(&self, path: &VfsPath) -> Result<(), Errno> {
+        match &self.home {
+            Some(home) if !Arc::ptr_eq(home, path.mount()) => Err(Errno::EXDEV),
+            _ => Ok(()),
         }
     }
 
@@ -56,10 +100,14 @@ impl<'v> Walker<'v> {
     /// absolute path).
     pub fn parent<'p>(&mut self, start: &VfsPath, path: &'p [u8]) -> Result<Parent<'p>, Errno> {
         let mut dir = if path.first() == Some(&b'/') {
+            if self.resolve.beneath {
+                return Err(Errno::EXDEV);
+            }
             self.root.clone()
         } else {
             start.clone()
         };
+        self.check_xdev(&dir)?;
         let trailing_slash = path.last() == Some(&b'/');
         let mut components = path
             .split(|&b| b == b'/')
@@ -107,7 +155,7 @@ impl<'v> Walker<'v> {
         let follow = follow || parent.trailing_slash;
         let found = match parent.last {
             Last::Root | Last::Dot => parent.dir,
-            Last::DotDot => self.dotdot(&parent.dir),
+            Last::DotDot => self.dotdot(&parent.dir)?,
             Last::Name(name) => self.step(&parent.dir, name, follow)?,
         };
         if parent.trailing_slash && !found.is_dir() {
@@ -123,19 +171,32 @@ impl<'v> Walker<'v> {
         }
         match name {
             b"." => return Ok(dir.clone()),
-            b".." => return Ok(self.dotdot(dir)),
+            b".." => return self.dotdot(dir),
             _ => {}
         }
         let child = self.vfs.child(dir, name)?;
+        self.check_xdev(&child)?;
         if !follow || child.file_type() != FileType::Symlink {
             return Ok(child);
+        }
+        if self.resolve.no_symlinks {
+            return Err(Errno::ELOOP);
         }
         self.symlinks += 1;
         if self.symlinks > SYMLOOP_MAX {
             return Err(Errno::ELOOP);
         }
         if let Some(file) = child.inode().magic_link() {
+            if self.resolve.no_magiclinks {
+                return Err(Errno::ELOOP);
+            }
+            if self.resolve.scoped() {
+                return Err(Errno::EXDEV);
+            }
             let file = file?;
+            if let Some(path) = file.path() {
+                self.check_xdev(path)?;
+            }
             return Ok(match file.path() {
                 Some(path) => path.clone(),
                 None => crate::file::file_node(&child, file),
@@ -147,24 +208,29 @@ impl<'v> Walker<'v> {
         self.resolve(dir, &target, true)
     }
 
-    /// "..": stays at the sandbox root; from a mount root, goes to the mountpoint's parent.
-    pub fn dotdot(&self, dir: &VfsPath) -> VfsPath {
+    /// "..": stays at the sandbox root (EXDEV under RESOLVE_BENEATH); from a mount root, goes
+    /// to the mountpoint's parent.
+    pub fn dotdot(&self, dir: &VfsPath) -> Result<VfsPath, Errno> {
         let mut cur = dir.clone();
         loop {
             if cur.same_as(&self.root) {
-                return cur;
+                if self.resolve.beneath {
+                    return Err(Errno::EXDEV);
+                }
+                return Ok(cur);
             }
             if !cur.is_mount_root() {
                 break;
             }
             match cur.mount().mountpoint() {
                 Some(mountpoint) => cur = mountpoint.clone(),
-                None => return cur,
+                None => return Ok(cur),
             }
         }
-        match cur.dentry().parent() {
+        self.check_xdev(&cur)?;
+        Ok(match cur.dentry().parent() {
             Some(parent) => VfsPath::new(cur.mount().clone(), parent),
             None => cur,
-        }
+        })
     }
 }

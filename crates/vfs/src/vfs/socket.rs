@@ -24,6 +24,8 @@ impl Vfs {
             other => other?,
         }
         Self::check_writable(&dir)?;
-        dir.inode().bind_socket(name, mode & 0o7777, socket)
+        dir.inode().bind_socket(name, mode & 0o7777, socket)?;
+        crate::inotify::notify_create(&dir, name, false);
+        Ok(())
     }
 }
