@@ -179,18 +179,18 @@ syscall_table! {
     171 setdomainname system::setdomainname [InBuf(1), Uint] F;
     186 gettid process::gettid [] F;
     187 readahead fs_ext::readahead [Fd, Int, Uint] F;
-    188 setxattr xattr::setxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
-    189 lsetxattr xattr::lsetxattr [Path, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
-    190 fsetxattr xattr::fsetxattr [Fd, Path, Ptr, Uint, Hex] P("no filesystem stores extended attributes yet");
-    191 getxattr xattr::getxattr [Path, Path, Ptr, Uint] P("no filesystem stores extended attributes yet");
-    192 lgetxattr xattr::lgetxattr [Path, Path, Ptr, Uint] P("no filesystem stores extended attributes yet");
-    193 fgetxattr xattr::fgetxattr [Fd, Path, Ptr, Uint] P("no filesystem stores extended attributes yet");
-    194 listxattr xattr::listxattr [Path, Ptr, Uint] P("no filesystem stores extended attributes yet");
-    195 llistxattr xattr::llistxattr [Path, Ptr, Uint] P("no filesystem stores extended attributes yet");
-    196 flistxattr xattr::flistxattr [Fd, Ptr, Uint] P("no filesystem stores extended attributes yet");
-    197 removexattr xattr::removexattr [Path, Path] P("no filesystem stores extended attributes yet");
-    198 lremovexattr xattr::lremovexattr [Path, Path] P("no filesystem stores extended attributes yet");
-    199 fremovexattr xattr::fremovexattr [Fd, Path] P("no filesystem stores extended attributes yet");
+    188 setxattr xattr::setxattr [Path, Path, Ptr, Uint, Hex] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    189 lsetxattr xattr::lsetxattr [Path, Path, Ptr, Uint, Hex] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    190 fsetxattr xattr::fsetxattr [Fd, Path, Ptr, Uint, Hex] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    191 getxattr xattr::getxattr [Path, Path, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    192 lgetxattr xattr::lgetxattr [Path, Path, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    193 fgetxattr xattr::fgetxattr [Fd, Path, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    194 listxattr xattr::listxattr [Path, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    195 llistxattr xattr::llistxattr [Path, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    196 flistxattr xattr::flistxattr [Fd, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    197 removexattr xattr::removexattr [Path, Path] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    198 lremovexattr xattr::lremovexattr [Path, Path] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    199 fremovexattr xattr::fremovexattr [Fd, Path] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
     200 tkill signal::tkill [Int, Int] F;
     201 time time::time [Ptr] F;
     202 futex futex::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("WAIT/WAKE/REQUEUE/CMP_REQUEUE/*_BITSET; no PI or WAKE_OP; process-shared futexes are per process");
@@ -269,6 +269,7 @@ syscall_table! {
     332 statx fs::statx [DirFd, Path, Hex, Hex, Ptr] F;
     435 clone3 process::clone3 [Ptr, Uint] P("no namespaces, pidfds, set_tid or cgroups");
     436 close_range file::close_range [Fd, Fd, Hex] F;
+    437 openat2 fs::openat2 [DirFd, Path, Ptr, Uint] P("RESOLVE_CACHED never fails a lookup (only creating or truncating is EAGAIN)");
     439 faccessat2 fs::faccessat2 [DirFd, Path, Oct, Hex] F;
     441 epoll_pwait2 epoll::epoll_pwait2 [Fd, Ptr, Int, Ptr, Ptr, Uint] F;
 }

@@ -36,8 +36,9 @@ struct Meta {
     ctime: Timespec,
     /// An O_TMPFILE file that linkat may still give a name (Linux's I_LINKABLE).
     linkable: bool,
-    /// Extended attributes by full name ("user.x"); the kernel checks namespaces.
-    xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Extended attributes (full name, value) in the order they were set, which listxattr
+    /// keeps as Linux's tmpfs does; the kernel checks namespaces.
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 type Children = BTreeMap<Vec<u8>, Arc<TmpfsInode>>;
@@ -70,7 +71,7 @@ impl TmpfsInode {
                 mtime: now,
                 ctime: now,
                 linkable: false,
-                xattrs: BTreeMap::new(),
+                xattrs: Vec::new(),
             }),
             body,
         })
@@ -501,35 +502,45 @@ impl Inode for TmpfsInode {
     }
 
     fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
-        self.meta
-            .lock()
+        let meta = self.meta.lock();
+        let (_, value) = meta
             .xattrs
-            .get(name)
-            .cloned()
-            .ok_or(Errno::ENODATA)
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or(Errno::ENODATA)?;
+        Ok(value.clone())
     }
 
     fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> Result<(), Errno> {
         let mut meta = self.meta.lock();
-        let exists = meta.xattrs.contains_key(name);
-        if exists && flags & libc::XATTR_CREATE != 0 {
-            return Err(Errno::EEXIST);
+        match meta.xattrs.iter_mut().find(|(n, _)| n == name) {
+            Some(_) if flags & libc::XATTR_CREATE != 0 => return Err(Errno::EEXIST),
+            Some((_, old)) => *old = value.to_vec(),
+            None if flags & libc::XATTR_REPLACE != 0 => return Err(Errno::ENODATA),
+            None => meta.xattrs.push((name.to_vec(), value.to_vec())),
         }
-        if !exists && flags & libc::XATTR_REPLACE != 0 {
-            return Err(Errno::ENODATA);
-        }
-        meta.xattrs.insert(name.to_vec(), value.to_vec());
         meta.ctime = now();
         Ok(())
     }
 
     fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
-        Ok(self.meta.lock().xattrs.keys().cloned().collect())
+        Ok(self
+            .meta
+            .lock()
+            .xattrs
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect())
     }
 
     fn removexattr(&self, name: &[u8]) -> Result<(), Errno> {
         let mut meta = self.meta.lock();
-        meta.xattrs.remove(name).ok_or(Errno::ENODATA)?;
+        let at = meta
+            .xattrs
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or(Errno::ENODATA)?;
+        meta.xattrs.remove(at);
         meta.ctime = now();
         Ok(())
     }

@@ -233,7 +233,7 @@ impl Vfs {
             None => Box::new(InodeFile::new(inode)),
         };
         inotify::notify(&file, inotify::IN_OPEN);
-        Ok(OpenFile::new(ops, Some(file), flags & !libc::O_DIRECTORY))
+        Ok(OpenFile::new(ops, Some(file), flags))
     }
 
     /// Opens an already resolved path.

@@ -68,7 +68,8 @@ pub(crate) struct Walker<'v> {
     root: VfsPath,
     symlinks: u32,
     resolve: Resolve,
-    /// The mount RESOLVE_NO_XDEV keeps the resolution in.
+    /// The mount RESOLVE_NO_XDEV keeps the resolution in: where the path argument starts
+    /// (set by the first `parent`; symlink targets resolve later).
     home: Option<Arc<Mount>>,
 }
 
@@ -84,7 +85,7 @@ impl<'v> Walker<'v> {
             },
             symlinks: 0,
             resolve,
-            home: resolve.no_xdev.then(|| start.mount().clone()),
+            home: None,
         }
     }
 
@@ -107,6 +108,9 @@ impl<'v> Walker<'v> {
         } else {
             start.clone()
         };
+        if self.resolve.no_xdev && self.home.is_none() {
+            self.home = Some(dir.mount().clone());
+        }
         self.check_xdev(&dir)?;
         let trailing_slash = path.last() == Some(&b'/');
         let mut components = path
