@@ -14,6 +14,7 @@ mod eventfd;
 mod fd_table;
 mod futex;
 mod kernel;
+mod lease;
 mod loader;
 mod oom;
 mod pid;

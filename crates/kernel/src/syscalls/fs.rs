@@ -51,6 +51,9 @@ impl Task {
         };
         let mode = mode & !self.fs.lock().umask & 0o7777;
         let file = self.vfs().open_resolve(&ctx, &path, flags, mode, resolve)?;
+        if super::file::is_regular(&file) {
+            crate::lease::break_for_open(self, &file, flags)?;
+        }
         super::fs_ext::wait_for_fifo_peer(self, &file)?;
         let limit = self.nofile_limit();
         Ok(self
