@@ -7,6 +7,7 @@ mod file;
 mod fs;
 mod fs_ext;
 mod futex;
+mod handles;
 mod injected_panic;
 mod inotify;
 mod int80;
