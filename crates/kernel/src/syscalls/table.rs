@@ -261,7 +261,7 @@ syscall_table! {
     304 open_by_handle_at handles::open_by_handle_at [Fd, Ptr, Hex] P("ESTALE after the argument and CAP_DAC_READ_SEARCH checks: no filesystem decodes handles");
     306 syncfs fs_ext::syncfs [Fd] F;
     309 getcpu sched::getcpu [Ptr, Ptr, Ptr] P("the lowest CPU of the affinity mask");
-    316 renameat2 fs::renameat2 [DirFd, Path, DirFd, Path, Hex] P("flags other than 0: EINVAL");
+    316 renameat2 fs::renameat2 [DirFd, Path, DirFd, Path, Hex] P("RENAME_EXCHANGE and RENAME_WHITEOUT on tmpfs; EINVAL on filesystems without them");
     318 getrandom system::getrandom [OutBuf, Uint, Hex] F;
     319 memfd_create fs_ext::memfd_create [Path, Hex] P("no sealing");
     322 execveat process::execveat [DirFd, Path, Ptr, Ptr, Hex] F;
