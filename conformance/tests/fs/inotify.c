@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 
 #define MAX_EVENTS 64
 
@@ -163,6 +164,62 @@ int main(void)
 	CHECK("unlink_delete_self_ignored", ok, "%d events", n);
 	if (!ok)
 		describe(ev, n);
+
+	/* O_TRUNC: IN_OPEN then IN_MODIFY, the directory's watch first; a hard link: IN_ATTRIB
+	 * for the file itself only, then IN_CREATE for the directory. */
+	close(open(file, O_WRONLY | O_CREAT, 0644));
+	fwd = inotify_add_watch(in, file, IN_ALL_EVENTS);
+	drain(in, ev, MAX_EVENTS);
+	fd = open(file, O_WRONLY | O_TRUNC);
+	close(fd);
+	link(file, moved);
+	n = drain(in, ev, MAX_EVENTS);
+	ok = n == 8 && ev[0].wd == dwd && ev[0].mask == IN_OPEN && ev[1].wd == fwd &&
+	     ev[1].mask == IN_OPEN && ev[2].wd == dwd && ev[2].mask == IN_MODIFY &&
+	     ev[3].wd == fwd && ev[3].mask == IN_MODIFY && ev[4].wd == dwd &&
+	     ev[4].mask == IN_CLOSE_WRITE && ev[5].wd == fwd && ev[5].mask == IN_CLOSE_WRITE &&
+	     ev[6].wd == fwd && ev[6].mask == IN_ATTRIB && ev[7].wd == dwd &&
+	     ev[7].mask == IN_CREATE && strcmp(ev[7].name, "g") == 0;
+	CHECK("trunc_and_link_order", ok, "%d events", n);
+	if (!ok)
+		describe(ev, n);
+	unlink(moved);
+	unlink(file);
+	drain(in, ev, MAX_EVENTS);
+
+	/* IN_EXCL_UNLINK: events of an unlinked, still open file reach only the watches
+	 * without it. */
+	int excl_in = inotify_init1(IN_NONBLOCK);
+	inotify_add_watch(excl_in, dir, IN_MODIFY | IN_EXCL_UNLINK);
+	fd = open(file, O_RDWR | O_CREAT, 0644);
+	unlink(file);
+	drain(in, ev, MAX_EVENTS);
+	write(fd, "x", 1);
+	close(fd);
+	struct seen excl_ev[MAX_EVENTS];
+	int excl_n = drain(excl_in, excl_ev, MAX_EVENTS);
+	n = drain(in, ev, MAX_EVENTS);
+	CHECK("excl_unlink", excl_n == 0 && has(ev, n, dwd, IN_MODIFY, "f"),
+	      "%d events with IN_EXCL_UNLINK, %d without", excl_n, n);
+	close(excl_in);
+
+	/* A blocking read waits for the event another process causes. */
+	int blocking = CHECK_OK("init_blocking", inotify_init());
+	inotify_add_watch(blocking, dir, IN_CREATE);
+	pid_t child = fork();
+	if (child == 0) {
+		close(open(file, O_WRONLY | O_CREAT, 0644));
+		_exit(0);
+	}
+	char one[sizeof(struct inotify_event) + 32] __attribute__((aligned(8)));
+	ssize_t got = read(blocking, one, sizeof(one));
+	struct inotify_event *first = (struct inotify_event *)one;
+	CHECK("blocking_read", got > 0 && first->mask == IN_CREATE && strcmp(first->name, "f") == 0,
+	      "read %zd", got);
+	waitpid(child, NULL, 0);
+	close(blocking);
+	unlink(file);
+	drain(in, ev, MAX_EVENTS);
 
 	/* IN_ONESHOT: one event, then the watch is gone (IN_IGNORED). */
 	CHECK("oneshot_replaces_mask",

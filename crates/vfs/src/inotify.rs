@@ -394,10 +394,20 @@ fn deliver(inode: &Arc<dyn Inode>, mask: u32, cookie: u32, name: &[u8], removed:
         cookie,
         name,
         removed,
+        0,
     );
 }
 
-fn deliver_key(key: InodeKey, is_dir: bool, mask: u32, cookie: u32, name: &[u8], removed: bool) {
+/// `skip`: watches with any of these flags don't hear the event (IN_EXCL_UNLINK).
+fn deliver_key(
+    key: InodeKey,
+    is_dir: bool,
+    mask: u32,
+    cookie: u32,
+    name: &[u8],
+    removed: bool,
+    skip: u32,
+) {
     let mut guard = WATCHES.lock();
     let Some(table) = guard.as_mut() else {
         return;
@@ -415,7 +425,11 @@ fn deliver_key(key: InodeKey, is_dir: bool, mask: u32, cookie: u32, name: &[u8],
         let Some(watch) = state.watches.get(&r.wd) else {
             continue;
         };
-        let wanted = watch.mask & mask;
+        let wanted = if watch.mask & skip == 0 {
+            watch.mask & mask
+        } else {
+            0
+        };
         let ends = removed || (wanted != 0 && watch.mask & IN_ONESHOT != 0);
         if ends {
             state.watches.remove(&r.wd);
@@ -451,23 +465,22 @@ pub fn notify(path: &VfsPath, mask: u32) {
         return;
     }
     let inode = path.inode();
-    deliver(inode, mask, 0, b"", false);
     let dentry = path.dentry();
-    if path.is_mount_root() {
-        return;
-    }
-    if let Some(parent) = dentry.parent() {
-        if dentry.is_deleted() {
-            deliver_parent_excluding_unlinked(parent.inode(), mask, &dentry.name(), inode);
-        } else {
+    // As Linux, the directory's watches hear of it first.
+    match dentry.parent() {
+        Some(parent) if !path.is_mount_root() => {
             let is_dir = inode.file_type() == FileType::Directory;
-            deliver_child(parent.inode(), mask, &dentry.name(), is_dir, false);
+            let unlinked = dentry.is_deleted();
+            deliver_child(parent.inode(), mask, &dentry.name(), is_dir, unlinked);
         }
+        _ => {}
     }
+    deliver(inode, mask, 0, b"", false);
 }
 
-/// A directory watch hears of a child's event, with the child's name.
-fn deliver_child(dir: &Arc<dyn Inode>, mask: u32, name: &[u8], child_is_dir: bool, excl: bool) {
+/// A directory watch hears of a child's event, with the child's name; if the child was
+/// `unlinked`, only watches without IN_EXCL_UNLINK do.
+fn deliver_child(dir: &Arc<dyn Inode>, mask: u32, name: &[u8], child_is_dir: bool, unlinked: bool) {
     let mask = mask & CHILD_EVENTS;
     if mask == 0 {
         return;
@@ -475,40 +488,8 @@ fn deliver_child(dir: &Arc<dyn Inode>, mask: u32, name: &[u8], child_is_dir: boo
     let Some(key) = key_of(dir) else {
         return;
     };
-    if excl {
-        // Only watches without IN_EXCL_UNLINK hear of unlinked children.
-        let table = WATCHES.lock();
-        let all_exclude = table.as_ref().and_then(|t| t.get(&key)).is_none_or(|refs| {
-            refs.iter().all(|r| {
-                r.instance.upgrade().is_none_or(|i| {
-                    i.state
-                        .lock()
-                        .watches
-                        .get(&r.wd)
-                        .is_none_or(|w| w.mask & IN_EXCL_UNLINK != 0)
-                })
-            })
-        });
-        if all_exclude {
-            return;
-        }
-    }
-    deliver_key(key, child_is_dir, mask, 0, name, false);
-}
-
-fn deliver_parent_excluding_unlinked(
-    dir: &Arc<dyn Inode>,
-    mask: u32,
-    name: &[u8],
-    child: &Arc<dyn Inode>,
-) {
-    deliver_child(
-        dir,
-        mask,
-        name,
-        child.file_type() == FileType::Directory,
-        true,
-    );
+    let skip = if unlinked { IN_EXCL_UNLINK } else { 0 };
+    deliver_key(key, child_is_dir, mask, 0, name, false, skip);
 }
 
 /// `name` was created in `dir` (create, mkdir, mknod, symlink, link, bind).
@@ -527,6 +508,13 @@ pub fn notify_remove(dir: &VfsPath, name: &[u8], victim: &Arc<dyn Inode>) {
     let is_dir = victim.file_type() == FileType::Directory;
     notify_unlinked(victim);
     deliver_child(dir.inode(), IN_DELETE, name, is_dir, false);
+}
+
+/// The inode gained a link: IN_ATTRIB to its own watches (not its directory's).
+pub fn notify_link_count(inode: &Arc<dyn Inode>) {
+    if watching() {
+        deliver(inode, IN_ATTRIB, 0, b"", false);
+    }
 }
 
 /// The inode lost a link: IN_ATTRIB while it has others, IN_DELETE_SELF (ending its watches)
@@ -558,10 +546,10 @@ pub fn notify_rename(
     let cookie = NEXT_COOKIE.fetch_add(1, Ordering::Relaxed);
     let is_dir = moved.file_type() == FileType::Directory;
     if let Some(key) = key_of(old_dir.inode()) {
-        deliver_key(key, is_dir, IN_MOVED_FROM, cookie, old_name, false);
+        deliver_key(key, is_dir, IN_MOVED_FROM, cookie, old_name, false, 0);
     }
     if let Some(key) = key_of(new_dir.inode()) {
-        deliver_key(key, is_dir, IN_MOVED_TO, cookie, new_name, false);
+        deliver_key(key, is_dir, IN_MOVED_TO, cookie, new_name, false, 0);
     }
     deliver(moved, IN_MOVE_SELF, 0, b"", false);
     if let Some(replaced) = replaced {

@@ -274,6 +274,7 @@ impl Vfs {
                 None => Box::new(InodeFile::new(inode.clone())),
             }
         };
+        inotify::notify(&path, inotify::IN_OPEN);
         if flags & libc::O_TRUNC != 0 && file_type == FileType::Regular {
             inode.set_attr(&SetAttr {
                 size: Some(0),
@@ -281,7 +282,6 @@ impl Vfs {
             })?;
             inotify::notify(&path, inotify::IN_MODIFY);
         }
-        inotify::notify(&path, inotify::IN_OPEN);
         Ok(OpenFile::new(ops, Some(path), flags))
     }
 
@@ -393,7 +393,7 @@ impl Vfs {
         }
         Self::check_writable(&dir)?;
         dir.inode().link(name, source.inode())?;
-        inotify::notify(source, inotify::IN_ATTRIB);
+        inotify::notify_link_count(source.inode());
         inotify::notify_create(&dir, name, false);
         Ok(())
     }
