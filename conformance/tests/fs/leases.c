@@ -1,6 +1,6 @@
 /* File leases: F_SETLEASE/F_GETLEASE, the conflicts that refuse a lease, and a lease broken by
- * another process's open: SIGIO to the holder, EWOULDBLOCK for a non-blocking open, a blocking
- * open that waits until the holder releases the lease. */
+ * another process's open or truncate: SIGIO to the holder, EWOULDBLOCK for a non-blocking open,
+ * a blocking open (or truncate) that waits until the holder releases the lease. */
 #include "../check.h"
 
 #include <fcntl.h>
@@ -87,6 +87,15 @@ int main(void)
 	CHECK_OK("release", fcntl(fd, F_SETLEASE, F_UNLCK));
 	CHECK("writer_opened_after_release", child_ok(writer), "writer failed");
 	CHECK("released", fcntl(fd, F_GETLEASE) == F_UNLCK, "F_GETLEASE %d", fcntl(fd, F_GETLEASE));
+
+	/* truncate(2) breaks a read lease too. */
+	CHECK_OK("read_lease_again", fcntl(fd, F_SETLEASE, F_RDLCK));
+	pid_t truncater = fork();
+	if (truncater == 0)
+		_exit(truncate(path, 0) == 0 ? 0 : 1);
+	CHECK("sigio_for_truncate", got_sigio(), "no SIGIO");
+	CHECK_OK("release_for_truncate", fcntl(fd, F_SETLEASE, F_UNLCK));
+	CHECK("truncate_after_release", child_ok(truncater), "truncate failed");
 	close(fd);
 	unlink(path);
 	return check_finish();

@@ -207,11 +207,34 @@ pub(crate) fn break_for_open(task: &Task, file: &Arc<OpenFile>, flags: i32) -> R
     if LEASES.load(Ordering::Relaxed) == 0 || flags & libc::O_PATH != 0 {
         return Ok(());
     }
-    let key = key_of(file)?;
     let writes = file.writable() || flags & libc::O_TRUNC != 0;
+    let nonblocking = flags & libc::O_NONBLOCK != 0;
+    break_leases(task, key_of(file)?, Some(file), writes, nonblocking)
+}
+
+/// truncate(2) by path breaks every lease of the file, as an open for writing does.
+pub(crate) fn break_for_truncate(task: &Task, stat: &abi::Stat) -> Result<(), Errno> {
+    if LEASES.load(Ordering::Relaxed) == 0 {
+        return Ok(());
+    }
+    break_leases(task, (stat.st_dev, stat.st_ino), None, true, false)
+}
+
+/// Breaks the leases of the file `key` that an access (`writes` or not) by `breaker` (if an
+/// open file) conflicts with, and waits until they are gone; `nonblocking`: EWOULDBLOCK
+/// instead of waiting.
+fn break_leases(
+    task: &Task,
+    key: FileKey,
+    breaker: Option<&Arc<OpenFile>>,
+    writes: bool,
+    nonblocking: bool,
+) -> Result<(), Errno> {
     let target = if writes { None } else { Some(LeaseKind::Read) };
-    let conflicts =
-        |lease: &Lease| !lease.held_by(file) && (writes || lease.kind == LeaseKind::Write);
+    let conflicts = |lease: &Lease| {
+        !breaker.is_some_and(|file| lease.held_by(file))
+            && (writes || lease.kind == LeaseKind::Write)
+    };
     loop {
         let waiter = Arc::clone(&task.handle.waiter);
         let _registration = QUEUE.register(waiter.clone(), waiter::events::READABLE);
@@ -252,7 +275,7 @@ pub(crate) fn break_for_open(task: &Task, file: &Arc<OpenFile>, flags: i32) -> R
         let Some(deadline) = next_deadline else {
             return Ok(());
         };
-        if flags & libc::O_NONBLOCK != 0 {
+        if nonblocking {
             return Err(Errno::EAGAIN);
         }
         if task.has_deliverable_signal() {

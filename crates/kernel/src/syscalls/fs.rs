@@ -393,12 +393,15 @@ pub(super) fn truncate(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let (ctx, path) = task.at_path(AT_FDCWD, a[0])?;
-    let too_big = task
-        .vfs()
-        .stat(&ctx, &path, true)
-        .is_ok_and(|st| super::file::truncate_too_big(task, &st, a[1]));
-    if too_big {
+    let stat = task.vfs().stat(&ctx, &path, true);
+    if stat
+        .as_ref()
+        .is_ok_and(|st| super::file::truncate_too_big(task, st, a[1]))
+    {
         return Err(super::file::file_too_big(task));
+    }
+    if let Ok(stat) = &stat {
+        crate::lease::break_for_truncate(task, stat)?;
     }
     task.vfs().truncate(&ctx, &path, a[1]).map(|()| 0)
 }

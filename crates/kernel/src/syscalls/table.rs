@@ -99,7 +99,7 @@ syscall_table! {
     61 wait4 process::wait4 [Int, Ptr, Hex, Ptr] P("rusage is zero");
     62 kill signal::kill [Int, Int] F;
     63 uname system::uname [Ptr] F;
-    72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record locks (no deadlock detection), F_GETPIPE_SZ/F_SETPIPE_SZ; F_SETLEASE/F_GETLEASE (SIGIO to the process that set the lease; opens break leases, truncate by path does not); F_NOTIFY accepted but never signals; no owners or seals");
+    72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record locks (no deadlock detection), F_GETPIPE_SZ/F_SETPIPE_SZ; F_SETLEASE/F_GETLEASE (SIGIO to the process that set the lease; opens and truncate(2) break leases); F_NOTIFY accepted but never signals; no owners or seals");
     73 flock locks::flock [Fd, Hex] F;
     74 fsync file::fsync [Fd] F;
     75 fdatasync file::fsync [Fd] F;
