@@ -156,6 +156,24 @@ int main(void)
 	if (!ok)
 		describe(ev, n);
 
+	/* A watched directory moved and removed: its self events carry no IN_ISDIR, its
+	 * parent's do. */
+	char sub2[4096];
+	snprintf(sub2, sizeof(sub2), "%s/sub2", dir);
+	mkdir(sub, 0755);
+	int swd = inotify_add_watch(in, sub, IN_ALL_EVENTS);
+	drain(in, ev, MAX_EVENTS);
+	rename(sub, sub2);
+	rmdir(sub2);
+	n = drain(in, ev, MAX_EVENTS);
+	ok = n == 6 && has(ev, n, dwd, IN_MOVED_FROM | IN_ISDIR, "sub") &&
+	     has(ev, n, dwd, IN_MOVED_TO | IN_ISDIR, "sub2") && has(ev, n, swd, IN_MOVE_SELF, "") &&
+	     has(ev, n, swd, IN_DELETE_SELF, "") && has(ev, n, swd, IN_IGNORED, "") &&
+	     has(ev, n, dwd, IN_DELETE | IN_ISDIR, "sub2");
+	CHECK("directory_self_events", ok, "%d events", n);
+	if (!ok)
+		describe(ev, n);
+
 	unlink(moved);
 	n = drain(in, ev, MAX_EVENTS);
 	ok = n == 4 && has(ev, n, fwd, IN_ATTRIB, "") && has(ev, n, fwd, IN_DELETE_SELF, "") &&

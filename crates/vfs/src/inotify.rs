@@ -381,21 +381,14 @@ fn key_of(inode: &Arc<dyn Inode>) -> Option<InodeKey> {
     Some((stat.st_dev, stat.st_ino))
 }
 
-/// Queues `mask` (with `cookie` and `name`) for every watch on `inode` that asks for it.
-/// `removed` ends the watches afterwards (IN_IGNORED): the inode is gone.
-fn deliver(inode: &Arc<dyn Inode>, mask: u32, cookie: u32, name: &[u8], removed: bool) {
+/// Queues `mask` for every watch on `inode` itself that asks for it. `removed` ends the
+/// watches afterwards (IN_IGNORED): the inode is gone.
+fn deliver(inode: &Arc<dyn Inode>, mask: u32, removed: bool) {
     let Some(key) = key_of(inode) else {
         return;
     };
-    deliver_key(
-        key,
-        inode.file_type() == FileType::Directory,
-        mask,
-        cookie,
-        name,
-        removed,
-        0,
-    );
+    let is_dir = inode.file_type() == FileType::Directory;
+    deliver_key(key, is_dir, mask, 0, b"", removed, 0);
 }
 
 /// `skip`: watches with any of these flags don't hear the event (IN_EXCL_UNLINK).
@@ -415,7 +408,12 @@ fn deliver_key(
     let Some(refs) = table.get_mut(&key) else {
         return;
     };
-    let isdir = if is_dir { IN_ISDIR } else { 0 };
+    // As Linux, the self events (IN_DELETE_SELF, IN_MOVE_SELF) don't say IN_ISDIR.
+    let isdir = if is_dir && mask & (IN_DELETE_SELF | IN_MOVE_SELF) == 0 {
+        IN_ISDIR
+    } else {
+        0
+    };
     let mut ended: Vec<(*const Instance, i32)> = Vec::new();
     for r in refs.iter() {
         let Some(instance) = r.instance.upgrade() else {
@@ -475,7 +473,7 @@ pub fn notify(path: &VfsPath, mask: u32) {
         }
         _ => {}
     }
-    deliver(inode, mask, 0, b"", false);
+    deliver(inode, mask, false);
 }
 
 /// A directory watch hears of a child's event, with the child's name; if the child was
@@ -513,7 +511,7 @@ pub fn notify_remove(dir: &VfsPath, name: &[u8], victim: &Arc<dyn Inode>) {
 /// The inode gained a link: IN_ATTRIB to its own watches (not its directory's).
 pub fn notify_link_count(inode: &Arc<dyn Inode>) {
     if watching() {
-        deliver(inode, IN_ATTRIB, 0, b"", false);
+        deliver(inode, IN_ATTRIB, false);
     }
 }
 
@@ -523,10 +521,10 @@ fn notify_unlinked(inode: &Arc<dyn Inode>) {
     let is_dir = inode.file_type() == FileType::Directory;
     let gone = is_dir || inode.stat().is_ok_and(|st| st.st_nlink == 0);
     if !is_dir {
-        deliver(inode, IN_ATTRIB, 0, b"", false);
+        deliver(inode, IN_ATTRIB, false);
     }
     if gone {
-        deliver(inode, IN_DELETE_SELF, 0, b"", true);
+        deliver(inode, IN_DELETE_SELF, true);
     }
 }
 
@@ -551,7 +549,7 @@ pub fn notify_rename(
     if let Some(key) = key_of(new_dir.inode()) {
         deliver_key(key, is_dir, IN_MOVED_TO, cookie, new_name, false, 0);
     }
-    deliver(moved, IN_MOVE_SELF, 0, b"", false);
+    deliver(moved, IN_MOVE_SELF, false);
     if let Some(replaced) = replaced {
         notify_unlinked(replaced);
     }

@@ -31,37 +31,35 @@ fn make_instance(task: &Task, flags: i32) -> SyscallResult {
     Ok(fd as u64)
 }
 
-/// The inotify instance behind `fd`: EBADF for no file, EINVAL for another kind.
-fn instance(task: &Task, fd: u64) -> Result<std::sync::Arc<OpenFile>, Errno> {
+/// Runs `op` on the inotify instance behind `fd`: EBADF for no file, EINVAL for another kind.
+fn with_instance<T>(
+    task: &Task,
+    fd: u64,
+    op: impl FnOnce(&Inotify) -> Result<T, Errno>,
+) -> Result<T, Errno> {
     let file = task.fds().get(fd)?;
-    if file.ops().as_any().downcast_ref::<Inotify>().is_none() {
-        return Err(Errno::EINVAL);
-    }
-    Ok(file)
-}
-
-pub(super) fn inotify_add_watch(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = instance(task, a[0])?;
-    let mask = arg_u32(a[2]);
-    let (ctx, path) = task.at_path(AT_FDCWD, a[1])?;
-    let follow = mask & IN_DONT_FOLLOW == 0;
-    let target = task.kernel.vfs.lookup(&ctx, &path, follow)?;
     let inotify = file
         .ops()
         .as_any()
         .downcast_ref::<Inotify>()
         .ok_or(Errno::EINVAL)?;
-    let wd = inotify.add_watch(&target, mask)?;
+    op(inotify)
+}
+
+pub(super) fn inotify_add_watch(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    // The fd is checked before the path is resolved, as Linux does.
+    with_instance(task, a[0], |_| Ok(()))?;
+    let mask = arg_u32(a[2]);
+    let (ctx, path) = task.at_path(AT_FDCWD, a[1])?;
+    let target = task
+        .kernel
+        .vfs
+        .lookup(&ctx, &path, mask & IN_DONT_FOLLOW == 0)?;
+    let wd = with_instance(task, a[0], |inotify| inotify.add_watch(&target, mask))?;
     Ok(u64::from(wd.cast_unsigned()))
 }
 
 pub(super) fn inotify_rm_watch(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
-    let file = instance(task, a[0])?;
-    let inotify = file
-        .ops()
-        .as_any()
-        .downcast_ref::<Inotify>()
-        .ok_or(Errno::EINVAL)?;
-    inotify.rm_watch(arg_i32(a[1]))?;
+    with_instance(task, a[0], |inotify| inotify.rm_watch(arg_i32(a[1])))?;
     Ok(0)
 }

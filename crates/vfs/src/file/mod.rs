@@ -227,6 +227,7 @@ impl OpenFile {
         }
         let mut offset = self.offset.lock();
         let n = self.ops.read(&mut offset, buf)?;
+        drop(offset);
         self.notify_if(n > 0, inotify::IN_ACCESS);
         Ok(n)
     }
