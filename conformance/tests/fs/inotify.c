@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #define MAX_EVENTS 64
@@ -153,6 +154,21 @@ int main(void)
 	ok = n == 2 && has(ev, n, dwd, IN_CREATE | IN_ISDIR, "sub") &&
 	     has(ev, n, dwd, IN_DELETE | IN_ISDIR, "sub");
 	CHECK("mkdir_rmdir_isdir", ok, "%d events", n);
+	if (!ok)
+		describe(ev, n);
+
+	/* Listing the watched directory: open, access (once for both getdents calls), close,
+	 * all with IN_ISDIR. */
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	char dents[4096];
+	while (syscall(SYS_getdents64, dfd, dents, sizeof(dents)) > 0)
+		;
+	close(dfd);
+	n = drain(in, ev, MAX_EVENTS);
+	ok = n == 3 && ev[0].wd == dwd && ev[0].mask == (IN_OPEN | IN_ISDIR) && ev[1].wd == dwd &&
+	     ev[1].mask == (IN_ACCESS | IN_ISDIR) && ev[2].wd == dwd &&
+	     ev[2].mask == (IN_CLOSE_NOWRITE | IN_ISDIR);
+	CHECK("list_directory", ok, "%d events", n);
 	if (!ok)
 		describe(ev, n);
 

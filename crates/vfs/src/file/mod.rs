@@ -331,6 +331,9 @@ impl OpenFile {
         let (records, consumed) =
             dirent::encode(entries.iter().skip(start), start, max_bytes, format)?;
         *index += consumed as u64;
+        drop(index);
+        // As Linux's iterate_dir, every listing call counts as an access, even at the end.
+        inotify::notify(path, inotify::IN_ACCESS);
         Ok(records)
     }
 
