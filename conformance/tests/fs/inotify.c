@@ -255,6 +255,28 @@ int main(void)
 	unlink(file);
 	drain(in, ev, MAX_EVENTS);
 
+	/* An unlinked file still open: IN_DELETE_SELF only when the last descriptor closes,
+	 * and the directory hears of the close of its former child. */
+	close(open(file, O_WRONLY | O_CREAT, 0644));
+	fwd = inotify_add_watch(in, file, IN_ALL_EVENTS);
+	fd = open(file, O_RDONLY);
+	drain(in, ev, MAX_EVENTS);
+	unlink(file);
+	n = drain(in, ev, MAX_EVENTS);
+	ok = n == 2 && ev[0].wd == fwd && ev[0].mask == IN_ATTRIB && ev[1].wd == dwd &&
+	     ev[1].mask == IN_DELETE;
+	CHECK("unlink_open_file", ok, "%d events", n);
+	if (!ok)
+		describe(ev, n);
+	close(fd);
+	n = drain(in, ev, MAX_EVENTS);
+	ok = n == 4 && has(ev, n, dwd, IN_CLOSE_NOWRITE, "f") &&
+	     has(ev, n, fwd, IN_CLOSE_NOWRITE, "") && ev[2].wd == fwd &&
+	     ev[2].mask == IN_DELETE_SELF && ev[3].wd == fwd && ev[3].mask == IN_IGNORED;
+	CHECK("delete_self_at_last_close", ok, "%d events", n);
+	if (!ok)
+		describe(ev, n);
+
 	/* IN_ONESHOT: one event, then the watch is gone (IN_IGNORED). */
 	CHECK("oneshot_replaces_mask",
 	      inotify_add_watch(in, dir, IN_CREATE | IN_ONESHOT) == dwd, "wd changed");

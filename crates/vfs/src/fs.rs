@@ -272,6 +272,12 @@ pub trait Inode: Send + Sync + Any {
     fn allocate(&self, _mode: i32, _offset: u64, _len: u64) -> Result<(), Errno> {
         Err(Errno::EOPNOTSUPP)
     }
+    /// Whether the filesystem reports an unlinked inode's end itself, when its last reference
+    /// goes (`inotify::notify_evicted`, Linux's IN_DELETE_SELF timing); otherwise the VFS
+    /// reports it at the last unlink.
+    fn reports_eviction(&self) -> bool {
+        false
+    }
     /// The pipe of a FIFO, which every open of it shares.
     fn fifo(&self) -> Option<Arc<crate::pipe::Pipe>> {
         None

@@ -497,14 +497,16 @@ pub fn notify_create(dir: &VfsPath, name: &[u8], is_dir: bool) {
     }
 }
 
-/// `name` of `dir`, whose inode is `victim`, was removed; the inode is gone if it has no links
-/// left.
-pub fn notify_remove(dir: &VfsPath, name: &[u8], victim: &Arc<dyn Inode>) {
+/// `name` of `dir` was removed; `victim`, what it named, is let go of before the directory
+/// hears IN_DELETE, so a filesystem that reports its inodes' end (tmpfs) says IN_DELETE_SELF
+/// first when nothing else holds the file, as Linux.
+pub fn notify_remove(dir: &VfsPath, name: &[u8], victim: VfsPath) {
     if !watching() {
         return;
     }
-    let is_dir = victim.file_type() == FileType::Directory;
-    notify_unlinked(victim);
+    let is_dir = victim.is_dir();
+    notify_unlinked(victim.inode());
+    drop(victim);
     deliver_child(dir.inode(), IN_DELETE, name, is_dir, false);
 }
 
@@ -515,16 +517,26 @@ pub fn notify_link_count(inode: &Arc<dyn Inode>) {
     }
 }
 
-/// The inode lost a link: IN_ATTRIB while it has others, IN_DELETE_SELF (ending its watches)
-/// when it has none left.
+/// The inode lost a link: IN_ATTRIB (for a non-directory); IN_DELETE_SELF (ending its
+/// watches) when it has none left, unless its filesystem reports that when the last reference
+/// goes ([`notify_evicted`]).
 fn notify_unlinked(inode: &Arc<dyn Inode>) {
     let is_dir = inode.file_type() == FileType::Directory;
-    let gone = is_dir || inode.stat().is_ok_and(|st| st.st_nlink == 0);
     if !is_dir {
         deliver(inode, IN_ATTRIB, false);
     }
-    if gone {
+    let gone = is_dir || inode.stat().is_ok_and(|st| st.st_nlink == 0);
+    if gone && !inode.reports_eviction() {
         deliver(inode, IN_DELETE_SELF, true);
+    }
+}
+
+/// The last reference to an unlinked inode (st_dev `dev`, st_ino `ino`) went away: its
+/// watches hear IN_DELETE_SELF and end. Filesystems whose inodes say
+/// [`Inode::reports_eviction`] call this.
+pub fn notify_evicted(dev: u64, ino: u64, is_dir: bool) {
+    if watching() {
+        deliver_key((dev, ino), is_dir, IN_DELETE_SELF, 0, b"", true, 0);
     }
 }
 
@@ -536,7 +548,7 @@ pub fn notify_rename(
     new_dir: &VfsPath,
     new_name: &[u8],
     moved: &Arc<dyn Inode>,
-    replaced: Option<&Arc<dyn Inode>>,
+    replaced: Option<VfsPath>,
 ) {
     if !watching() {
         return;
@@ -549,9 +561,20 @@ pub fn notify_rename(
     if let Some(key) = key_of(new_dir.inode()) {
         deliver_key(key, is_dir, IN_MOVED_TO, cookie, new_name, false, 0);
     }
+    // As Linux: the replaced file's IN_ATTRIB, the moved one's IN_MOVE_SELF, then the
+    // replaced one's end.
+    if let Some(replaced) = &replaced {
+        if !replaced.is_dir() {
+            deliver(replaced.inode(), IN_ATTRIB, false);
+        }
+    }
     deliver(moved, IN_MOVE_SELF, false);
     if let Some(replaced) = replaced {
-        notify_unlinked(replaced);
+        let inode = replaced.inode();
+        let gone = replaced.is_dir() || inode.stat().is_ok_and(|st| st.st_nlink == 0);
+        if gone && !inode.reports_eviction() {
+            deliver(inode, IN_DELETE_SELF, true);
+        }
     }
 }
 

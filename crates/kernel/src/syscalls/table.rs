@@ -216,7 +216,7 @@ syscall_table! {
     234 tgkill signal::tgkill [Int, Int, Int] F;
     235 utimes fs_ext::utimes [Path, Ptr] F;
     247 waitid process::waitid [Int, Int, Ptr, Hex, Ptr] P("rusage is zero");
-    253 inotify_init inotify::inotify_init [] P("events the Sentry performs on files (tmpfs, /dev, volumes); changes made on the host are not seen; IN_DELETE_SELF comes at the last unlink, not at the last close; no IN_UNMOUNT");
+    253 inotify_init inotify::inotify_init [] P("events the Sentry performs on files (tmpfs, /dev, volumes); changes made on the host are not seen; outside tmpfs IN_DELETE_SELF comes at the last unlink, not the last close; no IN_UNMOUNT");
     254 inotify_add_watch inotify::inotify_add_watch [Fd, Path, Hex] F;
     255 inotify_rm_watch inotify::inotify_rm_watch [Fd, Int] F;
     257 openat fs::openat [DirFd, Path, Hex, Oct] F;

@@ -203,6 +203,10 @@ impl Drop for TmpfsInode {
             self.shared
                 .uncharge(charged_bytes(data.read().len() as u64));
         }
+        if self.meta.get_mut().nlink == 0 {
+            let is_dir = matches!(self.body, Body::Directory(_));
+            crate::inotify::notify_evicted(self.shared.dev, self.ino, is_dir);
+        }
     }
 }
 
@@ -699,6 +703,10 @@ impl Inode for TmpfsInode {
             }
             _ => Err(Errno::EOPNOTSUPP),
         }
+    }
+
+    fn reports_eviction(&self) -> bool {
+        true
     }
 
     fn fifo(&self) -> Option<Arc<Pipe>> {

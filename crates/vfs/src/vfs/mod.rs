@@ -418,7 +418,7 @@ impl Vfs {
         Self::check_writable(&dir)?;
         dir.inode().unlink(name)?;
         self.forget(dir.dentry().forget_child(name));
-        inotify::notify_remove(&dir, name, victim.inode());
+        inotify::notify_remove(&dir, name, victim);
         Ok(())
     }
 
@@ -441,7 +441,7 @@ impl Vfs {
         Self::check_writable(&dir)?;
         dir.inode().rmdir(name)?;
         self.forget(dir.dentry().forget_child(name));
-        inotify::notify_remove(&dir, name, victim.inode());
+        inotify::notify_remove(&dir, name, victim);
         Ok(())
     }
 
@@ -541,7 +541,7 @@ impl Vfs {
             &new_dir,
             new_name,
             source.inode(),
-            target.as_ref().map(VfsPath::inode),
+            target,
         );
         if whiteout {
             old_dir.inode().whiteout(old_name)?;
