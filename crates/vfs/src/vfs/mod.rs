@@ -180,7 +180,7 @@ impl Vfs {
             if parent.trailing_slash {
                 return Err(Errno::EISDIR);
             }
-            match self.child(&parent.dir, name) {
+            match walker.step(&parent.dir, name, false) {
                 Ok(_) if flags & libc::O_EXCL != 0 => return Err(Errno::EEXIST),
                 Ok(existing) if follow && existing.file_type() == FileType::Symlink => {
                     walker.step(&parent.dir, name, true)?
