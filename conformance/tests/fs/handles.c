@@ -1,6 +1,8 @@
-/* name_to_handle_at and open_by_handle_at where Linux has no export operations (procfs):
- * EOPNOTSUPP to encode, ESTALE to decode, after the argument checks (EINVAL, ENOENT, EBADF)
- * and open_by_handle_at's CAP_DAC_READ_SEARCH check (EPERM). */
+/* name_to_handle_at and open_by_handle_at: on tmpfs (/dev/shm, tmpfs natively and sandboxed)
+ * a handle reopens the file or directory, is EOVERFLOW with the size needed for a short buffer
+ * and ESTALE once the file is gone; where Linux has no export operations (procfs) encoding is
+ * EOPNOTSUPP and decoding ESTALE; the argument checks (EINVAL, ENOENT, EBADF) and
+ * open_by_handle_at's CAP_DAC_READ_SEARCH check (EPERM). */
 #include "../check.h"
 
 #include <fcntl.h>
@@ -69,5 +71,53 @@ int main(void)
 	CHECK("open_without_cap_eperm", WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x",
 	      status);
 	close(proc);
+
+	/* tmpfs. */
+	char dir[256], file[512], link_target[512], fdlink[64];
+	snprintf(dir, sizeof(dir), "/dev/shm/conformance-handles-%d", getpid());
+	snprintf(file, sizeof(file), "%s/f", dir);
+	mkdir(dir, 0755);
+	int fd = open(file, O_WRONLY | O_CREAT, 0644);
+	write(fd, "hello", 5);
+	close(fd);
+	struct handle fh = {.handle_bytes = 0};
+	CHECK_ERRNO("tmpfs_short_buffer_eoverflow",
+		    name_to_handle_at(AT_FDCWD, file, (struct file_handle *)&fh, &mount_id, 0),
+		    EOVERFLOW);
+	CHECK("tmpfs_size_needed", fh.handle_bytes == 12, "handle_bytes %u", fh.handle_bytes);
+	fh.handle_bytes = sizeof(fh.f_handle);
+	CHECK_OK("tmpfs_encode",
+		 name_to_handle_at(AT_FDCWD, file, (struct file_handle *)&fh, &mount_id, 0));
+	CHECK("tmpfs_handle", fh.handle_bytes == 12 && fh.handle_type == 1, "bytes %u type %d",
+	      fh.handle_bytes, fh.handle_type);
+	struct handle dh = {.handle_bytes = sizeof(dh.f_handle)};
+	CHECK_OK("tmpfs_encode_dir",
+		 name_to_handle_at(AT_FDCWD, dir, (struct file_handle *)&dh, &mount_id, 0));
+	CHECK_ERRNO("tmpfs_bad_room",
+		    name_to_handle_at(AT_FDCWD, file, (struct file_handle *)&(struct handle){.handle_bytes = 129},
+				      &mount_id, 0),
+		    EINVAL);
+
+	int shm = open("/dev/shm", O_RDONLY | O_DIRECTORY);
+	fd = CHECK_OK("tmpfs_open_by_handle", open_by_handle_at(shm, (struct file_handle *)&fh, O_RDONLY));
+	char content[16] = {0};
+	CHECK("tmpfs_same_file", read(fd, content, sizeof(content)) == 5 && strcmp(content, "hello") == 0,
+	      "read '%s'", content);
+	snprintf(fdlink, sizeof(fdlink), "/proc/self/fd/%d", fd);
+	memset(link_target, 0, sizeof(link_target));
+	readlink(fdlink, link_target, sizeof(link_target) - 1);
+	CHECK("tmpfs_opened_at_its_path", strcmp(link_target, file) == 0, "fd link '%s'", link_target);
+	close(fd);
+	fd = CHECK_OK("tmpfs_open_dir_by_handle",
+		      open_by_handle_at(shm, (struct file_handle *)&dh, O_RDONLY | O_DIRECTORY));
+	struct stat a, b;
+	CHECK("tmpfs_same_dir", fstat(fd, &a) == 0 && stat(dir, &b) == 0 && a.st_ino == b.st_ino,
+	      "different directory");
+	close(fd);
+	unlink(file);
+	CHECK_ERRNO("tmpfs_gone_estale", open_by_handle_at(shm, (struct file_handle *)&fh, O_RDONLY),
+		    ESTALE);
+	close(shm);
+	rmdir(dir);
 	return check_finish();
 }

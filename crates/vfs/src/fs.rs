@@ -20,6 +20,16 @@ pub trait FileSystem: Send + Sync {
     fn read_only(&self) -> bool {
         false
     }
+    /// name_to_handle_at: a file handle for `inode` of this filesystem, as (handle type,
+    /// bytes). EOPNOTSUPP for filesystems without one (Linux's missing export operations).
+    fn encode_handle(&self, _inode: &Arc<dyn Inode>) -> Result<(i32, Vec<u8>), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// open_by_handle_at: the names leading from the root to the file a handle of
+    /// [`FileSystem::encode_handle`] stands for; ESTALE if it is gone or malformed.
+    fn decode_handle(&self, _handle_type: i32, _handle: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        Err(Errno::ESTALE)
+    }
 }
 
 /// The type of a file, from the `S_IFMT` bits of its mode.

@@ -257,8 +257,8 @@ syscall_table! {
     295 preadv io::preadv [Fd, Ptr, Uint, Int] F;
     296 pwritev io::pwritev [Fd, Ptr, Uint, Int] F;
     302 prlimit64 limits::prlimit64 [Int, Int, Ptr, Ptr] P("the caller's own process only");
-    303 name_to_handle_at handles::name_to_handle_at [DirFd, Path, Ptr, Ptr, Hex] P("EOPNOTSUPP: no filesystem exports handles (Linux's tmpfs does; AT_HANDLE_FID would encode inode numbers)");
-    304 open_by_handle_at handles::open_by_handle_at [Fd, Ptr, Hex] P("ESTALE after the argument and CAP_DAC_READ_SEARCH checks: no filesystem decodes handles");
+    303 name_to_handle_at handles::name_to_handle_at [DirFd, Path, Ptr, Ptr, Hex] P("tmpfs (/tmp, /dev) only; elsewhere EOPNOTSUPP (AT_HANDLE_FID too)");
+    304 open_by_handle_at handles::open_by_handle_at [Fd, Ptr, Hex] P("tmpfs handles reopen files that still have a name; elsewhere ESTALE");
     306 syncfs fs_ext::syncfs [Fd] F;
     309 getcpu sched::getcpu [Ptr, Ptr, Ptr] P("the lowest CPU of the affinity mask");
     316 renameat2 fs::renameat2 [DirFd, Path, DirFd, Path, Hex] P("RENAME_EXCHANGE and RENAME_WHITEOUT on tmpfs; EINVAL on filesystems without them");

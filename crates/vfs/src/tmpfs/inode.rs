@@ -86,6 +86,28 @@ impl TmpfsInode {
         )
     }
 
+    /// The names from this directory down to the inode numbered `ino` (empty for this one).
+    pub(super) fn path_to(&self, ino: u64) -> Option<Vec<Vec<u8>>> {
+        if self.ino == ino {
+            return Some(Vec::new());
+        }
+        let Body::Directory(children) = &self.body else {
+            return None;
+        };
+        let children: Vec<(Vec<u8>, Arc<TmpfsInode>)> = children
+            .lock()
+            .iter()
+            .map(|(name, child)| (name.clone(), child.clone()))
+            .collect();
+        for (name, child) in children {
+            if let Some(mut rest) = child.path_to(ino) {
+                rest.insert(0, name);
+                return Some(rest);
+            }
+        }
+        None
+    }
+
     pub(super) fn shared(&self) -> &Shared {
         &self.shared
     }

@@ -236,6 +236,27 @@ impl Vfs {
         Ok(OpenFile::new(ops, Some(file), flags))
     }
 
+    /// open_by_handle_at: opens the file `handle` stands for in the filesystem of `mount`,
+    /// reached by its names from the mount's root (no symlink is followed).
+    pub fn open_by_handle(
+        &self,
+        mount: &Arc<Mount>,
+        handle_type: i32,
+        handle: &[u8],
+        flags: i32,
+    ) -> Result<Arc<OpenFile>, Errno> {
+        let names = mount.fs().decode_handle(handle_type, handle)?;
+        let mut path = VfsPath::new(mount.clone(), mount.root().clone());
+        for name in names {
+            let dentry = path.dentry().child(&name).map_err(|_| Errno::ESTALE)?;
+            path = VfsPath::new(mount.clone(), dentry);
+        }
+        if path.file_type() == FileType::Symlink && flags & libc::O_PATH == 0 {
+            return Err(Errno::ELOOP);
+        }
+        Self::open_path(path, flags & !(libc::O_CREAT | libc::O_EXCL))
+    }
+
     /// Opens an already resolved path.
     fn open_path(path: VfsPath, flags: i32) -> Result<Arc<OpenFile>, Errno> {
         let file_type = path.file_type();
