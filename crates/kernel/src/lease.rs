@@ -86,9 +86,12 @@ fn open_counts(kernel: &Kernel, file: &OpenFile) -> (usize, usize) {
         return (0, 0);
     };
     let mut seen: Vec<*const OpenFile> = Vec::new();
+    // One lock at a time: the pid table, then each process, then each thread.
+    let groups: Vec<Arc<ThreadGroup>> = kernel.pids.lock().groups().cloned().collect();
     let mut tables = Vec::new();
-    for group in kernel.pids.lock().groups() {
-        for thread in &group.state.lock().threads {
+    for group in groups {
+        let threads = group.state.lock().threads.clone();
+        for thread in threads {
             if let Some(resources) = thread.resources.lock().as_ref() {
                 tables.push(Arc::clone(&resources.files));
             }
