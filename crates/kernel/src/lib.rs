@@ -15,6 +15,7 @@ mod fd_table;
 mod futex;
 mod ipc;
 mod kernel;
+mod lease;
 mod loader;
 mod oom;
 mod pid;

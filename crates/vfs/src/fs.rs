@@ -20,6 +20,16 @@ pub trait FileSystem: Send + Sync {
     fn read_only(&self) -> bool {
         false
     }
+    /// name_to_handle_at: a file handle for `inode` of this filesystem, as (handle type,
+    /// bytes). EOPNOTSUPP for filesystems without one (Linux's missing export operations).
+    fn encode_handle(&self, _inode: &Arc<dyn Inode>) -> Result<(i32, Vec<u8>), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// open_by_handle_at: the names leading from the root to the file a handle of
+    /// [`FileSystem::encode_handle`] stands for; ESTALE if it is gone or malformed.
+    fn decode_handle(&self, _handle_type: i32, _handle: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        Err(Errno::ESTALE)
+    }
 }
 
 /// The type of a file, from the `S_IFMT` bits of its mode.
@@ -173,6 +183,47 @@ pub trait Inode: Send + Sync + Any {
     ) -> Result<(), Errno> {
         Err(Errno::EPERM)
     }
+    /// renameat2(RENAME_EXCHANGE): swaps `old_name` of this directory with `new_name` of
+    /// `new_dir` (same filesystem; both exist). EINVAL where the filesystem can't.
+    fn exchange(
+        &self,
+        _old_name: &[u8],
+        _new_dir: &Arc<dyn Inode>,
+        _new_name: &[u8],
+    ) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// Whether [`Inode::whiteout`] works in this directory (RENAME_WHITEOUT is EINVAL if not).
+    fn supports_whiteout(&self) -> bool {
+        false
+    }
+    /// Leaves a whiteout named `name` (a 0/0 character device), after a RENAME_WHITEOUT.
+    fn whiteout(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// O_TMPFILE: a regular file with permission bits `mode` and no name, in this directory's
+    /// filesystem; `linkable` lets linkat give it one. EOPNOTSUPP where the filesystem can't.
+    fn tmpfile(&self, _mode: u32, _linkable: bool) -> Result<Arc<dyn Inode>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The value of extended attribute `name` (the full name, "user.x"); ENODATA if unset.
+    /// The kernel has checked the namespace and the caller's right to it.
+    fn getxattr(&self, _name: &[u8]) -> Result<Vec<u8>, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// Sets extended attribute `name`; `flags` may hold XATTR_CREATE (EEXIST if set) or
+    /// XATTR_REPLACE (ENODATA if unset).
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: i32) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// The names of every extended attribute set; a filesystem without them has none.
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(Vec::new())
+    }
+    fn removexattr(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
 
     /// Creates a socket file `name` with permission bits `mode`, standing for the AF_UNIX
     /// socket `socket` bound to its path (bind(2)); the net crate reads it back with
@@ -231,20 +282,11 @@ pub trait Inode: Send + Sync + Any {
     fn allocate(&self, _mode: i32, _offset: u64, _len: u64) -> Result<(), Errno> {
         Err(Errno::EOPNOTSUPP)
     }
-    /// The value of extended attribute `name` (ENODATA if the file has none of that name).
-    fn get_xattr(&self, _name: &[u8]) -> Result<Vec<u8>, Errno> {
-        Err(Errno::ENODATA)
-    }
-    /// The names of the file's extended attributes, each NUL-terminated.
-    fn list_xattrs(&self) -> Result<Vec<u8>, Errno> {
-        Ok(Vec::new())
-    }
-    /// Sets extended attribute `name`; `flags` holds XATTR_CREATE or XATTR_REPLACE.
-    fn set_xattr(&self, _name: &[u8], _value: &[u8], _flags: i32) -> Result<(), Errno> {
-        Err(Errno::EOPNOTSUPP)
-    }
-    fn remove_xattr(&self, _name: &[u8]) -> Result<(), Errno> {
-        Err(Errno::ENODATA)
+    /// Whether the filesystem reports an unlinked inode's end itself, when its last reference
+    /// goes (`inotify::notify_evicted`, Linux's IN_DELETE_SELF timing); otherwise the VFS
+    /// reports it at the last unlink.
+    fn reports_eviction(&self) -> bool {
+        false
     }
     /// The pipe of a FIFO, which every open of it shares.
     fn fifo(&self) -> Option<Arc<crate::pipe::Pipe>> {

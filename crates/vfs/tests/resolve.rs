@@ -247,3 +247,42 @@ fn arbitrary_paths_give_errors_not_panics() {
     assert_eq!(vfs.readlink(&ctx, b"/s"), Ok(b"/d".to_vec()));
     assert!(vfs.lookup(&ctx, b"/s/up/d/f", true).is_ok());
 }
+
+#[test]
+fn openat2_scopes_keep_resolution_inside_the_start_directory() {
+    use vfs::Resolve;
+    let (vfs, ctx) = tmpfs_vfs();
+    vfs.mkdir(&ctx, b"/jail", 0o755).unwrap();
+    drop(create(&vfs, &ctx, "/jail/f", b""));
+    drop(create(&vfs, &ctx, "/outside", b""));
+    vfs.symlink(&ctx, b"/f", b"/jail/abs").unwrap();
+    vfs.symlink(&ctx, b"f", b"/jail/rel").unwrap();
+    let jail = LookupCtx {
+        root: ctx.root.clone(),
+        start: vfs.lookup(&ctx, b"/jail", true).unwrap(),
+        creds: ctx.creds.clone(),
+    };
+    let open = |path: &[u8], resolve: Resolve| {
+        vfs.open_resolve(&jail, path, libc::O_RDONLY, 0, resolve)
+            .map(|_| ())
+    };
+    let beneath = Resolve {
+        beneath: true,
+        ..Resolve::default()
+    };
+    let in_root = Resolve {
+        in_root: true,
+        ..Resolve::default()
+    };
+    assert_eq!(open(b"../outside", beneath), Err(Errno::EXDEV));
+    assert_eq!(open(b"abs", beneath), Err(Errno::EXDEV));
+    assert_eq!(open(b"rel", beneath), Ok(()));
+    assert_eq!(open(b"../../f", in_root), Ok(()));
+    assert_eq!(open(b"abs", in_root), Ok(()));
+    assert_eq!(open(b"../outside", in_root), Err(Errno::ENOENT));
+    let no_symlinks = Resolve {
+        no_symlinks: true,
+        ..Resolve::default()
+    };
+    assert_eq!(open(b"rel", no_symlinks), Err(Errno::ELOOP));
+}

@@ -5,6 +5,7 @@ mod common;
 use abi::{Errno, Timespec};
 use common::{create, ino, parse_dirents, read_all, tmpfs_vfs};
 use vfs::tmpfs::TmpFs;
+use vfs::Inode;
 
 #[test]
 fn read_write_seek_and_append() {
@@ -346,4 +347,102 @@ fn statfs_reports_tmpfs() {
     let st = vfs.statfs(&ctx, b"/").unwrap();
     assert_eq!(st.f_type, 0x0102_1994);
     assert_eq!(st.f_namelen, 255);
+}
+
+#[test]
+fn rename_exchange_swaps_names_and_directory_links() {
+    let (vfs, ctx) = tmpfs_vfs();
+    vfs.mkdir(&ctx, b"/a", 0o755).unwrap();
+    vfs.mkdir(&ctx, b"/a/sub", 0o755).unwrap();
+    vfs.mkdir(&ctx, b"/b", 0o755).unwrap();
+    drop(create(&vfs, &ctx, "/b/f", b"x"));
+    let (sub, f) = (ino(&vfs, &ctx, "/a/sub"), ino(&vfs, &ctx, "/b/f"));
+    let nlink = |path: &str| vfs.stat(&ctx, path.as_bytes(), false).unwrap().st_nlink;
+    let (a_links, b_links) = (nlink("/a"), nlink("/b"));
+    vfs.rename(&ctx, b"/a/sub", &ctx, b"/b/f", libc::RENAME_EXCHANGE)
+        .unwrap();
+    assert_eq!(
+        (ino(&vfs, &ctx, "/a/sub"), ino(&vfs, &ctx, "/b/f")),
+        (f, sub)
+    );
+    assert_eq!((nlink("/a"), nlink("/b")), (a_links - 1, b_links + 1));
+    assert_eq!(
+        vfs.rename(&ctx, b"/a/sub", &ctx, b"/b/none", libc::RENAME_EXCHANGE),
+        Err(Errno::ENOENT)
+    );
+    assert_eq!(
+        vfs.rename(
+            &ctx,
+            b"/a/sub",
+            &ctx,
+            b"/b/f",
+            libc::RENAME_EXCHANGE | libc::RENAME_NOREPLACE
+        ),
+        Err(Errno::EINVAL)
+    );
+}
+
+#[test]
+fn rename_whiteout_leaves_a_0_0_character_device() {
+    let (vfs, ctx) = tmpfs_vfs();
+    drop(create(&vfs, &ctx, "/f", b"x"));
+    vfs.rename(&ctx, b"/f", &ctx, b"/g", libc::RENAME_WHITEOUT)
+        .unwrap();
+    let whiteout = vfs.stat(&ctx, b"/f", false).unwrap();
+    assert_eq!(whiteout.st_mode & libc::S_IFMT, libc::S_IFCHR);
+    assert_eq!(whiteout.st_rdev, 0);
+    assert_eq!(
+        vfs.open(&ctx, b"/f", libc::O_RDONLY, 0).err(),
+        Some(Errno::ENXIO)
+    );
+}
+
+#[test]
+fn tmpfile_is_unnamed_until_linked_unless_excl() {
+    let (vfs, ctx) = tmpfs_vfs();
+    let file = vfs
+        .open(&ctx, b"/", libc::O_TMPFILE | libc::O_RDWR, 0o600)
+        .unwrap();
+    assert_eq!(file.write(b"data"), Ok(4));
+    assert_eq!(file.stat().unwrap().st_nlink, 0);
+    vfs.link_path(file.path().unwrap(), &ctx, b"/named")
+        .unwrap();
+    assert_eq!(vfs.stat(&ctx, b"/named", true).unwrap().st_size, 4);
+    let excl = vfs
+        .open(
+            &ctx,
+            b"/",
+            libc::O_TMPFILE | libc::O_EXCL | libc::O_RDWR,
+            0o600,
+        )
+        .unwrap();
+    assert_eq!(
+        vfs.link_path(excl.path().unwrap(), &ctx, b"/other"),
+        Err(Errno::ENOENT)
+    );
+}
+
+#[test]
+fn xattrs_create_replace_list_and_remove() {
+    let fs = TmpFs::new(0o755, common::memory());
+    let file = fs.root_dir().create(b"f", 0o644).unwrap();
+    assert_eq!(
+        file.setxattr(b"user.a", b"1", libc::XATTR_REPLACE),
+        Err(Errno::ENODATA)
+    );
+    file.setxattr(b"user.a", b"1", libc::XATTR_CREATE).unwrap();
+    assert_eq!(
+        file.setxattr(b"user.a", b"2", libc::XATTR_CREATE),
+        Err(Errno::EEXIST)
+    );
+    file.setxattr(b"user.b", b"", 0).unwrap();
+    file.setxattr(b"user.a", b"3", libc::XATTR_REPLACE).unwrap();
+    assert_eq!(file.getxattr(b"user.a"), Ok(b"3".to_vec()));
+    assert_eq!(
+        file.listxattr(),
+        Ok(vec![b"user.a".to_vec(), b"user.b".to_vec()])
+    );
+    file.removexattr(b"user.a").unwrap();
+    assert_eq!(file.removexattr(b"user.a"), Err(Errno::ENODATA));
+    assert_eq!(file.getxattr(b"user.a"), Err(Errno::ENODATA));
 }

@@ -2,10 +2,15 @@
 
 use abi::{Errno, Statx, Timespec};
 use vfs::permission::{self, MAY_EXEC};
-use vfs::{LookupCtx, Vfs};
+use vfs::{LookupCtx, Resolve, Vfs};
+use zerocopy::FromBytes;
 
 use super::{arg_i32, arg_i64, arg_len, arg_u32, is_at_fdcwd, SyscallResult, AT_FDCWD};
 use crate::task::Task;
+
+/// CAP_DAC_READ_SEARCH and CAP_MKNOD.
+const CAP_DAC_READ_SEARCH: u32 = 2;
+const CAP_MKNOD: u32 = 27;
 
 impl Task {
     /// The lookup context and path for an *at syscall's (dirfd, path) pair.
@@ -28,9 +33,28 @@ impl Task {
     }
 
     fn do_open(&mut self, dirfd: u64, path_addr: u64, flags: i32, mode: u32) -> SyscallResult {
-        let (ctx, path) = self.at_path(dirfd, path_addr)?;
+        self.do_open_resolve(dirfd, path_addr, flags, mode, Resolve::default())
+    }
+
+    fn do_open_resolve(
+        &mut self,
+        dirfd: u64,
+        path_addr: u64,
+        flags: i32,
+        mode: u32,
+        resolve: Resolve,
+    ) -> SyscallResult {
+        let (ctx, path) = if resolve.scoped() {
+            // A scoped lookup starts at the dirfd even for an absolute path.
+            (self.lookup_ctx_at(dirfd)?, self.read_path(path_addr)?)
+        } else {
+            self.at_path(dirfd, path_addr)?
+        };
         let mode = mode & !self.fs.lock().umask & 0o7777;
-        let mut file = self.vfs().open(&ctx, &path, flags, mode)?;
+        let mut file = self.vfs().open_resolve(&ctx, &path, flags, mode, resolve)?;
+        if super::file::is_regular(&file) {
+            crate::lease::break_for_open(self, &file, flags)?;
+        }
         super::fs_ext::wait_for_fifo_peer(self, &file)?;
         if is_controlling_tty_node(&file) {
             file = self.open_controlling_terminal(flags)?;
@@ -90,6 +114,86 @@ pub(super) fn open(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn openat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     task.do_open(a[0], a[1], arg_i32(a[2]), arg_u32(a[3]))
+}
+
+/// openat2's `struct open_how`: flags, mode, resolve.
+#[derive(Clone, Copy, zerocopy::FromBytes, zerocopy::Immutable, zerocopy::KnownLayout)]
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// The open flags openat2 accepts (Linux's VALID_OPEN_FLAGS); others are EINVAL.
+const VALID_OPEN_FLAGS: u64 = 0o3
+    | 0o100 // O_CREAT
+    | 0o200 // O_EXCL
+    | 0o400 // O_NOCTTY
+    | 0o1000 // O_TRUNC
+    | 0o2000 // O_APPEND
+    | 0o4000 // O_NONBLOCK
+    | 0o4010000 // O_SYNC
+    | 0o20000 // FASYNC
+    | 0o40000 // O_DIRECT
+    | 0o100000 // O_LARGEFILE
+    | 0o200000 // O_DIRECTORY
+    | 0o400000 // O_NOFOLLOW
+    | 0o1000000 // O_NOATIME
+    | 0o2000000 // O_CLOEXEC
+    | 0o10000000 // O_PATH
+    | 0o20000000; // __O_TMPFILE
+const VALID_RESOLVE_FLAGS: u64 = libc::RESOLVE_NO_XDEV
+    | libc::RESOLVE_NO_MAGICLINKS
+    | libc::RESOLVE_NO_SYMLINKS
+    | libc::RESOLVE_BENEATH
+    | libc::RESOLVE_IN_ROOT
+    | libc::RESOLVE_CACHED;
+/// The first `struct open_how`'s size; larger ones must be zero past it.
+const OPEN_HOW_SIZE_VER0: usize = 24;
+const PAGE_SIZE: usize = 4096;
+
+/// openat2(dirfd, path, how, size): open with the RESOLVE_* restrictions of `how`, checked
+/// strictly (unknown flags and a mode without O_CREAT/O_TMPFILE are EINVAL). RESOLVE_CACHED
+/// resolves as usual, except that creating or truncating is EAGAIN, as Linux when not cached.
+pub(super) fn openat2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let size = arg_len(a[3])?;
+    if size < OPEN_HOW_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > PAGE_SIZE {
+        return Err(Errno::E2BIG);
+    }
+    let mut raw = vec![0u8; size];
+    task.mm.copy_in(a[2], &mut raw)?;
+    if raw[OPEN_HOW_SIZE_VER0..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let how = OpenHow::read_from_bytes(&raw[..OPEN_HOW_SIZE_VER0]).map_err(|_| Errno::EINVAL)?;
+    if how.flags & !VALID_OPEN_FLAGS != 0 || how.resolve & !VALID_RESOLVE_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let both_scopes = libc::RESOLVE_BENEATH | libc::RESOLVE_IN_ROOT;
+    if how.resolve & both_scopes == both_scopes {
+        return Err(Errno::EINVAL);
+    }
+    let flags = i32::try_from(how.flags).map_err(|_| Errno::EINVAL)?;
+    let creates = flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE;
+    if (creates && how.mode & !0o7777 != 0) || (!creates && how.mode != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let has = |bit: u64| how.resolve & bit != 0;
+    if has(libc::RESOLVE_CACHED) && flags & (libc::O_TRUNC | libc::O_CREAT | 0o20000000) != 0 {
+        return Err(Errno::EAGAIN);
+    }
+    let resolve = Resolve {
+        no_xdev: has(libc::RESOLVE_NO_XDEV),
+        no_magiclinks: has(libc::RESOLVE_NO_MAGICLINKS),
+        no_symlinks: has(libc::RESOLVE_NO_SYMLINKS),
+        beneath: has(libc::RESOLVE_BENEATH),
+        in_root: has(libc::RESOLVE_IN_ROOT),
+    };
+    task.do_open_resolve(a[0], a[1], flags, arg_u32(how.mode), resolve)
 }
 
 pub(super) fn creat(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
@@ -195,10 +299,14 @@ fn rename_at(
     new: u64,
     flags: u64,
 ) -> SyscallResult {
+    let flags = arg_u32(flags);
+    if flags & libc::RENAME_WHITEOUT != 0 && !task.creds().capable(CAP_MKNOD) {
+        return Err(Errno::EPERM);
+    }
     let (old_ctx, old) = task.at_path(olddir, old)?;
     let (new_ctx, new) = task.at_path(newdir, new)?;
     task.vfs()
-        .rename(&old_ctx, &old, &new_ctx, &new, arg_u32(flags))
+        .rename(&old_ctx, &old, &new_ctx, &new, flags)
         .map(|()| 0)
 }
 
@@ -217,6 +325,21 @@ pub(super) fn renameat2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 fn link_at(task: &Task, olddir: u64, old: u64, newdir: u64, new: u64, flags: i32) -> SyscallResult {
     if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
+    }
+    let old_path = task.mm.read_cstring(old, super::PATH_MAX)?;
+    if old_path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        // The dirfd's own file (an O_TMPFILE file getting its name); Linux asks for
+        // CAP_DAC_READ_SEARCH, as naming an open file bypasses the path's permissions.
+        if !task.creds().capable(CAP_DAC_READ_SEARCH) {
+            return Err(Errno::ENOENT);
+        }
+        let source = if is_at_fdcwd(olddir) {
+            task.fs.lock().cwd.clone()
+        } else {
+            task.fds().get(olddir)?.path().ok_or(Errno::ENOENT)?.clone()
+        };
+        let (new_ctx, new) = task.at_path(newdir, new)?;
+        return task.vfs().link_path(&source, &new_ctx, &new).map(|()| 0);
     }
     let (old_ctx, old) = task.at_path(olddir, old)?;
     let (new_ctx, new) = task.at_path(newdir, new)?;
@@ -289,12 +412,15 @@ pub(super) fn truncate(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let (ctx, path) = task.at_path(AT_FDCWD, a[0])?;
-    let too_big = task
-        .vfs()
-        .stat(&ctx, &path, true)
-        .is_ok_and(|st| super::file::truncate_too_big(task, &st, a[1]));
-    if too_big {
+    let stat = task.vfs().stat(&ctx, &path, true);
+    if stat
+        .as_ref()
+        .is_ok_and(|st| super::file::truncate_too_big(task, st, a[1]))
+    {
         return Err(super::file::file_too_big(task));
+    }
+    if let Ok(stat) = &stat {
+        crate::lease::break_for_truncate(task, stat)?;
     }
     task.vfs().truncate(&ctx, &path, a[1]).map(|()| 0)
 }

@@ -11,6 +11,7 @@ use vfs::OpenFile;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::{arg_i32, SyscallResult};
+use crate::lease::LeaseKind;
 use crate::task::Task;
 
 /// How long a blocked lock request sleeps before looking again: a process that exits without
@@ -129,6 +130,8 @@ pub(super) fn fcntl(task: &Task, fd: u64, cmd: i32, arg: u64) -> Option<SyscallR
         libc::F_GETPIPE_SZ => with_pipe(task, fd, |end| Ok(end.pipe().capacity() as u64)),
         libc::F_SETPIPE_SZ => set_pipe_size(task, fd, arg),
         libc::F_NOTIFY => notify(task, fd),
+        libc::F_SETLEASE => set_lease(task, fd, arg),
+        libc::F_GETLEASE => get_lease(task, fd),
         _ => return None,
     })
 }
@@ -229,4 +232,37 @@ fn set_pipe_size(task: &Task, fd: u64, arg: u64) -> SyscallResult {
 /// `locks_remove_posix`), whichever descriptor they were taken through.
 pub(super) fn release_on_close(task: &Task, file: &OpenFile) {
     file.release_record_locks(&process_owner(task));
+}
+
+/// CAP_LEASE: a lease on a file the caller doesn't own.
+const CAP_LEASE: u32 = 28;
+
+/// F_SETLEASE: F_RDLCK, F_WRLCK or F_UNLCK on a regular file the caller owns.
+fn set_lease(task: &Task, fd: u64, arg: u64) -> SyscallResult {
+    let file = task.fds().get(fd)?;
+    let kind = match i16::try_from(arg_i32(arg)).map_err(|_| Errno::EINVAL)? {
+        F_RDLCK => Some(LeaseKind::Read),
+        F_WRLCK => Some(LeaseKind::Write),
+        F_UNLCK => None,
+        _ => return Err(Errno::EINVAL),
+    };
+    let stat = file.stat()?;
+    if stat.st_mode & libc::S_IFMT != libc::S_IFREG || file.status_flags() & libc::O_PATH != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let creds = task.creds();
+    if creds.fsuid != stat.st_uid && !creds.capable(CAP_LEASE) {
+        return Err(Errno::EACCES);
+    }
+    crate::lease::set(task, &file, kind).map(|()| 0)
+}
+
+fn get_lease(task: &Task, fd: u64) -> SyscallResult {
+    let file = task.fds().get(fd)?;
+    let kind = match crate::lease::get(&file)? {
+        Some(LeaseKind::Read) => F_RDLCK,
+        Some(LeaseKind::Write) => F_WRLCK,
+        None => F_UNLCK,
+    };
+    Ok(u64::from(kind.cast_unsigned()))
 }

@@ -4,8 +4,9 @@
 
 use super::strace::Arg::{self, *};
 use super::{
-    creds, epoll, eventfd, file, fs, fs_ext, futex, io, ipc, limits, locks, memory, mqueue, poll,
-    prctl, process, sched, signal, signalfd, socket, system, time, timer, xattr, Handler,
+    creds, epoll, eventfd, file, fs, fs_ext, futex, handles, inotify, io, ipc, limits, locks,
+    memory, mqueue, poll, prctl, process, sched, signal, signalfd, socket, system, time, timer,
+    xattr, Handler,
 };
 
 /// How completely a syscall is implemented.
@@ -112,7 +113,7 @@ syscall_table! {
     69 msgsnd ipc::msgsnd [Int, Ptr, Uint, Hex] F;
     70 msgrcv ipc::msgrcv [Int, Ptr, Uint, Int, Hex] P("MSG_COPY: ENOSYS, as Linux without checkpoint/restore");
     71 msgctl ipc::msgctl [Int, Int, Ptr] F;
-    72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record locks (no deadlock detection), F_GETPIPE_SZ/F_SETPIPE_SZ; F_NOTIFY accepted but never signals; no leases, owners or seals");
+    72 fcntl file::fcntl [Fd, Int, Hex] P("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record locks (no deadlock detection), F_GETPIPE_SZ/F_SETPIPE_SZ; F_SETLEASE/F_GETLEASE (SIGIO to the process that set the lease; opens and truncate(2) break leases); F_NOTIFY accepted but never signals; no owners or seals");
     73 flock locks::flock [Fd, Hex] F;
     74 fsync file::fsync [Fd] F;
     75 fdatasync file::fsync [Fd] F;
@@ -192,18 +193,18 @@ syscall_table! {
     171 setdomainname system::setdomainname [InBuf(1), Uint] F;
     186 gettid process::gettid [] F;
     187 readahead fs_ext::readahead [Fd, Int, Uint] F;
-    188 setxattr xattr::setxattr [Path, Path, Ptr, Uint, Hex] P("user.* attributes of volumes only");
-    189 lsetxattr xattr::lsetxattr [Path, Path, Ptr, Uint, Hex] P("user.* attributes of volumes only");
-    190 fsetxattr xattr::fsetxattr [Fd, Path, Ptr, Uint, Hex] P("user.* attributes of volumes only");
-    191 getxattr xattr::getxattr [Path, Path, Ptr, Uint] P("user.* attributes of volumes only");
-    192 lgetxattr xattr::lgetxattr [Path, Path, Ptr, Uint] P("user.* attributes of volumes only");
-    193 fgetxattr xattr::fgetxattr [Fd, Path, Ptr, Uint] P("user.* attributes of volumes only");
-    194 listxattr xattr::listxattr [Path, Ptr, Uint] P("user.* attributes of volumes only");
-    195 llistxattr xattr::llistxattr [Path, Ptr, Uint] P("user.* attributes of volumes only");
-    196 flistxattr xattr::flistxattr [Fd, Ptr, Uint] P("user.* attributes of volumes only");
-    197 removexattr xattr::removexattr [Path, Path] P("user.* attributes of volumes only");
-    198 lremovexattr xattr::lremovexattr [Path, Path] P("user.* attributes of volumes only");
-    199 fremovexattr xattr::fremovexattr [Fd, Path] P("user.* attributes of volumes only");
+    188 setxattr xattr::setxattr [Path, Path, Ptr, Uint, Hex] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    189 lsetxattr xattr::lsetxattr [Path, Path, Ptr, Uint, Hex] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    190 fsetxattr xattr::fsetxattr [Fd, Path, Ptr, Uint, Hex] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    191 getxattr xattr::getxattr [Path, Path, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    192 lgetxattr xattr::lgetxattr [Path, Path, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    193 fgetxattr xattr::fgetxattr [Fd, Path, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    194 listxattr xattr::listxattr [Path, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    195 llistxattr xattr::llistxattr [Path, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    196 flistxattr xattr::flistxattr [Fd, Ptr, Uint] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    197 removexattr xattr::removexattr [Path, Path] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    198 lremovexattr xattr::lremovexattr [Path, Path] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
+    199 fremovexattr xattr::fremovexattr [Fd, Path] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
     200 tkill signal::tkill [Int, Int] F;
     201 time time::time [Ptr] F;
     202 futex futex::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("WAIT/WAKE/REQUEUE/CMP_REQUEUE/*_BITSET; no PI or WAKE_OP; process-shared futexes are per process");
@@ -236,6 +237,9 @@ syscall_table! {
     244 mq_notify mqueue::mq_notify [Fd, Ptr] P("SIGEV_SIGNAL and SIGEV_NONE; SIGEV_THREAD (a netlink socket): EINVAL; a registration ends with its process, not when it closes a descriptor");
     245 mq_getsetattr mqueue::mq_getsetattr [Fd, Ptr, Ptr] F;
     247 waitid process::waitid [Int, Int, Ptr, Hex, Ptr] P("rusage is zero");
+    253 inotify_init inotify::inotify_init [] P("events the Sentry performs on files (tmpfs, /dev, volumes); changes made on the host are not seen; outside tmpfs IN_DELETE_SELF comes at the last unlink, not the last close; no IN_UNMOUNT");
+    254 inotify_add_watch inotify::inotify_add_watch [Fd, Path, Hex] F;
+    255 inotify_rm_watch inotify::inotify_rm_watch [Fd, Int] F;
     257 openat fs::openat [DirFd, Path, Hex, Oct] F;
     258 mkdirat fs::mkdirat [DirFd, Path, Oct] F;
     259 mknodat fs_ext::mknodat [DirFd, Path, Oct, Hex] P("FIFOs and regular files; character devices only those /dev has; no sockets or block devices");
@@ -270,12 +274,15 @@ syscall_table! {
     291 epoll_create1 epoll::epoll_create1 [Hex] F;
     292 dup3 file::dup3 [Fd, Fd, Hex] F;
     293 pipe2 file::pipe2 [Ptr, Hex] F;
+    294 inotify_init1 inotify::inotify_init1 [Hex] P("as inotify_init");
     295 preadv io::preadv [Fd, Ptr, Uint, Int] F;
     296 pwritev io::pwritev [Fd, Ptr, Uint, Int] F;
     302 prlimit64 limits::prlimit64 [Int, Int, Ptr, Ptr] P("the caller's own process only");
+    303 name_to_handle_at handles::name_to_handle_at [DirFd, Path, Ptr, Ptr, Hex] P("tmpfs (/tmp, /dev) only; elsewhere EOPNOTSUPP (AT_HANDLE_FID too)");
+    304 open_by_handle_at handles::open_by_handle_at [Fd, Ptr, Hex] P("tmpfs handles reopen files that still have a name; elsewhere ESTALE");
     306 syncfs fs_ext::syncfs [Fd] F;
     309 getcpu sched::getcpu [Ptr, Ptr, Ptr] P("the lowest CPU of the affinity mask");
-    316 renameat2 fs::renameat2 [DirFd, Path, DirFd, Path, Hex] P("flags other than 0: EINVAL");
+    316 renameat2 fs::renameat2 [DirFd, Path, DirFd, Path, Hex] P("RENAME_EXCHANGE and RENAME_WHITEOUT on tmpfs; EINVAL on filesystems without them");
     318 getrandom system::getrandom [OutBuf, Uint, Hex] F;
     319 memfd_create fs_ext::memfd_create [Path, Hex] P("no sealing");
     322 execveat process::execveat [DirFd, Path, Ptr, Ptr, Hex] F;
@@ -285,6 +292,7 @@ syscall_table! {
     332 statx fs::statx [DirFd, Path, Hex, Hex, Ptr] F;
     435 clone3 process::clone3 [Ptr, Uint] P("no namespaces, pidfds, set_tid or cgroups");
     436 close_range file::close_range [Fd, Fd, Hex] F;
+    437 openat2 fs::openat2 [DirFd, Path, Ptr, Uint] P("RESOLVE_CACHED never fails a lookup (only creating or truncating is EAGAIN)");
     439 faccessat2 fs::faccessat2 [DirFd, Path, Oct, Hex] F;
     441 epoll_pwait2 epoll::epoll_pwait2 [Fd, Ptr, Int, Ptr, Ptr, Uint] F;
 }

@@ -59,6 +59,21 @@ impl Dentry {
         })
     }
 
+    /// The dentry of an O_TMPFILE file: in `dir`, named "#ino" as Linux's `d_tmpfile`, outside
+    /// the directory's cache and already deleted.
+    pub(crate) fn unnamed(inode: Arc<dyn Inode>, dir: &Arc<Dentry>) -> Arc<Dentry> {
+        let name = format!("#{}", inode.ino()).into_bytes();
+        Arc::new(Dentry {
+            inode,
+            links: Mutex::new(Links {
+                parent: Some(dir.clone()),
+                name,
+            }),
+            children: Mutex::new(HashMap::new()),
+            deleted: AtomicBool::new(true),
+        })
+    }
+
     pub fn inode(&self) -> &Arc<dyn Inode> {
         &self.inode
     }
@@ -144,6 +159,39 @@ impl Dentry {
             .lock()
             .insert(new_name.to_vec(), Arc::downgrade(&moved));
         replaced
+    }
+
+    /// Swaps the cached children `old_name` and `new_name` of `new_parent` after a
+    /// RENAME_EXCHANGE.
+    pub(crate) fn exchange_children(
+        self: &Arc<Self>,
+        old_name: &[u8],
+        new_parent: &Arc<Dentry>,
+        new_name: &[u8],
+    ) {
+        let first = self.children.lock().remove(old_name);
+        let second = new_parent.children.lock().remove(new_name);
+        let first = first.and_then(|weak| weak.upgrade());
+        let second = second.and_then(|weak| weak.upgrade());
+        if let Some(moved) = &first {
+            let mut links = moved.links.lock();
+            links.parent = Some(new_parent.clone());
+            links.name = new_name.to_vec();
+            drop(links);
+            new_parent
+                .children
+                .lock()
+                .insert(new_name.to_vec(), Arc::downgrade(moved));
+        }
+        if let Some(moved) = &second {
+            let mut links = moved.links.lock();
+            links.parent = Some(self.clone());
+            links.name = old_name.to_vec();
+            drop(links);
+            self.children
+                .lock()
+                .insert(old_name.to_vec(), Arc::downgrade(moved));
+        }
     }
 
     /// Whether `self` is `other` or lies below it in the same filesystem.

@@ -93,4 +93,13 @@ impl FileSystem for DevFs {
     fn statfs(&self) -> Result<Statfs, Errno> {
         self.tmpfs.statfs()
     }
+
+    /// devtmpfs is a tmpfs, handles included.
+    fn encode_handle(&self, inode: &Arc<dyn Inode>) -> Result<(i32, Vec<u8>), Errno> {
+        self.tmpfs.encode_handle(inode)
+    }
+
+    fn decode_handle(&self, handle_type: i32, handle: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        self.tmpfs.decode_handle(handle_type, handle)
+    }
 }

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use waiter::WaitQueue;
 
 use crate::fs::{generic_seek, DirEntry};
+use crate::inotify;
 use crate::lock::{self, Conflict, LockKey, LockKind, RecordOwner};
 use crate::mount::VfsPath;
 pub use host::ioctl_arg_len;
@@ -231,7 +232,17 @@ impl OpenFile {
             return Err(Errno::EISDIR);
         }
         let mut offset = self.offset.lock();
-        self.ops.read(&mut offset, buf)
+        let n = self.ops.read(&mut offset, buf)?;
+        drop(offset);
+        self.notify_if(n > 0, inotify::IN_ACCESS);
+        Ok(n)
+    }
+
+    /// Queues an inotify event about this file's path, if `happened`.
+    fn notify_if(&self, happened: bool, mask: u32) {
+        if let (true, Some(path)) = (happened, &self.path) {
+            inotify::notify(path, mask);
+        }
     }
 
     pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
@@ -240,7 +251,10 @@ impl OpenFile {
         }
         let append = self.status_flags() & libc::O_APPEND != 0;
         let mut offset = self.offset.lock();
-        self.ops.write(&mut offset, buf, append)
+        let n = self.ops.write(&mut offset, buf, append)?;
+        drop(offset);
+        self.notify_if(n > 0, inotify::IN_MODIFY);
+        Ok(n)
     }
 
     pub fn pread(&self, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
@@ -251,7 +265,9 @@ impl OpenFile {
             return Err(Errno::EISDIR);
         }
         check_offset(offset)?;
-        self.ops.pread(offset, buf)
+        let n = self.ops.pread(offset, buf)?;
+        self.notify_if(n > 0, inotify::IN_ACCESS);
+        Ok(n)
     }
 
     /// pwrite; with O_APPEND the data goes to the end, as on Linux.
@@ -260,11 +276,14 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         check_offset(offset)?;
-        if self.status_flags() & libc::O_APPEND != 0 {
+        let n = if self.status_flags() & libc::O_APPEND != 0 {
             let mut end = offset;
-            return self.ops.write(&mut end, buf, true);
-        }
-        self.ops.pwrite(offset, buf)
+            self.ops.write(&mut end, buf, true)?
+        } else {
+            self.ops.pwrite(offset, buf)?
+        };
+        self.notify_if(n > 0, inotify::IN_MODIFY);
+        Ok(n)
     }
 
     /// lseek: SEEK_SET/SEEK_CUR/SEEK_END; ESPIPE where the file has no offset.
@@ -318,6 +337,9 @@ impl OpenFile {
         let (records, consumed) =
             dirent::encode(entries.iter().skip(start), start, max_bytes, format)?;
         *index += consumed as u64;
+        drop(index);
+        // As Linux's iterate_dir, every listing call counts as an access, even at the end.
+        inotify::notify(path, inotify::IN_ACCESS);
         Ok(records)
     }
 
@@ -362,7 +384,9 @@ impl OpenFile {
                 return Err(Errno::EROFS);
             }
         }
-        self.ops.truncate(len)
+        self.ops.truncate(len)?;
+        self.notify_if(true, inotify::IN_MODIFY);
+        Ok(())
     }
 
     pub fn fsync(&self) -> Result<(), Errno> {
@@ -410,7 +434,9 @@ impl OpenFile {
             }
         }
         self.ops
-            .allocate(mode, offset.cast_unsigned(), len.cast_unsigned())
+            .allocate(mode, offset.cast_unsigned(), len.cast_unsigned())?;
+        self.notify_if(true, inotify::IN_MODIFY);
+        Ok(())
     }
 
     /// The key locks know this file by.
@@ -485,6 +511,14 @@ impl OpenFile {
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
+        if !self.is_path_only() {
+            let mask = if self.writable() {
+                inotify::IN_CLOSE_WRITE
+            } else {
+                inotify::IN_CLOSE_NOWRITE
+            };
+            self.notify_if(true, mask);
+        }
         if let Some(key) = *self.lock_key.get_mut() {
             lock::release_open_file(key, std::ptr::from_ref(self).addr());
         }

@@ -522,18 +522,24 @@ impl Inode for GoferInode {
 
     /// The Gofer serves `user.*` attributes only; others are answered here as absent (the
     /// security and ACL names `ls -l` asks for on every file cost no round trip).
-    fn get_xattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+    fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
         if !name.starts_with(USER_XATTR_PREFIX) {
             return Err(Errno::ENODATA);
         }
         self.0.client.get_xattr(self.0.fid, name).map_err(errno)
     }
 
-    fn list_xattrs(&self) -> Result<Vec<u8>, Errno> {
-        self.0.client.get_xattr(self.0.fid, b"").map_err(errno)
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        // 9P lists names as the host does: each NUL-terminated.
+        let names = self.0.client.get_xattr(self.0.fid, b"").map_err(errno)?;
+        Ok(names
+            .split(|&b| b == 0)
+            .filter(|name| !name.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect())
     }
 
-    fn set_xattr(&self, name: &[u8], value: &[u8], flags: i32) -> Result<(), Errno> {
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> Result<(), Errno> {
         let node = self.writable()?;
         if !name.starts_with(USER_XATTR_PREFIX) {
             return Err(Errno::EOPNOTSUPP);
@@ -545,7 +551,7 @@ impl Inode for GoferInode {
     }
 
     /// Through 9P a removal is an empty value set with XATTR_REPLACE, as Linux's client sends.
-    fn remove_xattr(&self, name: &[u8]) -> Result<(), Errno> {
+    fn removexattr(&self, name: &[u8]) -> Result<(), Errno> {
         let node = self.writable()?;
         if !name.starts_with(USER_XATTR_PREFIX) {
             return Err(Errno::ENODATA);

@@ -33,6 +33,11 @@ struct Meta {
     atime: Timespec,
     mtime: Timespec,
     ctime: Timespec,
+    /// An O_TMPFILE file that linkat may still give a name (Linux's I_LINKABLE).
+    linkable: bool,
+    /// Extended attributes (full name, value) in the order they were set, which listxattr
+    /// keeps as Linux's tmpfs does; the kernel checks namespaces.
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 type Children = BTreeMap<Vec<u8>, Arc<TmpfsInode>>;
@@ -65,6 +70,8 @@ impl TmpfsInode {
                 atime: now,
                 mtime: now,
                 ctime: now,
+                linkable: false,
+                xattrs: Vec::new(),
             }),
             body,
         })
@@ -77,6 +84,28 @@ impl TmpfsInode {
             2,
             Body::Directory(Mutex::new(BTreeMap::new())),
         )
+    }
+
+    /// The names from this directory down to the inode numbered `ino` (empty for this one).
+    pub(super) fn path_to(&self, ino: u64) -> Option<Vec<Vec<u8>>> {
+        if self.ino == ino {
+            return Some(Vec::new());
+        }
+        let Body::Directory(children) = &self.body else {
+            return None;
+        };
+        let children: Vec<(Vec<u8>, Arc<TmpfsInode>)> = children
+            .lock()
+            .iter()
+            .map(|(name, child)| (name.clone(), child.clone()))
+            .collect();
+        for (name, child) in children {
+            if let Some(mut rest) = child.path_to(ino) {
+                rest.insert(0, name);
+                return Some(rest);
+            }
+        }
+        None
     }
 
     pub(super) fn shared(&self) -> &Shared {
@@ -173,6 +202,18 @@ impl TmpfsInode {
         let mut meta = self.meta.lock();
         meta.nlink = meta.nlink.saturating_sub(1);
         meta.ctime = now();
+    }
+}
+
+/// An unlinked inode's end is reported when the last reference to it (link, open file, mapping)
+/// is gone, as Linux's tmpfs reports IN_DELETE_SELF at eviction. (A regular file's pages give
+/// their space back to the filesystem when its `FilePages` goes.)
+impl Drop for TmpfsInode {
+    fn drop(&mut self) {
+        if self.meta.get_mut().nlink == 0 {
+            let is_dir = matches!(self.body, Body::Directory(_));
+            crate::inotify::notify_evicted(self.shared.dev, self.ino, is_dir);
+        }
     }
 }
 
@@ -278,9 +319,10 @@ impl Inode for TmpfsInode {
         }
         {
             let mut meta = target.meta.lock();
-            if meta.nlink == 0 {
+            if meta.nlink == 0 && !meta.linkable {
                 return Err(Errno::ENOENT);
             }
+            meta.linkable = false;
             meta.nlink += 1;
             meta.ctime = now();
         }
@@ -374,6 +416,133 @@ impl Inode for TmpfsInode {
         source.meta.lock().ctime = now();
         self.touch_modified();
         new_dir.touch_modified();
+        Ok(())
+    }
+
+    fn exchange(
+        &self,
+        old_name: &[u8],
+        new_dir: &Arc<dyn Inode>,
+        new_name: &[u8],
+    ) -> Result<(), Errno> {
+        let new_dir = Self::from_inode(new_dir).ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&new_dir.shared, &self.shared) {
+            return Err(Errno::EXDEV);
+        }
+        let same_dir = std::ptr::eq(self, Arc::as_ptr(&new_dir));
+        let (first, second) = if same_dir {
+            let mut children = self.children()?;
+            let first = children.get(old_name).cloned().ok_or(Errno::ENOENT)?;
+            let second = children.get(new_name).cloned().ok_or(Errno::ENOENT)?;
+            children.insert(old_name.to_vec(), second.clone());
+            children.insert(new_name.to_vec(), first.clone());
+            (first, second)
+        } else {
+            // Address order, as rename.
+            let (mut old_children, mut new_children) =
+                if (self as *const Self) < Arc::as_ptr(&new_dir) {
+                    let old = self.children()?;
+                    (old, new_dir.children()?)
+                } else {
+                    let new = new_dir.children()?;
+                    (self.children()?, new)
+                };
+            let first = old_children.get(old_name).cloned().ok_or(Errno::ENOENT)?;
+            let second = new_children.get(new_name).cloned().ok_or(Errno::ENOENT)?;
+            old_children.insert(old_name.to_vec(), second.clone());
+            new_children.insert(new_name.to_vec(), first.clone());
+            (first, second)
+        };
+        if !same_dir {
+            // A directory moving to the other side takes its ".." link with it.
+            let is_dir = |inode: &TmpfsInode| inode.file_type() == FileType::Directory;
+            match (is_dir(&first), is_dir(&second)) {
+                (true, false) => {
+                    self.drop_subdir_link();
+                    new_dir.meta.lock().nlink += 1;
+                }
+                (false, true) => {
+                    new_dir.drop_subdir_link();
+                    self.meta.lock().nlink += 1;
+                }
+                _ => {}
+            }
+        }
+        let now = now();
+        first.meta.lock().ctime = now;
+        second.meta.lock().ctime = now;
+        self.touch_modified();
+        new_dir.touch_modified();
+        Ok(())
+    }
+
+    fn supports_whiteout(&self) -> bool {
+        true
+    }
+
+    fn whiteout(&self, name: &[u8]) -> Result<(), Errno> {
+        let node = Self::new(
+            &self.shared,
+            0,
+            1,
+            Body::Device {
+                rdev: 0,
+                ops: Arc::new(Whiteout),
+            },
+        );
+        self.add_child(name, node)
+    }
+
+    fn tmpfile(&self, mode: u32, linkable: bool) -> Result<Arc<dyn Inode>, Errno> {
+        if self.file_type() != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        let file = Self::new(&self.shared, mode, 0, self.new_regular_body());
+        file.meta.lock().linkable = linkable;
+        Ok(file)
+    }
+
+    fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        let meta = self.meta.lock();
+        let (_, value) = meta
+            .xattrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or(Errno::ENODATA)?;
+        Ok(value.clone())
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> Result<(), Errno> {
+        let mut meta = self.meta.lock();
+        match meta.xattrs.iter_mut().find(|(n, _)| n == name) {
+            Some(_) if flags & libc::XATTR_CREATE != 0 => return Err(Errno::EEXIST),
+            Some((_, old)) => *old = value.to_vec(),
+            None if flags & libc::XATTR_REPLACE != 0 => return Err(Errno::ENODATA),
+            None => meta.xattrs.push((name.to_vec(), value.to_vec())),
+        }
+        meta.ctime = now();
+        Ok(())
+    }
+
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(self
+            .meta
+            .lock()
+            .xattrs
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect())
+    }
+
+    fn removexattr(&self, name: &[u8]) -> Result<(), Errno> {
+        let mut meta = self.meta.lock();
+        let at = meta
+            .xattrs
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or(Errno::ENODATA)?;
+        meta.xattrs.remove(at);
+        meta.ctime = now();
         Ok(())
     }
 
@@ -508,10 +677,30 @@ impl Inode for TmpfsInode {
         }
     }
 
+    fn reports_eviction(&self) -> bool {
+        true
+    }
+
     fn fifo(&self) -> Option<Arc<Pipe>> {
         match &self.body {
             Body::Fifo(pipe) => Some(Arc::clone(pipe)),
             _ => None,
         }
+    }
+}
+
+/// The node a RENAME_WHITEOUT leaves (a 0/0 character device): opening it is ENXIO, as for
+/// any device without a driver.
+struct Whiteout;
+
+impl DeviceOps for Whiteout {
+    fn open(&self) -> Result<(), Errno> {
+        Err(Errno::ENXIO)
+    }
+    fn read(&self, _offset: u64, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(Errno::ENXIO)
+    }
+    fn write(&self, _offset: u64, _buf: &[u8]) -> Result<usize, Errno> {
+        Err(Errno::ENXIO)
     }
 }

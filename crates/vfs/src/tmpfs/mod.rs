@@ -120,9 +120,43 @@ impl TmpFs {
     }
 }
 
+/// The handle type of Linux's shmem_encode_fh (FILEID_INO32_GEN), and its length: the
+/// generation and the inode number's two halves.
+const HANDLE_TYPE: i32 = 1;
+const HANDLE_LEN: usize = 12;
+
 impl FileSystem for TmpFs {
     fn name(&self) -> &'static str {
         "tmpfs"
+    }
+
+    fn encode_handle(&self, inode: &Arc<dyn Inode>) -> Result<(i32, Vec<u8>), Errno> {
+        let ino = inode.ino();
+        let mut handle = Vec::with_capacity(HANDLE_LEN);
+        handle.extend_from_slice(&0u32.to_ne_bytes());
+        for half in [ino & 0xffff_ffff, ino >> 32] {
+            handle.extend_from_slice(&u32::try_from(half).unwrap_or(0).to_ne_bytes());
+        }
+        Ok((HANDLE_TYPE, handle))
+    }
+
+    /// Finds the file by its inode number among the names of the filesystem (a search over
+    /// the whole tree, which handles being rare makes affordable); an unlinked file has no
+    /// name to open it by and is ESTALE.
+    fn decode_handle(&self, handle_type: i32, handle: &[u8]) -> Result<Vec<Vec<u8>>, Errno> {
+        if handle_type != HANDLE_TYPE || handle.len() < HANDLE_LEN {
+            return Err(Errno::ESTALE);
+        }
+        let word = |i: usize| {
+            u64::from(u32::from_ne_bytes([
+                handle[i],
+                handle[i + 1],
+                handle[i + 2],
+                handle[i + 3],
+            ]))
+        };
+        let ino = word(4) | word(8) << 32;
+        self.root.path_to(ino).ok_or(Errno::ESTALE)
     }
 
     fn root(&self) -> Arc<dyn Inode> {

@@ -14,8 +14,10 @@ use parking_lot::{Mutex, RwLock};
 use crate::dentry::{Dentry, RecentDentries, DENTRY_CACHE_CAPACITY};
 use crate::file::{InodeFile, OpenFile};
 use crate::fs::{FileSystem, FileType, SetAttr};
+use crate::inotify;
 use crate::mount::{Mount, VfsPath};
 use crate::permission::{self, Credentials, Perm, MAY_EXEC, MAY_WRITE};
+pub use resolve::Resolve;
 use resolve::{check_path, Last, Parent, Walker};
 
 /// The longest path (including its NUL), as Linux's `PATH_MAX`.
@@ -24,6 +26,9 @@ pub const PATH_MAX: usize = 4096;
 pub const NAME_MAX: usize = 255;
 /// How many symlinks one resolution follows before ELOOP.
 pub const SYMLOOP_MAX: u32 = 40;
+
+/// The bit of O_TMPFILE that is not O_DIRECTORY (Linux's __O_TMPFILE).
+const O_TMPFILE_BIT: i32 = libc::O_TMPFILE & !libc::O_DIRECTORY;
 
 /// Where a path argument is resolved from.
 #[derive(Clone)]
@@ -110,7 +115,7 @@ impl Vfs {
     }
 
     fn walker<'a>(&'a self, ctx: &'a LookupCtx) -> Walker<'a> {
-        Walker::new(self, ctx.root.clone(), &ctx.creds)
+        Walker::new(self, ctx, Resolve::default())
     }
 
     /// Resolves `path`; a final symlink is followed if `follow_last`.
@@ -159,9 +164,24 @@ impl Vfs {
         flags: i32,
         mode: u32,
     ) -> Result<Arc<OpenFile>, Errno> {
+        self.open_resolve(ctx, path, flags, mode, Resolve::default())
+    }
+
+    /// openat2: open with `resolve`'s restrictions on the resolution.
+    pub fn open_resolve(
+        &self,
+        ctx: &LookupCtx,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        resolve: Resolve,
+    ) -> Result<Arc<OpenFile>, Errno> {
         check_path(path)?;
+        let mut walker = Walker::new(self, ctx, resolve);
+        if flags & O_TMPFILE_BIT != 0 {
+            return Self::open_tmpfile(&mut walker, ctx, path, flags, mode);
+        }
         let follow = flags & libc::O_NOFOLLOW == 0;
-        let mut walker = self.walker(ctx);
         let parent = walker.parent(&ctx.start, path)?;
         let target = if flags & libc::O_CREAT != 0 {
             let Last::Name(name) = parent.last else {
@@ -170,7 +190,7 @@ impl Vfs {
             if parent.trailing_slash {
                 return Err(Errno::EISDIR);
             }
-            match self.child(&parent.dir, name) {
+            match walker.step(&parent.dir, name, false) {
                 Ok(_) if flags & libc::O_EXCL != 0 => return Err(Errno::EEXIST),
                 Ok(existing) if follow && existing.file_type() == FileType::Symlink => {
                     walker.step(&parent.dir, name, true)?
@@ -181,6 +201,7 @@ impl Vfs {
                     permission::may_create(&ctx.creds, parent.dir.inode().as_ref())?;
                     let owner = NewOwner::new(&ctx.creds, &parent.dir, false, mode)?;
                     parent.dir.inode().create(name, owner.mode)?;
+                    inotify::notify_create(&parent.dir, name, false);
                     let created = self.child(&parent.dir, name)?;
                     owner.apply(&created)?;
                     // A new file is empty (O_TRUNC has nothing to do), and its creator may
@@ -207,6 +228,62 @@ impl Vfs {
         }
         permission::check(&ctx.creds, target.inode().as_ref(), MAY_EXEC)?;
         Self::open_path(target, libc::O_RDONLY, None)
+    }
+
+    /// open(O_TMPFILE): an unnamed regular file in the directory `path`, which linkat may name
+    /// later unless O_EXCL.
+    fn open_tmpfile(
+        walker: &mut Walker<'_>,
+        ctx: &LookupCtx,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> Result<Arc<OpenFile>, Errno> {
+        if flags & (libc::O_TMPFILE | libc::O_CREAT) != libc::O_TMPFILE
+            || !matches!(flags & libc::O_ACCMODE, libc::O_WRONLY | libc::O_RDWR)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let dir = walker.resolve(&ctx.start, path, true)?;
+        if !dir.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Self::check_writable(&dir)?;
+        permission::may_create(&ctx.creds, dir.inode().as_ref())?;
+        let owner = NewOwner::new(&ctx.creds, &dir, false, mode)?;
+        let linkable = flags & libc::O_EXCL == 0;
+        let inode = dir.inode().tmpfile(owner.mode, linkable)?;
+        let dentry = Dentry::unnamed(inode.clone(), dir.dentry());
+        let file = VfsPath::new(dir.mount().clone(), dentry);
+        owner.apply(&file)?;
+        let ops = match inode.open(flags)? {
+            Some(ops) => ops,
+            None => Box::new(InodeFile::new(inode)),
+        };
+        inotify::notify(&file, inotify::IN_OPEN);
+        Ok(OpenFile::new(ops, Some(file), flags))
+    }
+
+    /// open_by_handle_at: opens the file `handle` stands for in the filesystem of `mount`,
+    /// reached by its names from the mount's root (no symlink is followed).
+    pub fn open_by_handle(
+        &self,
+        mount: &Arc<Mount>,
+        handle_type: i32,
+        handle: &[u8],
+        flags: i32,
+    ) -> Result<Arc<OpenFile>, Errno> {
+        let names = mount.fs().decode_handle(handle_type, handle)?;
+        let mut path = VfsPath::new(mount.clone(), mount.root().clone());
+        for name in names {
+            let dentry = path.dentry().child(&name).map_err(|_| Errno::ESTALE)?;
+            path = VfsPath::new(mount.clone(), dentry);
+        }
+        if path.file_type() == FileType::Symlink && flags & libc::O_PATH == 0 {
+            return Err(Errno::ELOOP);
+        }
+        // The kernel has checked CAP_DAC_READ_SEARCH, which stands for the walk's checks.
+        Self::open_path(path, flags & !(libc::O_CREAT | libc::O_EXCL), None)
     }
 
     /// Opens an already resolved path, checking the access `flags` ask for against `creds`
@@ -260,6 +337,7 @@ impl Vfs {
                 None => Box::new(InodeFile::new(inode.clone())),
             }
         };
+        inotify::notify(&path, inotify::IN_OPEN);
         if flags & libc::O_TRUNC != 0 && file_type == FileType::Regular {
             let mode = match creds {
                 Some(creds) if !creds.capable(permission::CAP_FSETID) => {
@@ -272,6 +350,7 @@ impl Vfs {
                 mode,
                 ..SetAttr::default()
             })?;
+            inotify::notify(&path, inotify::IN_MODIFY);
         }
         Ok(OpenFile::new(ops, Some(path), flags))
     }
@@ -300,7 +379,9 @@ impl Vfs {
         // Linux's mkdir takes only the permission and sticky bits of `mode`.
         let owner = NewOwner::new(&ctx.creds, &dir, true, mode & 0o1777)?;
         dir.inode().mkdir(name, owner.mode)?;
-        owner.apply(&self.child(&dir, name)?)
+        owner.apply(&self.child(&dir, name)?)?;
+        inotify::notify_create(&dir, name, true);
+        Ok(())
     }
 
     /// mknod/mknodat: a node of `file_type` (not a directory or symlink) with permission bits
@@ -322,7 +403,9 @@ impl Vfs {
         permission::may_create(&ctx.creds, dir.inode().as_ref())?;
         let owner = NewOwner::new(&ctx.creds, &dir, false, mode)?;
         dir.inode().mknod(name, file_type, owner.mode, rdev)?;
-        owner.apply(&self.child(&dir, name)?)
+        owner.apply(&self.child(&dir, name)?)?;
+        inotify::notify_create(&dir, name, false);
+        Ok(())
     }
 
     /// memfd_create: an anonymous tmpfs file open for reading and writing, named
@@ -351,7 +434,9 @@ impl Vfs {
         permission::may_create(&ctx.creds, dir.inode().as_ref())?;
         let owner = NewOwner::new(&ctx.creds, &dir, false, 0o777)?;
         dir.inode().symlink(name, target)?;
-        owner.apply(&self.child(&dir, name)?)
+        owner.apply(&self.child(&dir, name)?)?;
+        inotify::notify_create(&dir, name, false);
+        Ok(())
     }
 
     /// link/linkat: a new name `new` for the non-directory `old` (followed if `follow`).
@@ -364,6 +449,17 @@ impl Vfs {
         follow: bool,
     ) -> Result<(), Errno> {
         let source = self.lookup(old_ctx, old, follow)?;
+        self.link_path(&source, new_ctx, new)
+    }
+
+    /// linkat of an already resolved `source` (AT_EMPTY_PATH: the dirfd's own file, which may
+    /// be an O_TMPFILE file getting its first name).
+    pub fn link_path(
+        &self,
+        source: &VfsPath,
+        new_ctx: &LookupCtx,
+        new: &[u8],
+    ) -> Result<(), Errno> {
         let (dir, name, trailing_slash) = self.lookup_parent(new_ctx, new, Errno::EEXIST)?;
         self.check_absent(&dir, name)?;
         if source.is_dir() {
@@ -377,7 +473,10 @@ impl Vfs {
         }
         Self::check_writable(&dir)?;
         permission::may_create(&new_ctx.creds, dir.inode().as_ref())?;
-        dir.inode().link(name, source.inode())
+        dir.inode().link(name, source.inode())?;
+        inotify::notify_link_count(source.inode());
+        inotify::notify_create(&dir, name, false);
+        Ok(())
     }
 
     fn check_absent(&self, dir: &VfsPath, name: &[u8]) -> Result<(), Errno> {
@@ -401,6 +500,7 @@ impl Vfs {
         permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().unlink(name)?;
         self.forget(dir.dentry().forget_child(name));
+        inotify::notify_remove(&dir, name, victim);
         Ok(())
     }
 
@@ -424,10 +524,13 @@ impl Vfs {
         permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().rmdir(name)?;
         self.forget(dir.dentry().forget_child(name));
+        inotify::notify_remove(&dir, name, victim);
         Ok(())
     }
 
-    /// rename/renameat2; `flags` may hold RENAME_NOREPLACE (RENAME_EXCHANGE and others: EINVAL).
+    /// rename/renameat2; `flags` may hold RENAME_NOREPLACE, RENAME_EXCHANGE (both names must
+    /// exist; they swap) or RENAME_WHITEOUT (a whiteout is left at the old name; the caller
+    /// checked CAP_MKNOD).
     pub fn rename(
         &self,
         old_ctx: &LookupCtx,
@@ -436,13 +539,17 @@ impl Vfs {
         new: &[u8],
         flags: u32,
     ) -> Result<(), Errno> {
-        if flags & !libc::RENAME_NOREPLACE != 0 {
+        let known = libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE | libc::RENAME_WHITEOUT;
+        let exchange = flags & libc::RENAME_EXCHANGE != 0;
+        if flags & !known != 0
+            || (exchange && flags & (libc::RENAME_NOREPLACE | libc::RENAME_WHITEOUT) != 0)
+        {
             return Err(Errno::EINVAL);
         }
         let (old_dir, old_name, old_slash) = self.lookup_parent(old_ctx, old, Errno::EBUSY)?;
         let (new_dir, new_name, new_slash) = self.lookup_parent(new_ctx, new, Errno::EBUSY)?;
         let source = self.child(&old_dir, old_name)?;
-        if (old_slash || new_slash) && !source.is_dir() {
+        if (old_slash || new_slash) && !source.is_dir() && !exchange {
             return Err(Errno::ENOTDIR);
         }
         if !Arc::ptr_eq(old_dir.mount(), new_dir.mount()) {
@@ -465,21 +572,46 @@ impl Vfs {
                 if self.is_mountpoint(&target) {
                     return Err(Errno::EBUSY);
                 }
-                match (source.is_dir(), target.is_dir()) {
-                    (true, false) => return Err(Errno::ENOTDIR),
-                    (false, true) => return Err(Errno::EISDIR),
-                    _ => {}
-                }
-                if old_dir.dentry().is_descendant_of(target.dentry()) {
-                    return Err(Errno::ENOTEMPTY);
+                if exchange {
+                    if (old_slash || new_slash) && !(source.is_dir() && target.is_dir()) {
+                        return Err(Errno::ENOTDIR);
+                    }
+                    if target.is_dir() && old_dir.dentry().is_descendant_of(target.dentry()) {
+                        return Err(Errno::EINVAL);
+                    }
+                } else {
+                    match (source.is_dir(), target.is_dir()) {
+                        (true, false) => return Err(Errno::ENOTDIR),
+                        (false, true) => return Err(Errno::EISDIR),
+                        _ => {}
+                    }
+                    if old_dir.dentry().is_descendant_of(target.dentry()) {
+                        return Err(Errno::ENOTEMPTY);
+                    }
                 }
                 Some(target)
             }
+            Err(Errno::ENOENT) if exchange => return Err(Errno::ENOENT),
             Err(Errno::ENOENT) => None,
             Err(e) => return Err(e),
         };
         Self::check_writable(&old_dir)?;
         Self::may_rename(&old_ctx.creds, &old_dir, &source, &new_dir, target.as_ref())?;
+        if let (true, Some(target)) = (exchange, &target) {
+            old_dir
+                .inode()
+                .exchange(old_name, new_dir.inode(), new_name)?;
+            old_dir
+                .dentry()
+                .exchange_children(old_name, new_dir.dentry(), new_name);
+            inotify::notify_rename(&old_dir, old_name, &new_dir, new_name, source.inode(), None);
+            inotify::notify_rename(&new_dir, new_name, &old_dir, old_name, target.inode(), None);
+            return Ok(());
+        }
+        let whiteout = flags & libc::RENAME_WHITEOUT != 0;
+        if whiteout && !old_dir.inode().supports_whiteout() {
+            return Err(Errno::EINVAL);
+        }
         old_dir
             .inode()
             .rename(old_name, new_dir.inode(), new_name)?;
@@ -487,6 +619,17 @@ impl Vfs {
             .dentry()
             .move_child(old_name, new_dir.dentry(), new_name);
         self.forget(replaced);
+        inotify::notify_rename(
+            &old_dir,
+            old_name,
+            &new_dir,
+            new_name,
+            source.inode(),
+            target,
+        );
+        if whiteout {
+            old_dir.inode().whiteout(old_name)?;
+        }
         Ok(())
     }
 
@@ -622,7 +765,9 @@ impl Vfs {
     /// Changes attributes of a resolved path (fchmod, ftruncate by path, futimens).
     pub fn set_attr(target: &VfsPath, attr: &SetAttr) -> Result<(), Errno> {
         Self::check_writable(target)?;
-        target.inode().set_attr(attr)
+        target.inode().set_attr(attr)?;
+        inotify::notify(target, inotify::attr_change_mask(attr));
+        Ok(())
     }
 
     /// access/faccessat: `mode` is F_OK or R_OK|W_OK|X_OK, checked for `ctx.creds` (which the

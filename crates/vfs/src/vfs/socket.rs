@@ -28,6 +28,8 @@ impl Vfs {
         permission::may_create(&ctx.creds, dir.inode().as_ref())?;
         let owner = NewOwner::new(&ctx.creds, &dir, false, mode)?;
         dir.inode().bind_socket(name, owner.mode, socket)?;
-        owner.apply(&self.child(&dir, name)?)
+        owner.apply(&self.child(&dir, name)?)?;
+        crate::inotify::notify_create(&dir, name, false);
+        Ok(())
     }
 }
