@@ -13,7 +13,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::dentry::{Dentry, RecentDentries, DENTRY_CACHE_CAPACITY};
 use crate::file::{InodeFile, OpenFile};
-use crate::fs::{FileSystem, FileType, SetAttr};
+use crate::fs::{FileSystem, FileType, NewFile, NewOwner, SetAttr};
 use crate::mount::{Mount, VfsPath};
 use crate::permission::{self, Credentials, Perm, MAY_EXEC, MAY_WRITE};
 use resolve::{check_path, Last, Parent, Walker};
@@ -174,7 +174,7 @@ impl Vfs {
                     Self::check_writable(&parent.dir)?;
                     permission::may_create(&ctx.creds, parent.dir.inode().as_ref())?;
                     let owner = NewOwner::new(&ctx.creds, &parent.dir, false, mode)?;
-                    parent.dir.inode().create(name, owner.mode)?;
+                    parent.dir.inode().make(name, NewFile::Regular, owner)?;
                     let created = self.child(&parent.dir, name)?;
                     owner.apply(&created)?;
                     // A new file is empty (O_TRUNC has nothing to do), and its creator may
@@ -293,7 +293,7 @@ impl Vfs {
         permission::may_create(&ctx.creds, dir.inode().as_ref())?;
         // Linux's mkdir takes only the permission and sticky bits of `mode`.
         let owner = NewOwner::new(&ctx.creds, &dir, true, mode & 0o1777)?;
-        dir.inode().mkdir(name, owner.mode)?;
+        dir.inode().make(name, NewFile::Directory, owner)?;
         owner.apply(&self.child(&dir, name)?)
     }
 
@@ -315,7 +315,8 @@ impl Vfs {
         Self::check_writable(&dir)?;
         permission::may_create(&ctx.creds, dir.inode().as_ref())?;
         let owner = NewOwner::new(&ctx.creds, &dir, false, mode)?;
-        dir.inode().mknod(name, file_type, owner.mode, rdev)?;
+        dir.inode()
+            .make(name, NewFile::Node { file_type, rdev }, owner)?;
         owner.apply(&self.child(&dir, name)?)
     }
 
@@ -344,7 +345,8 @@ impl Vfs {
         Self::check_writable(&dir)?;
         permission::may_create(&ctx.creds, dir.inode().as_ref())?;
         let owner = NewOwner::new(&ctx.creds, &dir, false, 0o777)?;
-        dir.inode().symlink(name, target)?;
+        dir.inode()
+            .make(name, NewFile::Symlink { target }, owner)?;
         owner.apply(&self.child(&dir, name)?)
     }
 
@@ -683,12 +685,6 @@ impl Vfs {
 
 /// The owner and permission bits a file gets at creation; applied after the filesystem made
 /// it when they differ from what it gave.
-struct NewOwner {
-    uid: u32,
-    gid: u32,
-    mode: u32,
-}
-
 impl NewOwner {
     fn new(creds: &Credentials, dir: &VfsPath, is_dir: bool, mode: u32) -> Result<Self, Errno> {
         let dir = Perm::of(dir.inode().as_ref())?;
