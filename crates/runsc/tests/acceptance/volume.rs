@@ -348,3 +348,89 @@ fn a_missing_mount_point_is_made_where_it_can_be() {
     );
     assert!(!Path::new(&guest).exists());
 }
+
+/// What an unprivileged guest makes in directory `$1`: every kind of file, one with a
+/// set-user-ID bit, some under a set-group-ID directory `shared` (group 50) made by the test;
+/// it prints their owners and modes as it sees them.
+const OWNED: &str = r#"
+import os, sys
+os.chdir(sys.argv[1])
+os.setgroups([])
+os.setgid(1000)
+os.setuid(1000)
+os.umask(0o022)
+with open("file", "w") as f:
+    f.write("x")
+os.close(os.open("setuid", os.O_CREAT | os.O_WRONLY, 0o4755))
+os.mkdir("dir", 0o750)
+os.symlink("file", "link")
+os.mkfifo("fifo", 0o640)
+os.mkdir("shared/sub", 0o755)
+os.close(os.open("shared/inner", os.O_CREAT | os.O_WRONLY, 0o644))
+for name in ("file", "setuid", "dir", "link", "fifo", "shared/sub", "shared/inner"):
+    st = os.lstat(name)
+    print(name, st.st_uid, st.st_gid, oct(st.st_mode))
+"#;
+
+/// The names [`OWNED`] makes, with the host's view of each: uid, gid and whole mode.
+fn owners(dir: &Path) -> Vec<(&'static str, u32, u32, u32)> {
+    ["file", "setuid", "dir", "link", "fifo", "shared/sub", "shared/inner"]
+        .into_iter()
+        .map(|name| {
+            let meta = fs::symlink_metadata(dir.join(name)).expect("lstat");
+            (name, meta.uid(), meta.gid(), meta.mode())
+        })
+        .collect()
+}
+
+#[test]
+fn files_a_guest_user_makes_in_a_volume_are_that_users_on_the_host() {
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() {
+        eprintln!("SKIPPED: python3 is missing");
+        return;
+    }
+    let base = shared_tempdir();
+    // uid 1000 searches its way to the directories, natively and in the sandbox.
+    fs::set_permissions(base.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (native_dir, volume, mount_point) = (
+        base.path().join("native"),
+        base.path().join("volume"),
+        base.path().join("mnt"),
+    );
+    fs::create_dir(&mount_point).expect("mkdir mount point");
+    for dir in [&native_dir, &volume] {
+        fs::create_dir_all(dir.join("shared")).expect("mkdir");
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+        std::os::unix::fs::chown(dir.join("shared"), None, Some(50)).expect("chgrp");
+        fs::set_permissions(dir.join("shared"), fs::Permissions::from_mode(0o2777))
+            .expect("chmod");
+    }
+    let native = Run::new(python)
+        .args([OsString::from("-c"), OWNED.into()])
+        .args([&native_dir])
+        .native();
+    assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
+    let mut flag = volume.clone().into_os_string();
+    flag.push(":");
+    flag.push(&mount_point);
+    let sandboxed = Run::new(python)
+        .args([OsString::from("-c"), OWNED.into()])
+        .args([&mount_point])
+        .runsc_flags([OsString::from("--volume"), flag])
+        .sandboxed();
+    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
+    assert_eq!(sandboxed.stdout, native.stdout);
+
+    // On the host, after the sandbox: owned by the guest's user, as natively.
+    let on_host = owners(&volume);
+    assert_eq!(on_host, owners(&native_dir));
+    let file = fs::metadata(volume.join("file")).expect("stat");
+    assert_eq!((file.uid(), file.gid()), (1000, 1000));
+    let dir = fs::metadata(volume.join("dir")).expect("stat");
+    assert_eq!((dir.uid(), dir.gid(), dir.mode() & 0o7777), (1000, 1000, 0o750));
+    let setuid = fs::metadata(volume.join("setuid")).expect("stat");
+    assert_eq!(setuid.mode() & 0o7777, 0o4755);
+    let sub = fs::metadata(volume.join("shared/sub")).expect("stat");
+    assert_eq!((sub.uid(), sub.gid(), sub.mode() & 0o7777), (1000, 50, 0o2755));
+}
