@@ -192,14 +192,29 @@ impl Vfs {
         Self::open_path(target, flags, Some(&ctx.creds))
     }
 
-    /// execve's open: a regular file (EACCES otherwise) the caller may execute, whether or not
-    /// they may read it.
-    pub fn open_exec(&self, ctx: &LookupCtx, path: &[u8]) -> Result<Arc<OpenFile>, Errno> {
-        let target = self.lookup(ctx, path, true)?;
+    /// execve's open of `path` (a final symlink followed if `follow`, ELOOP otherwise): see
+    /// [`Vfs::open_exec_path`].
+    pub fn open_exec(
+        &self,
+        ctx: &LookupCtx,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<Arc<OpenFile>, Errno> {
+        let target = self.lookup(ctx, path, follow)?;
+        if target.file_type() == FileType::Symlink {
+            return Err(Errno::ELOOP);
+        }
+        Self::open_exec_path(&ctx.creds, target)
+    }
+
+    /// execve's open of a resolved file (fexecve's: the very file a descriptor holds, never
+    /// found again by name): a regular file (EACCES otherwise) `creds` may execute, whether or
+    /// not they may read it.
+    pub fn open_exec_path(creds: &Credentials, target: VfsPath) -> Result<Arc<OpenFile>, Errno> {
         if target.file_type() != FileType::Regular {
             return Err(Errno::EACCES);
         }
-        permission::check(&ctx.creds, target.inode().as_ref(), MAY_EXEC)?;
+        permission::check(creds, target.inode().as_ref(), MAY_EXEC)?;
         Self::open_path(target, libc::O_RDONLY, None)
     }
 
@@ -361,18 +376,19 @@ impl Vfs {
     ) -> Result<(), Errno> {
         let source = self.lookup(old_ctx, old, follow)?;
         let (dir, name, trailing_slash) = self.lookup_parent(new_ctx, new, Errno::EEXIST)?;
+        // Linux's order: the new name's errors, the mounts, permissions, then the type.
         self.check_absent(&dir, name)?;
-        if source.is_dir() {
-            return Err(Errno::EPERM);
-        }
         if trailing_slash {
             return Err(Errno::ENOENT);
         }
+        Self::check_writable(&dir)?;
         if !Arc::ptr_eq(source.mount(), dir.mount()) {
             return Err(Errno::EXDEV);
         }
-        Self::check_writable(&dir)?;
         permission::may_create(&new_ctx.creds, dir.inode().as_ref())?;
+        if source.is_dir() {
+            return Err(Errno::EPERM);
+        }
         dir.inode().link(name, source.inode())
     }
 
@@ -384,17 +400,23 @@ impl Vfs {
         }
     }
 
+    /// unlink/unlinkat. Errors come in Linux's order: a read-only filesystem before the name is
+    /// looked up, a trailing slash before permissions, permissions before the file's type.
     pub fn unlink(&self, ctx: &LookupCtx, path: &[u8]) -> Result<(), Errno> {
         let (dir, name, trailing_slash) = self.lookup_parent(ctx, path, Errno::EISDIR)?;
+        Self::check_writable(&dir)?;
         let victim = self.child(&dir, name)?;
+        if trailing_slash {
+            return Err(if victim.is_dir() {
+                Errno::EISDIR
+            } else {
+                Errno::ENOTDIR
+            });
+        }
+        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         if victim.is_dir() {
             return Err(Errno::EISDIR);
         }
-        if trailing_slash {
-            return Err(Errno::ENOTDIR);
-        }
-        Self::check_writable(&dir)?;
-        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().unlink(name)?;
         self.forget(dir.dentry().forget_child(name));
         Ok(())
@@ -409,21 +431,26 @@ impl Vfs {
             Last::DotDot => return Err(Errno::ENOTEMPTY),
             Last::Root => return Err(Errno::EBUSY),
         };
+        // As unlink: read-only first, then the lookup, permissions, and the type.
+        Self::check_writable(&dir)?;
         let victim = self.child(&dir, name)?;
+        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         if !victim.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         if self.is_mountpoint(&victim) {
             return Err(Errno::EBUSY);
         }
-        Self::check_writable(&dir)?;
-        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().rmdir(name)?;
         self.forget(dir.dentry().forget_child(name));
         Ok(())
     }
 
     /// rename/renameat2; `flags` may hold RENAME_NOREPLACE (RENAME_EXCHANGE and others: EINVAL).
+    /// Errors come in Linux's order: crossing mounts and a read-only filesystem before the
+    /// names are looked up; a trailing slash on a non-directory, moving a directory under
+    /// itself and an existing name under NOREPLACE before permissions; permissions before the
+    /// types of source and target and before busy mount points.
     pub fn rename(
         &self,
         old_ctx: &LookupCtx,
@@ -437,15 +464,13 @@ impl Vfs {
         }
         let (old_dir, old_name, old_slash) = self.lookup_parent(old_ctx, old, Errno::EBUSY)?;
         let (new_dir, new_name, new_slash) = self.lookup_parent(new_ctx, new, Errno::EBUSY)?;
-        let source = self.child(&old_dir, old_name)?;
-        if (old_slash || new_slash) && !source.is_dir() {
-            return Err(Errno::ENOTDIR);
-        }
         if !Arc::ptr_eq(old_dir.mount(), new_dir.mount()) {
             return Err(Errno::EXDEV);
         }
-        if self.is_mountpoint(&source) {
-            return Err(Errno::EBUSY);
+        Self::check_writable(&old_dir)?;
+        let source = self.child(&old_dir, old_name)?;
+        if (old_slash || new_slash) && !source.is_dir() {
+            return Err(Errno::ENOTDIR);
         }
         if source.is_dir() && new_dir.dentry().is_descendant_of(source.dentry()) {
             return Err(Errno::EINVAL);
@@ -453,29 +478,23 @@ impl Vfs {
         let target = match self.child(&new_dir, new_name) {
             Ok(_) if flags & libc::RENAME_NOREPLACE != 0 => return Err(Errno::EEXIST),
             Ok(target) => {
+                if old_dir.dentry().is_descendant_of(target.dentry()) {
+                    return Err(Errno::ENOTEMPTY);
+                }
                 if Arc::ptr_eq(target.dentry(), source.dentry())
                     || target.inode().ino() == source.inode().ino()
                 {
                     return Ok(());
-                }
-                if self.is_mountpoint(&target) {
-                    return Err(Errno::EBUSY);
-                }
-                match (source.is_dir(), target.is_dir()) {
-                    (true, false) => return Err(Errno::ENOTDIR),
-                    (false, true) => return Err(Errno::EISDIR),
-                    _ => {}
-                }
-                if old_dir.dentry().is_descendant_of(target.dentry()) {
-                    return Err(Errno::ENOTEMPTY);
                 }
                 Some(target)
             }
             Err(Errno::ENOENT) => None,
             Err(e) => return Err(e),
         };
-        Self::check_writable(&old_dir)?;
         Self::may_rename(&old_ctx.creds, &old_dir, &source, &new_dir, target.as_ref())?;
+        if self.is_mountpoint(&source) || target.as_ref().is_some_and(|t| self.is_mountpoint(t)) {
+            return Err(Errno::EBUSY);
+        }
         old_dir
             .inode()
             .rename(old_name, new_dir.inode(), new_name)?;
@@ -487,8 +506,9 @@ impl Vfs {
     }
 
     /// Linux's rename permissions: `source` leaves `old_dir` and `target` (if any) `new_dir`
-    /// as for unlink, a new name in `new_dir` as for create, and a directory moving to another
-    /// parent rewrites its "..", so needs write permission on itself.
+    /// as for unlink (and must be of `source`'s kind), a new name in `new_dir` as for create,
+    /// and a directory moving to another parent rewrites its "..", so needs write permission
+    /// on itself.
     fn may_rename(
         creds: &Credentials,
         old_dir: &VfsPath,
@@ -500,6 +520,11 @@ impl Vfs {
         match target {
             Some(target) => {
                 permission::may_delete(creds, new_dir.inode().as_ref(), target.inode().as_ref())?;
+                match (source.is_dir(), target.is_dir()) {
+                    (true, false) => return Err(Errno::ENOTDIR),
+                    (false, true) => return Err(Errno::EISDIR),
+                    _ => {}
+                }
             }
             None => permission::may_create(creds, new_dir.inode().as_ref())?,
         }
