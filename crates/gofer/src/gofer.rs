@@ -349,8 +349,8 @@ impl Gofer {
     /// The qid of `name`, just made in directory `dfid`, after giving it `owner`.
     fn made(&mut self, dfid: Fid, name: &[u8], is_dir: bool, owner: Option<Owner>) -> Reply<Qid> {
         let dir = self.path_fd(dfid)?;
-        let made = host::open_child(dir.as_fd(), name)
-            .and_then(|path_fd| owned(path_fd.as_fd(), owner));
+        let made =
+            host::open_child(dir.as_fd(), name).and_then(|path_fd| owned(path_fd.as_fd(), owner));
         let stat = undo_on_error(dir, name, is_dir, made)?;
         Ok(host::qid(&stat, &mut self.qid_paths))
     }
@@ -641,8 +641,13 @@ impl Server for Gofer {
     }
 
     fn lcreate(&mut self, request: &Tlcreate) -> Reply<Rlcreate> {
-        let (qid, iounit) =
-            self.create_file(request.fid, &request.name, request.flags, request.mode, None)?;
+        let (qid, iounit) = self.create_file(
+            request.fid,
+            &request.name,
+            request.flags,
+            request.mode,
+            None,
+        )?;
         Ok(Rlcreate { qid, iounit })
     }
 

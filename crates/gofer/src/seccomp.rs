@@ -158,15 +158,14 @@ fn argument_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
         .collect::<Result<Vec<_>, _>>()?;
     // fchownat(fd, "", uid, gid, flags): only of the descriptor's own file, never a name
     // looked up from it and never through a symlink.
-    let chown_flags = SeccompCondition::new(
-        4,
-        SeccompCmpArgLen::Dword,
-        SeccompCmpOp::Eq,
-        CHOWN_FLAGS,
-    )?;
+    let chown_flags =
+        SeccompCondition::new(4, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, CHOWN_FLAGS)?;
     Ok(BTreeMap::from([
         (libc::SYS_mknodat, mknod_rules),
-        (libc::SYS_fchownat, vec![SeccompRule::new(vec![chown_flags])?]),
+        (
+            libc::SYS_fchownat,
+            vec![SeccompRule::new(vec![chown_flags])?],
+        ),
     ]))
 }
 

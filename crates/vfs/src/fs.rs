@@ -116,8 +116,13 @@ pub enum NewFile<'a> {
     Regular,
     Directory,
     /// A FIFO, socket or device node of `file_type` (never a directory or symlink).
-    Node { file_type: FileType, rdev: u64 },
-    Symlink { target: &'a [u8] },
+    Node {
+        file_type: FileType,
+        rdev: u64,
+    },
+    Symlink {
+        target: &'a [u8],
+    },
 }
 
 /// The owner and permission bits the VFS decided a new file has (Linux's inode_init_owner).

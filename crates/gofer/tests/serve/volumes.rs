@@ -394,7 +394,11 @@ fn owned_creations_give_new_files_their_owner_and_mode() {
         ("fifo", libc::S_IFIFO | 0o666),
     ] {
         let meta = fs::symlink_metadata(volume.join(name)).unwrap();
-        assert_eq!((meta.uid(), meta.gid(), meta.mode()), (uid, gid, mode), "{name}");
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mode()),
+            (uid, gid, mode),
+            "{name}"
+        );
     }
     assert_eq!(fs::read(volume.join("setuid")).unwrap(), b"data");
 

@@ -28,9 +28,7 @@ use p9::{Client, Fid, Rgetattr, Tucreate, Tumkdir, Tumknod, Tusymlink};
 use parking_lot::Mutex;
 
 use crate::file::{pread_host, pwrite_host, FileOps};
-use crate::fs::{
-    new_device_id, DirEntry, FileSystem, FileType, Inode, NewFile, NewOwner, SetAttr,
-};
+use crate::fs::{new_device_id, DirEntry, FileSystem, FileType, Inode, NewFile, NewOwner, SetAttr};
 use donated::{DonatedFds, WritableSlot};
 
 fn errno(e: p9::Error) -> Errno {

@@ -360,8 +360,7 @@ impl Vfs {
         Self::check_writable(&dir)?;
         permission::may_create(&ctx.creds, dir.inode().as_ref())?;
         let owner = NewOwner::new(&ctx.creds, &dir, false, 0o777)?;
-        dir.inode()
-            .make(name, NewFile::Symlink { target }, owner)?;
+        dir.inode().make(name, NewFile::Symlink { target }, owner)?;
         owner.apply(&self.child(&dir, name)?)
     }
 
