@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::fcntl::{renameat, OFlag};
@@ -22,7 +22,7 @@ use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
 use p9::*;
 
 use crate::errno::*;
-use crate::host;
+use crate::host::{self, Owner};
 use crate::pseudo_fs;
 use crate::qid_paths::QidPaths;
 
@@ -285,8 +285,99 @@ impl Gofer {
     }
 }
 
-fn child_stat(dir: &OwnedFd, name: &[u8]) -> Reply<FileStat> {
-    host::stat(host::open_child(dir.as_fd(), name)?.as_fd())
+/// Creating requests: 9P2000.L's, whose files belong to the Gofer's user with its umask
+/// applied, and the owned-creation extension's, whose files get exactly the `owner` asked.
+impl Gofer {
+    /// Tlcreate/Tucreate: creates and opens regular file `name` in directory `fid`, which then
+    /// refers to it.
+    fn create_file(
+        &mut self,
+        fid: Fid,
+        name: &[u8],
+        flags: u32,
+        mode: u32,
+        owner: Option<Owner>,
+    ) -> Reply<(Qid, u32)> {
+        self.dir_to_change(fid, name)?;
+        let dir = self.path_fd(fid)?;
+        let flags = open_flags(flags) | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
+        let mode = Mode::from_bits_truncate(mode & 0o7777);
+        let file = nix::fcntl::openat(dir.as_fd(), name_of(name), flags, mode).map_err(from_nix)?;
+        let made = owned(file.as_fd(), owner)
+            .and_then(|stat| Ok((stat, host::open_child(dir.as_fd(), name)?)));
+        let (stat, path_fd) = undo_on_error(dir, name, false, made)?;
+        let qid = host::qid(&stat, &mut self.qid_paths);
+        let state = self.fids.get_mut(&fid).ok_or(EBADF)?;
+        state.components.push(name.to_vec());
+        state.path_fd = Some(path_fd);
+        state.qid = qid;
+        state.open = Some(Opened::File(File::from(file)));
+        Ok((qid, 0))
+    }
+
+    /// Tmkdir/Tumkdir.
+    fn make_dir(&mut self, dfid: Fid, name: &[u8], mode: u32, owner: Option<Owner>) -> Reply<Qid> {
+        self.dir_to_change(dfid, name)?;
+        let dir = self.path_fd(dfid)?;
+        let mode = Mode::from_bits_truncate(mode & 0o7777);
+        mkdirat(dir.as_fd(), name_of(name), mode).map_err(from_nix)?;
+        self.made(dfid, name, true, owner)
+    }
+
+    /// Tsymlink/Tusymlink.
+    fn make_symlink(
+        &mut self,
+        dfid: Fid,
+        name: &[u8],
+        target: &[u8],
+        owner: Option<Owner>,
+    ) -> Reply<Qid> {
+        self.dir_to_change(dfid, name)?;
+        let dir = self.path_fd(dfid)?;
+        symlinkat(name_of(target), dir.as_fd(), name_of(name)).map_err(from_nix)?;
+        self.made(dfid, name, false, owner)
+    }
+
+    /// Tmknod/Tumknod.
+    fn make_node(&mut self, dfid: Fid, name: &[u8], mode: u32, owner: Option<Owner>) -> Reply<Qid> {
+        self.dir_to_change(dfid, name)?;
+        let dir = self.path_fd(dfid)?;
+        host::mknod(dir.as_fd(), name, mode)?;
+        self.made(dfid, name, false, owner)
+    }
+
+    /// The qid of `name`, just made in directory `dfid`, after giving it `owner`.
+    fn made(&mut self, dfid: Fid, name: &[u8], is_dir: bool, owner: Option<Owner>) -> Reply<Qid> {
+        let dir = self.path_fd(dfid)?;
+        let made =
+            host::open_child(dir.as_fd(), name).and_then(|path_fd| owned(path_fd.as_fd(), owner));
+        let stat = undo_on_error(dir, name, is_dir, made)?;
+        Ok(host::qid(&stat, &mut self.qid_paths))
+    }
+}
+
+/// Gives `file`, just made, `owner` if asked; returns its attributes.
+fn owned(file: BorrowedFd<'_>, owner: Option<Owner>) -> Reply<FileStat> {
+    match owner {
+        Some(owner) => host::set_owner(file, owner),
+        None => host::stat(file),
+    }
+}
+
+/// `result` of finishing `name`, just made in `dir`; on an error the file is removed again,
+/// so a request fails as a whole (a file the client was told nothing of, with the Gofer's
+/// owner, would be there otherwise).
+fn undo_on_error<T>(dir: &OwnedFd, name: &[u8], is_dir: bool, result: Reply<T>) -> Reply<T> {
+    if result.is_err() {
+        let flags = if is_dir {
+            UnlinkatFlags::RemoveDir
+        } else {
+            UnlinkatFlags::NoRemoveDir
+        };
+        // Best effort: the error reported is the one that made the request fail.
+        let _ = unlinkat(dir.as_fd(), name_of(name), flags);
+    }
+    result
 }
 
 fn open_flags(flags: u32) -> OFlag {
@@ -550,46 +641,70 @@ impl Server for Gofer {
     }
 
     fn lcreate(&mut self, request: &Tlcreate) -> Reply<Rlcreate> {
-        self.dir_to_change(request.fid, &request.name)?;
-        let dir = self.path_fd(request.fid)?;
-        let flags = open_flags(request.flags) | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
-        let mode = Mode::from_bits_truncate(request.mode & 0o7777);
-        let file = nix::fcntl::openat(dir.as_fd(), name_of(&request.name), flags, mode)
-            .map_err(from_nix)?;
-        let path_fd = host::open_child(dir.as_fd(), &request.name)?;
-        let qid = host::qid(&host::stat(file.as_fd())?, &mut self.qid_paths);
-        let state = self.fids.get_mut(&request.fid).ok_or(EBADF)?;
-        state.components.push(request.name.clone());
-        state.path_fd = Some(path_fd);
-        state.qid = qid;
-        state.open = Some(Opened::File(File::from(file)));
-        Ok(Rlcreate { qid, iounit: 0 })
+        let (qid, iounit) = self.create_file(
+            request.fid,
+            &request.name,
+            request.flags,
+            request.mode,
+            None,
+        )?;
+        Ok(Rlcreate { qid, iounit })
     }
 
     fn mkdir(&mut self, request: &Tmkdir) -> Reply<Rmkdir> {
-        self.dir_to_change(request.dfid, &request.name)?;
-        let dir = self.path_fd(request.dfid)?;
-        let mode = Mode::from_bits_truncate(request.mode & 0o7777);
-        mkdirat(dir.as_fd(), name_of(&request.name), mode).map_err(from_nix)?;
-        let stat = child_stat(dir, &request.name)?;
-        Ok(Rmkdir {
-            qid: host::qid(&stat, &mut self.qid_paths),
-        })
+        let qid = self.make_dir(request.dfid, &request.name, request.mode, None)?;
+        Ok(Rmkdir { qid })
     }
 
     fn symlink(&mut self, request: &Tsymlink) -> Reply<Rsymlink> {
-        self.dir_to_change(request.fid, &request.name)?;
-        let dir = self.path_fd(request.fid)?;
-        symlinkat(
-            name_of(&request.symtgt),
-            dir.as_fd(),
-            name_of(&request.name),
-        )
-        .map_err(from_nix)?;
-        let stat = child_stat(dir, &request.name)?;
-        Ok(Rsymlink {
-            qid: host::qid(&stat, &mut self.qid_paths),
-        })
+        let qid = self.make_symlink(request.fid, &request.name, &request.symtgt, None)?;
+        Ok(Rsymlink { qid })
+    }
+
+    fn ucreate(&mut self, request: &Tucreate) -> Reply<Rucreate> {
+        let owner = Owner {
+            uid: request.uid,
+            gid: request.gid,
+            mode: request.mode,
+        };
+        let (qid, iounit) = self.create_file(
+            request.fid,
+            &request.name,
+            request.flags,
+            request.mode,
+            Some(owner),
+        )?;
+        Ok(Rucreate { qid, iounit })
+    }
+
+    fn umkdir(&mut self, request: &Tumkdir) -> Reply<Rumkdir> {
+        let owner = Owner {
+            uid: request.uid,
+            gid: request.gid,
+            mode: request.mode,
+        };
+        let qid = self.make_dir(request.dfid, &request.name, request.mode, Some(owner))?;
+        Ok(Rumkdir { qid })
+    }
+
+    fn usymlink(&mut self, request: &Tusymlink) -> Reply<Rusymlink> {
+        let owner = Owner {
+            uid: request.uid,
+            gid: request.gid,
+            mode: 0o777,
+        };
+        let qid = self.make_symlink(request.fid, &request.name, &request.symtgt, Some(owner))?;
+        Ok(Rusymlink { qid })
+    }
+
+    fn umknod(&mut self, request: &Tumknod) -> Reply<Rumknod> {
+        let owner = Owner {
+            uid: request.uid,
+            gid: request.gid,
+            mode: request.mode,
+        };
+        let qid = self.make_node(request.dfid, &request.name, request.mode, Some(owner))?;
+        Ok(Rumknod { qid })
     }
 
     fn unlinkat(&mut self, request: &Tunlinkat) -> Reply<Runlinkat> {
@@ -719,13 +834,8 @@ impl Server for Gofer {
     }
 
     fn mknod(&mut self, request: &Tmknod) -> Reply<Rmknod> {
-        self.dir_to_change(request.dfid, &request.name)?;
-        let dir = self.path_fd(request.dfid)?;
-        host::mknod(dir.as_fd(), &request.name, request.mode)?;
-        let stat = child_stat(dir, &request.name)?;
-        Ok(Rmknod {
-            qid: host::qid(&stat, &mut self.qid_paths),
-        })
+        let qid = self.make_node(request.dfid, &request.name, request.mode, None)?;
+        Ok(Rmknod { qid })
     }
 
     /// Trename: moves `fid` into `dfid` as `name`, found again by its own path from the root.

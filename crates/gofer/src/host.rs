@@ -200,11 +200,38 @@ pub fn chmod(path_fd: BorrowedFd<'_>, mode: u32) -> Result<(), u32> {
         .map_err(from_rustix)
 }
 
-/// chown of the file behind `path_fd` itself (a symlink is not followed); `None` keeps one.
-pub fn chown(path_fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> Result<(), u32> {
+/// chown of the file behind `fd` itself (a symlink is not followed); `None` keeps one. The
+/// only form of `fchownat` the seccomp filter lets through.
+pub fn chown(fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> Result<(), u32> {
     let uid = uid.map(rustix::fs::Uid::from_raw);
     let gid = gid.map(rustix::fs::Gid::from_raw);
-    rustix::fs::chownat(path_fd, "", uid, gid, AtFlags::EMPTY_PATH).map_err(from_rustix)
+    let flags = AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW;
+    rustix::fs::chownat(fd, "", uid, gid, flags).map_err(from_rustix)
+}
+
+/// Who a new file belongs to and its permission bits, as the client decided them.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+/// Gives the file behind `fd`, just made, exactly `owner`'s ids and permission bits, undoing
+/// the Gofer's own umask and the set-id bits the kernel clears on a chown (a symlink has no
+/// bits of its own). Returns its attributes afterwards.
+pub fn set_owner(fd: BorrowedFd<'_>, owner: Owner) -> Result<FileStat, u32> {
+    let mut made = stat(fd)?;
+    if (made.st_uid, made.st_gid) != (owner.uid, owner.gid) {
+        chown(fd, Some(owner.uid), Some(owner.gid))?;
+        made = stat(fd)?;
+    }
+    let is_symlink = file_type(&made) == SFlag::S_IFLNK;
+    if !is_symlink && made.st_mode & 0o7777 != owner.mode & 0o7777 {
+        chmod(fd, owner.mode)?;
+        made = stat(fd)?;
+    }
+    Ok(made)
 }
 
 /// utimensat of the file behind `path_fd` itself (a symlink is not followed).

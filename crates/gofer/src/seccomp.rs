@@ -95,7 +95,7 @@ const ALLOWED: &[(i64, &str)] = &[
     ),
     (
         libc::SYS_fchownat,
-        "Tsetattr's owner (AT_EMPTY_PATH on the fid's descriptor)",
+        "Tsetattr's owner and new files' owners (the descriptor itself, see argument_rules)",
     ),
     (
         libc::SYS_utimensat,
@@ -137,6 +137,9 @@ const ALLOWED: &[(i64, &str)] = &[
 /// (which the Gofer refuses before asking, and the filter refuses should it ask anyway).
 const MKNOD_TYPES: [u32; 3] = [libc::S_IFIFO, libc::S_IFSOCK, libc::S_IFREG];
 
+/// The one way the Gofer changes an owner: `AT_EMPTY_PATH|AT_SYMLINK_NOFOLLOW`.
+const CHOWN_FLAGS: u64 = (libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) as u64;
+
 /// Argument rules narrowing calls of [`ALLOWED`]: the call is allowed only if one rule
 /// matches. Calls not here take any arguments.
 fn argument_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
@@ -153,7 +156,17 @@ fn argument_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
             SeccompRule::new(vec![mode_type])
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(BTreeMap::from([(libc::SYS_mknodat, mknod_rules)]))
+    // fchownat(fd, "", uid, gid, flags): only of the descriptor's own file, never a name
+    // looked up from it and never through a symlink.
+    let chown_flags =
+        SeccompCondition::new(4, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, CHOWN_FLAGS)?;
+    Ok(BTreeMap::from([
+        (libc::SYS_mknodat, mknod_rules),
+        (
+            libc::SYS_fchownat,
+            vec![SeccompRule::new(vec![chown_flags])?],
+        ),
+    ]))
 }
 
 /// The filter: the calls in [`ALLOWED`], narrowed by [`argument_rules`]; everything else kills

@@ -87,3 +87,37 @@ fn confined_mknod_child() {
     );
     println!("mknod of a device was allowed: {made:?}");
 }
+
+#[test]
+fn filter_allows_a_chown_of_a_descriptor_and_kills_on_one_by_name() {
+    let output = run_child("confined_chown_child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(ALLOWED_CALLS_WORKED),
+        "chown of a descriptor failed under the filter; stdout: {stdout}"
+    );
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGSYS),
+        "chown by name was not refused with SIGSYS: {:?}; stdout: {stdout}",
+        output.status
+    );
+}
+
+#[test]
+#[ignore = "the confined child of filter_allows_a_chown_of_a_descriptor_and_kills_on_one_by_name"]
+fn confined_chown_child() {
+    use rustix::fs::{chownat, AtFlags, Gid, Uid, CWD};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").expect("write");
+    let opened = std::fs::File::open(&file).expect("open");
+    let ids = (Some(Uid::from_raw(1000)), Some(Gid::from_raw(1000)));
+    gofer::install_filter().expect("installing the gofer's filter");
+    let flags = AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW;
+    chownat(&opened, "", ids.0, ids.1, flags).expect("chown of the descriptor");
+    println!("{ALLOWED_CALLS_WORKED}");
+    // By name, following symlinks: the process dies here.
+    let chowned = chownat(CWD, &file, ids.0, ids.1, AtFlags::empty());
+    println!("chown by name was allowed: {chowned:?}");
+}

@@ -293,6 +293,31 @@ impl Client {
         Ok(reply.qid)
     }
 
+    /// Tlcreate with the new file's owner (the owned-creation extension, see the crate docs):
+    /// `request.fid` then refers to the new file, opened. Returns its qid and iounit.
+    pub fn ucreate(&self, request: Tucreate) -> Result<(Qid, u32), Error> {
+        let reply: Rucreate = self.call(request)?;
+        Ok((reply.qid, reply.iounit))
+    }
+
+    /// Tmkdir with the new directory's owner.
+    pub fn umkdir(&self, request: Tumkdir) -> Result<Qid, Error> {
+        let reply: Rumkdir = self.call(request)?;
+        Ok(reply.qid)
+    }
+
+    /// Tsymlink with the new symlink's owner.
+    pub fn usymlink(&self, request: Tusymlink) -> Result<Qid, Error> {
+        let reply: Rusymlink = self.call(request)?;
+        Ok(reply.qid)
+    }
+
+    /// Tmknod with the new node's owner.
+    pub fn umknod(&self, request: Tumknod) -> Result<Qid, Error> {
+        let reply: Rumknod = self.call(request)?;
+        Ok(reply.qid)
+    }
+
     /// Creates hard link `name` in directory `dfid` to the file `fid`.
     pub fn link(&self, dfid: Fid, fid: Fid, name: &[u8]) -> Result<(), Error> {
         self.call::<Rlink>(Tlink {

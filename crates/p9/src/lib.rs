@@ -45,6 +45,22 @@
 //!   files). Other errnos are what Tlopen would report.
 //! - Every other reply carries no descriptor; a client receiving one anyway closes it and
 //!   treats the reply as a protocol error.
+//!
+//! ## Owned creation: `Tucreate` (202), `Tumkdir` (204), `Tusymlink` (206), `Tumknod` (208)
+//!
+//! ```text
+//! size[4] Tucreate tag[2] fid[4] name[s] flags[4] mode[4] gid[4] uid[4]
+//! size[4] Tumkdir tag[2] dfid[4] name[s] mode[4] gid[4] uid[4]
+//! size[4] Tusymlink tag[2] fid[4] name[s] symtgt[s] gid[4] uid[4]
+//! size[4] Tumknod tag[2] dfid[4] name[s] mode[4] major[4] minor[4] gid[4] uid[4]
+//! ```
+//!
+//! 9P2000.L's creating messages give the new file's group but not its owner, which a server
+//! shared by every user of the client cannot guess. These are the same messages with the
+//! owner appended (as gVisor's p9 has them), answered by Rucreate (203), Rumkdir (205),
+//! Rusymlink (207) and Rumknod (209), shaped like Rlcreate, Rmkdir, Rsymlink and Rmknod. The
+//! server makes the file with exactly `uid`, `gid` and the permission bits of `mode` (no umask
+//! of its own), or fails and leaves no file behind.
 #![deny(unsafe_code)]
 
 mod client;

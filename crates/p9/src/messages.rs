@@ -209,4 +209,17 @@ messages! {
     /// The opened file's qid and iounit, like Rlopen; the frame carries exactly one descriptor
     /// in `SCM_RIGHTS` ancillary data.
     Rlopenfd = 201 { qid: Qid, iounit: u32 }
+    /// Tlcreate, the new file owned by `uid` (and `gid`) from the start.
+    Tucreate = 202 { fid: u32, name: Vec<u8>, flags: u32, mode: u32, gid: u32, uid: u32 }
+    Rucreate = 203 { qid: Qid, iounit: u32 }
+    /// Tmkdir, the new directory owned by `uid` (and `gid`) from the start.
+    Tumkdir = 204 { dfid: u32, name: Vec<u8>, mode: u32, gid: u32, uid: u32 }
+    Rumkdir = 205 { qid: Qid }
+    /// Tsymlink, the new symlink owned by `uid` (and `gid`) from the start.
+    Tusymlink = 206 { fid: u32, name: Vec<u8>, symtgt: Vec<u8>, gid: u32, uid: u32 }
+    Rusymlink = 207 { qid: Qid }
+    /// Tmknod, the new node owned by `uid` (and `gid`) from the start.
+    Tumknod = 208 { dfid: u32, name: Vec<u8>, mode: u32, major: u32, minor: u32, gid: u32,
+                    uid: u32 }
+    Rumknod = 209 { qid: Qid }
 }

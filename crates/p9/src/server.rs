@@ -114,6 +114,20 @@ pub trait Server {
     fn lopenfd(&mut self, _: &Tlopenfd) -> Reply<(Rlopenfd, OwnedFd)> {
         Err(EOPNOTSUPP)
     }
+    /// The owned-creation extension (see the crate docs): Tlcreate, Tmkdir, Tsymlink and
+    /// Tmknod that also give the new file's owner.
+    fn ucreate(&mut self, _: &Tucreate) -> Reply<Rucreate> {
+        Err(EOPNOTSUPP)
+    }
+    fn umkdir(&mut self, _: &Tumkdir) -> Reply<Rumkdir> {
+        Err(EOPNOTSUPP)
+    }
+    fn usymlink(&mut self, _: &Tusymlink) -> Reply<Rusymlink> {
+        Err(EOPNOTSUPP)
+    }
+    fn umknod(&mut self, _: &Tumknod) -> Reply<Rumknod> {
+        Err(EOPNOTSUPP)
+    }
 }
 
 /// A reply and the descriptor that goes with it (only Rlopenfd has one).
@@ -201,6 +215,10 @@ fn dispatch(server: &mut impl Server, request: &Message) -> Reply<Outgoing> {
         Message::Txattrcreate(t) => server.xattrcreate(t)?.into(),
         Message::Tlock(t) => server.lock(t)?.into(),
         Message::Tgetlock(t) => server.getlock(t)?.into(),
+        Message::Tucreate(t) => server.ucreate(t)?.into(),
+        Message::Tumkdir(t) => server.umkdir(t)?.into(),
+        Message::Tusymlink(t) => server.usymlink(t)?.into(),
+        Message::Tumknod(t) => server.umknod(t)?.into(),
         // A reply sent as a request.
         _ => return Err(EOPNOTSUPP),
     };

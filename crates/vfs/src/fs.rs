@@ -120,6 +120,30 @@ pub struct SetAttr {
     pub mtime: Option<Timespec>,
 }
 
+/// What kind of file [`Inode::make`] makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewFile<'a> {
+    Regular,
+    Directory,
+    /// A FIFO, socket or device node of `file_type` (never a directory or symlink).
+    Node {
+        file_type: FileType,
+        rdev: u64,
+    },
+    Symlink {
+        target: &'a [u8],
+    },
+}
+
+/// The owner and permission bits the VFS decided a new file has (Linux's inode_init_owner).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewOwner {
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits (`0o7777`); a symlink's are ignored.
+    pub mode: u32,
+}
+
 /// A file of some filesystem. Methods that do not apply to the inode's type keep their default,
 /// which returns the error Linux gives for that type; the VFS checks types before calling, so a
 /// filesystem only implements what its files support.
@@ -139,6 +163,19 @@ pub trait Inode: Send + Sync + Any {
     /// The entries of this directory, without "." and "..".
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         Err(Errno::ENOTDIR)
+    }
+    /// Makes `name`, a new `file`, with `owner`'s permission bits; a filesystem that can also
+    /// give it `owner`'s ids as it makes it does so (a Gofer volume: the host file then never
+    /// belongs to anyone else, and keeps the set-id bits a later chown would clear). The
+    /// default makes it with `create`, `mkdir`, `mknod` or `symlink`, and the VFS changes the
+    /// owner afterwards.
+    fn make(&self, name: &[u8], file: NewFile<'_>, owner: NewOwner) -> Result<(), Errno> {
+        match file {
+            NewFile::Regular => self.create(name, owner.mode).map(drop),
+            NewFile::Directory => self.mkdir(name, owner.mode),
+            NewFile::Node { file_type, rdev } => self.mknod(name, file_type, owner.mode, rdev),
+            NewFile::Symlink { target } => self.symlink(name, target),
+        }
     }
     /// Creates a regular file `name` with permission bits `mode`.
     fn create(&self, _name: &[u8], _mode: u32) -> Result<Arc<dyn Inode>, Errno> {

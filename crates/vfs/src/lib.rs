@@ -22,7 +22,9 @@ mod vfs;
 
 pub use dentry::{Dentry, DENTRY_CACHE_CAPACITY};
 pub use file::{ioctl_arg_len, queued_bytes_ioctl, FileOps, OpenFile};
-pub use fs::{generic_seek, new_device_id, DirEntry, FileSystem, FileType, Inode, SetAttr};
+pub use fs::{
+    generic_seek, new_device_id, DirEntry, FileSystem, FileType, Inode, NewFile, NewOwner, SetAttr,
+};
 pub use mount::{Mount, VfsPath};
 pub use permission::Credentials;
 pub use vfs::{LookupCtx, Resolve, Vfs, NAME_MAX, PATH_MAX, SYMLOOP_MAX};

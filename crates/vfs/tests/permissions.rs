@@ -99,12 +99,18 @@ fn exec_needs_an_x_bit_but_not_read_permission() {
     file(&vfs, &root, "/plain", 0o644);
     file(&vfs, &root, "/xonly", 0o711);
     let user = user(&root);
-    assert_eq!(vfs.open_exec(&user, b"/plain").err(), Some(Errno::EACCES));
-    assert_eq!(vfs.open_exec(&root, b"/plain").err(), Some(Errno::EACCES));
-    assert!(vfs.open_exec(&user, b"/xonly").is_ok());
+    assert_eq!(
+        vfs.open_exec(&user, b"/plain", true).err(),
+        Some(Errno::EACCES)
+    );
+    assert_eq!(
+        vfs.open_exec(&root, b"/plain", true).err(),
+        Some(Errno::EACCES)
+    );
+    assert!(vfs.open_exec(&user, b"/xonly", true).is_ok());
     assert_eq!(
         vfs.open(&user, b"/xonly", libc::O_RDONLY, 0).err(),
         Some(Errno::EACCES)
     );
-    assert_eq!(vfs.open_exec(&root, b"/").err(), Some(Errno::EACCES));
+    assert_eq!(vfs.open_exec(&root, b"/", true).err(), Some(Errno::EACCES));
 }

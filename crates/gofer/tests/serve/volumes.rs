@@ -330,3 +330,89 @@ fn a_read_only_volume_refuses_the_new_writes() {
     assert_eq!(fs::read_dir(&volume).unwrap().count(), 4);
     volumes.finish();
 }
+
+/// The owned-creation extension: each kind of new file has on the host exactly the owner and
+/// permission bits asked (set-id bits that a chown would clear and bits the Gofer's umask
+/// would mask included); an existing name is refused and left as it was.
+#[test]
+fn owned_creations_give_new_files_their_owner_and_mode() {
+    use p9::{Tucreate, Tumkdir, Tumknod, Tusymlink};
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("volume");
+    fs::create_dir(&volume).unwrap();
+    let gofer = Volumes::start(&[(b"volume/0", &volume, false)]);
+    let client = &gofer.client;
+    let root = gofer.attach(b"volume/0");
+    let (uid, gid) = (1000, 1001);
+
+    let (file, _) = client.walk(root, &[]).unwrap();
+    client
+        .ucreate(Tucreate {
+            fid: file,
+            name: b"setuid".to_vec(),
+            flags: O_WRONLY,
+            mode: 0o4775,
+            gid,
+            uid,
+        })
+        .unwrap();
+    assert_eq!(client.write(file, 0, b"data").unwrap(), 4);
+    client
+        .umkdir(Tumkdir {
+            dfid: root,
+            name: b"shared".to_vec(),
+            mode: 0o2777,
+            gid,
+            uid,
+        })
+        .unwrap();
+    client
+        .usymlink(Tusymlink {
+            fid: root,
+            name: b"link".to_vec(),
+            symtgt: b"setuid".to_vec(),
+            gid,
+            uid,
+        })
+        .unwrap();
+    client
+        .umknod(Tumknod {
+            dfid: root,
+            name: b"fifo".to_vec(),
+            mode: libc::S_IFIFO | 0o666,
+            major: 0,
+            minor: 0,
+            gid,
+            uid,
+        })
+        .unwrap();
+
+    for (name, mode) in [
+        ("setuid", libc::S_IFREG | 0o4775),
+        ("shared", libc::S_IFDIR | 0o2777),
+        ("link", libc::S_IFLNK | 0o777),
+        ("fifo", libc::S_IFIFO | 0o666),
+    ] {
+        let meta = fs::symlink_metadata(volume.join(name)).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mode()),
+            (uid, gid, mode),
+            "{name}"
+        );
+    }
+    assert_eq!(fs::read(volume.join("setuid")).unwrap(), b"data");
+
+    let (again, _) = client.walk(root, &[]).unwrap();
+    let exists = client.ucreate(Tucreate {
+        fid: again,
+        name: b"setuid".to_vec(),
+        flags: O_WRONLY,
+        mode: 0o600,
+        gid: 0,
+        uid: 0,
+    });
+    assert_eq!(remote_errno(exists), EEXIST);
+    let meta = fs::metadata(volume.join("setuid")).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (uid, 0o4775));
+    gofer.finish();
+}

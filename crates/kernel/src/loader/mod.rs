@@ -32,6 +32,17 @@ const MAX_SCRIPT_DEPTH: usize = 4;
 /// Longest `#!` line Linux reads (BINPRM_BUF_SIZE).
 const SHEBANG_MAX: usize = 256;
 
+/// What execve runs: the file, already opened for execution, and the name the new image knows
+/// it by (AT_EXECFN, a script interpreter's argument).
+pub(crate) struct Executable {
+    pub(crate) file: Arc<OpenFile>,
+    pub(crate) filename: Vec<u8>,
+    /// Whether a script interpreter could open `filename`: not when it is the `/dev/fd` path of
+    /// a close-on-exec descriptor, gone once the exec is done (Linux's
+    /// BINPRM_FLAGS_PATH_INACCESSIBLE; such a script is ENOENT).
+    pub(crate) reopenable: bool,
+}
+
 /// A private file mapping's view of an open file.
 struct ExecutableFile(Arc<OpenFile>);
 
@@ -115,7 +126,15 @@ impl Task {
         let path = self.find_in_path(&name, envp);
         let mm = Arc::clone(&self.mm);
         let image = self
-            .load_image(&mm, &path, argv.to_vec(), envp)
+            .open_executable(&path)
+            .and_then(|file| {
+                let program = Executable {
+                    file,
+                    filename: path.clone(),
+                    reopenable: true,
+                };
+                self.load_image(&mm, program, argv.to_vec(), envp)
+            })
             .map_err(|errno| KernelError::Exec {
                 path: String::from_utf8_lossy(&path).into_owned(),
                 errno,
@@ -145,25 +164,34 @@ impl Task {
             .unwrap_or_else(|| name.to_vec())
     }
 
-    /// Loads the program at `path` into `mm`, an empty address space, following `#!`.
+    /// Loads `program` into `mm`, an empty address space, following `#!` (interpreters are
+    /// opened by name).
     pub(crate) fn load_image(
         &self,
         mm: &MemoryManager,
-        path: &[u8],
+        program: Executable,
         argv: Vec<Vec<u8>>,
         envp: &[Vec<u8>],
     ) -> Result<Image, Errno> {
-        let mut path = path.to_vec();
+        let Executable {
+            mut file,
+            filename: mut path,
+            mut reopenable,
+        } = program;
         let mut argv = argv;
         for _ in 0..=MAX_SCRIPT_DEPTH {
-            let file = self.open_executable(&path)?;
             let mut head = [0u8; SHEBANG_MAX];
             let n = read_full(&file, &mut head, 0)?;
             let head = &head[..n];
             if head.starts_with(b"#!") {
+                if !reopenable {
+                    return Err(Errno::ENOENT);
+                }
                 let (interp, interp_argv) = script_argv(head, &path, argv)?;
+                file = self.open_executable(&interp)?;
                 path = interp;
                 argv = interp_argv;
+                reopenable = true;
                 continue;
             }
             return self.load_elf(mm, &file, head, path, argv, envp);
@@ -248,7 +276,7 @@ impl Task {
 
     /// Opens `path` for execution: a regular file the caller may execute (EACCES otherwise).
     fn open_executable(&self, path: &[u8]) -> Result<Arc<OpenFile>, Errno> {
-        self.kernel.vfs.open_exec(&self.lookup_ctx(), path)
+        self.kernel.vfs.open_exec(&self.lookup_ctx(), path, true)
     }
 
     /// Records the new image in the process: its name, path and command line.

@@ -52,7 +52,7 @@ fn file_path(file: &OpenFile) -> Result<&VfsPath, Errno> {
 
 /// chown of a resolved place, with Linux's rules: changing the owner needs CAP_CHOWN; the
 /// owner may change the group to one of its own groups; set-user-ID (and group-executable
-/// set-group-ID) bits of a non-directory are cleared.
+/// set-group-ID) bits of a non-directory are cleared, which only the owner (or CAP_FOWNER) may.
 fn chown_path(task: &Task, target: &VfsPath, uid: u32, gid: u32) -> SyscallResult {
     let stat = target.inode().stat()?;
     let creds = task.creds();
@@ -81,6 +81,11 @@ fn chown_path(task: &Task, target: &VfsPath, uid: u32, gid: u32) -> SyscallResul
         if cleared != perm {
             mode = Some(cleared);
         }
+    }
+    // Clearing set-id bits is a chmod, even for chown(-1, -1): the owner's or CAP_FOWNER's
+    // (Linux's setattr_prepare on the ATTR_MODE that ATTR_KILL_SUID turned into).
+    if mode.is_some() && !task.fs_creds().owns_or_capable(stat.st_uid) {
+        return Err(Errno::EPERM);
     }
     let attr = SetAttr {
         uid,

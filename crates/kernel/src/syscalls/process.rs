@@ -6,7 +6,9 @@ use abi::{Errno, SigInfo};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::{arg_i32, arg_len, arg_u32, ret_id, SyscallResult, PATH_MAX};
+use crate::loader::Executable;
 use crate::task::{CloneArgs, ExitStatus, Task, ThreadGroup, WaitSelector};
+use vfs::Vfs;
 
 pub(super) fn getpid(task: &mut Task, _: &[u64; 6]) -> SyscallResult {
     Ok(ret_id(task.pid()))
@@ -154,6 +156,9 @@ fn read_string_array(task: &Task, mut addr: u64) -> Result<Vec<Vec<u8>>, Errno> 
     }
 }
 
+/// execve/execveat: the file named by (`dirfd`, `path`), or with `AT_EMPTY_PATH` and an empty
+/// path the file `dirfd` holds (fexecve), which is executed as it is open, never looked up
+/// by name again: it may since have been renamed or unlinked, or never had a name (memfd).
 fn exec_at(
     task: &mut Task,
     dirfd: u64,
@@ -165,28 +170,53 @@ fn exec_at(
     if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut path = task.mm.read_cstring(path, PATH_MAX)?;
-    if path.is_empty() {
+    let path = task.mm.read_cstring(path, PATH_MAX)?;
+    let relative_to_fd = !path.starts_with(b"/") && !super::is_at_fdcwd(dirfd);
+    let file = if path.is_empty() {
         if flags & libc::AT_EMPTY_PATH == 0 {
             return Err(Errno::ENOENT);
         }
-        // fexecve: the file dirfd refers to, by its path in the sandbox.
-        let file = task.fds().get(dirfd)?;
-        let at = file.path().ok_or(Errno::ENOENT)?;
-        path = task.kernel.vfs.path_of(at);
-    } else if !path.starts_with(b"/") && !super::is_at_fdcwd(dirfd) {
-        let dir = task.lookup_ctx_at(dirfd)?;
-        path = [task.kernel.vfs.path_of(&dir.start), b"/".to_vec(), path].concat();
-    }
-    if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
-        let st = task.kernel.vfs.stat(&task.lookup_ctx(), &path, false)?;
-        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-            return Err(Errno::ELOOP);
+        let held = if super::is_at_fdcwd(dirfd) {
+            task.lookup_ctx().start
+        } else {
+            // A descriptor with no place in the filesystem (a pipe, a socket) is no regular
+            // file.
+            task.fds().get(dirfd)?.path().ok_or(Errno::EACCES)?.clone()
+        };
+        Vfs::open_exec_path(&task.fs_creds(), held)?
+    } else {
+        let ctx = if relative_to_fd {
+            task.lookup_ctx_at(dirfd)?
+        } else {
+            task.lookup_ctx()
+        };
+        let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+        task.kernel.vfs.open_exec(&ctx, &path, follow)?
+    };
+    // Linux's bprm->filename: a name under /dev/fd for what was reached through a descriptor,
+    // which an interpreter can open only if the descriptor survives the exec.
+    let program = if relative_to_fd {
+        let fd = arg_i32(dirfd);
+        let mut filename = format!("/dev/fd/{fd}").into_bytes();
+        if !path.is_empty() {
+            filename.push(b'/');
+            filename.extend_from_slice(&path);
         }
-    }
+        Executable {
+            file,
+            filename,
+            reopenable: !task.fds().entry_mut(dirfd)?.cloexec,
+        }
+    } else {
+        Executable {
+            file,
+            filename: path,
+            reopenable: true,
+        }
+    };
     let argv = read_string_array(task, argv)?;
     let envp = read_string_array(task, envp)?;
-    task.execve(&path, argv, &envp).map(|()| 0)
+    task.execve(program, argv, &envp).map(|()| 0)
 }
 
 pub(super) fn execve(task: &mut Task, a: &[u64; 6]) -> SyscallResult {

@@ -9,16 +9,17 @@ use mm::MemoryManager;
 use parking_lot::Mutex;
 
 use super::Task;
+use crate::loader::Executable;
 
 /// How often an exec'ing thread looks whether its siblings are gone.
 const SIBLING_POLL: Duration = Duration::from_millis(1);
 
 impl Task {
-    /// execve(2) after its arguments were read: loads `path` into a fresh address space and,
-    /// once nothing can fail any more, makes it the process's.
+    /// execve(2) after its arguments were read and the file opened: loads `program` into a
+    /// fresh address space and, once nothing can fail any more, makes it the process's.
     pub(crate) fn execve(
         &mut self,
-        path: &[u8],
+        program: Executable,
         argv: Vec<Vec<u8>>,
         envp: &[Vec<u8>],
     ) -> Result<(), Errno> {
@@ -35,7 +36,7 @@ impl Task {
             ctx.address_space(),
             kernel.platform.user_address_range(),
         ));
-        let image = self.load_image(&mm, path, argv, envp)?;
+        let image = self.load_image(&mm, program, argv, envp)?;
         image.start(ctx.as_mut());
 
         // The point of no return: the old image goes.

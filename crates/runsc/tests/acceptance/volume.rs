@@ -9,7 +9,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use crate::support::{busybox, shared_tempdir, Run, Status};
+use crate::support::{busybox, guest, shared_tempdir, Run, Status};
 
 /// A few files for the guest to change, the same in every directory it is made in.
 fn seed(dir: &Path) {
@@ -347,4 +347,158 @@ fn a_missing_mount_point_is_made_where_it_can_be() {
         "guest\n"
     );
     assert!(!Path::new(&guest).exists());
+}
+
+/// What an unprivileged guest makes in directory `$1`: every kind of file, one with a
+/// set-user-ID bit, some under a set-group-ID directory `shared` (group 50) made by the test;
+/// it prints their owners and modes as it sees them.
+const OWNED: &str = r#"
+import os, sys
+os.chdir(sys.argv[1])
+os.setgroups([])
+os.setgid(1000)
+os.setuid(1000)
+os.umask(0o022)
+with open("file", "w") as f:
+    f.write("x")
+os.close(os.open("setuid", os.O_CREAT | os.O_WRONLY, 0o4755))
+os.mkdir("dir", 0o750)
+os.symlink("file", "link")
+os.mkfifo("fifo", 0o640)
+os.mkdir("shared/sub", 0o755)
+os.close(os.open("shared/inner", os.O_CREAT | os.O_WRONLY, 0o644))
+for name in ("file", "setuid", "dir", "link", "fifo", "shared/sub", "shared/inner"):
+    st = os.lstat(name)
+    print(name, st.st_uid, st.st_gid, oct(st.st_mode))
+"#;
+
+/// The names [`OWNED`] makes, with the host's view of each: uid, gid and whole mode.
+fn owners(dir: &Path) -> Vec<(&'static str, u32, u32, u32)> {
+    [
+        "file",
+        "setuid",
+        "dir",
+        "link",
+        "fifo",
+        "shared/sub",
+        "shared/inner",
+    ]
+    .into_iter()
+    .map(|name| {
+        let meta = fs::symlink_metadata(dir.join(name)).expect("lstat");
+        (name, meta.uid(), meta.gid(), meta.mode())
+    })
+    .collect()
+}
+
+#[test]
+fn files_a_guest_user_makes_in_a_volume_are_that_users_on_the_host() {
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() {
+        eprintln!("SKIPPED: python3 is missing");
+        return;
+    }
+    let base = shared_tempdir();
+    // uid 1000 searches its way to the directories, natively and in the sandbox.
+    fs::set_permissions(base.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let (native_dir, volume, mount_point) = (
+        base.path().join("native"),
+        base.path().join("volume"),
+        base.path().join("mnt"),
+    );
+    fs::create_dir(&mount_point).expect("mkdir mount point");
+    for dir in [&native_dir, &volume] {
+        fs::create_dir_all(dir.join("shared")).expect("mkdir");
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+        std::os::unix::fs::chown(dir.join("shared"), None, Some(50)).expect("chgrp");
+        fs::set_permissions(dir.join("shared"), fs::Permissions::from_mode(0o2777)).expect("chmod");
+    }
+    let native = Run::new(python)
+        .args([OsString::from("-c"), OWNED.into()])
+        .args([&native_dir])
+        .native();
+    assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
+    let mut flag = volume.clone().into_os_string();
+    flag.push(":");
+    flag.push(&mount_point);
+    let sandboxed = Run::new(python)
+        .args([OsString::from("-c"), OWNED.into()])
+        .args([&mount_point])
+        .runsc_flags([OsString::from("--volume"), flag])
+        .sandboxed();
+    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
+    assert_eq!(sandboxed.stdout, native.stdout);
+
+    // On the host, after the sandbox: owned by the guest's user, as natively.
+    let on_host = owners(&volume);
+    assert_eq!(on_host, owners(&native_dir));
+    let file = fs::metadata(volume.join("file")).expect("stat");
+    assert_eq!((file.uid(), file.gid()), (1000, 1000));
+    let dir = fs::metadata(volume.join("dir")).expect("stat");
+    assert_eq!(
+        (dir.uid(), dir.gid(), dir.mode() & 0o7777),
+        (1000, 1000, 0o750)
+    );
+    let setuid = fs::metadata(volume.join("setuid")).expect("stat");
+    assert_eq!(setuid.mode() & 0o7777, 0o4755);
+    let sub = fs::metadata(volume.join("shared/sub")).expect("stat");
+    assert_eq!(
+        (sub.uid(), sub.gid(), sub.mode() & 0o7777),
+        (1000, 50, 0o2755)
+    );
+}
+
+/// A read-only volume reports errors in the order Linux does on a read-only mount: the same
+/// calls on a read-only bind mount of a directory like it, natively, fail with the same
+/// errnos (EROFS before ENOENT, EISDIR and ENOTDIR; EEXIST and "." before EROFS).
+#[test]
+fn a_read_only_volume_orders_errors_as_a_read_only_mount() {
+    let Some(program) = guest("read_only_errors") else {
+        return;
+    };
+    if !Path::new("/usr/bin/unshare").exists() {
+        eprintln!("SKIPPED: unshare is missing (apt-get install util-linux)");
+        return;
+    }
+    let base = shared_tempdir();
+    let (native_dir, volume, mount_point) = (
+        base.path().join("native"),
+        base.path().join("volume"),
+        base.path().join("mnt"),
+    );
+    for dir in [&native_dir, &volume] {
+        fs::create_dir_all(dir.join("dir")).expect("mkdir");
+        fs::create_dir_all(dir.join("full")).expect("mkdir");
+        fs::write(dir.join("file"), "file").expect("write");
+        fs::write(dir.join("full/x"), "x").expect("write");
+    }
+    fs::create_dir(&mount_point).expect("mkdir mount point");
+    // Natively: a read-only bind mount of the directory over itself, in a mount namespace of
+    // its own, so nothing outlives the run.
+    let mount_read_only =
+        r#"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec "$2" "$1""#;
+    let native = Run::new("/usr/bin/unshare")
+        .args([
+            OsString::from("-m"),
+            "sh".into(),
+            "-c".into(),
+            mount_read_only.into(),
+            "sh".into(),
+        ])
+        .args([native_dir.as_os_str(), program.as_os_str()])
+        .native();
+    assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
+    let before = snapshot(&volume);
+    let mut flag = volume.clone().into_os_string();
+    flag.push(":");
+    flag.push(&mount_point);
+    flag.push(":ro");
+    let sandboxed = Run::new(&program)
+        .args([&mount_point])
+        .runsc_flags([OsString::from("--volume"), flag])
+        .sandboxed();
+    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
+    assert_eq!(sandboxed.stdout, native.stdout);
+    assert!(sandboxed.stdout.contains("EROFS"), "{}", sandboxed.stdout);
+    assert_eq!(snapshot(&volume), before);
 }

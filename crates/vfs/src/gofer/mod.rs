@@ -24,11 +24,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use abi::{Errno, Stat, Statfs, Timespec};
-use p9::{Client, Fid, Rgetattr};
+use p9::{Client, Fid, Rgetattr, Tucreate, Tumkdir, Tumknod, Tusymlink};
 use parking_lot::Mutex;
 
 use crate::file::{pread_host, pwrite_host, FileOps};
-use crate::fs::{new_device_id, DirEntry, FileSystem, FileType, Inode, SetAttr};
+use crate::fs::{new_device_id, DirEntry, FileSystem, FileType, Inode, NewFile, NewOwner, SetAttr};
 use donated::{DonatedFds, WritableSlot};
 
 fn errno(e: p9::Error) -> Errno {
@@ -427,42 +427,64 @@ impl Inode for GoferInode {
         file.readdir()
     }
 
-    fn create(&self, name: &[u8], mode: u32) -> Result<Arc<dyn Inode>, Errno> {
+    /// Every new file is made with its owner by the owned-creation extension of 9P, so on the
+    /// host it never belongs to the Gofer's user, even for a moment.
+    fn make(&self, name: &[u8], file: NewFile<'_>, owner: NewOwner) -> Result<(), Errno> {
         let node = self.writable()?;
-        // Tlcreate turns the fid it is given into the new file's, opened: a clone of ours.
-        let (fid, _) = node.client.walk(node.fid, &[]).map_err(errno)?;
-        let created = node.client.lcreate(fid, name, READ_ONLY, mode, 0);
-        clunk(&node.client, fid);
-        created.map_err(errno)?;
-        self.lookup(name)
-    }
-
-    fn mkdir(&self, name: &[u8], mode: u32) -> Result<(), Errno> {
-        let node = self.writable()?;
-        node.client.mkdir(node.fid, name, mode, 0).map_err(errno)?;
-        Ok(())
-    }
-
-    fn mknod(&self, name: &[u8], file_type: FileType, mode: u32, rdev: u64) -> Result<(), Errno> {
-        let node = self.writable()?;
-        let device = |number: u64| u32::try_from(number).map_err(|_| Errno::EINVAL);
-        let (major, minor) = (
-            device(nix::sys::stat::major(rdev))?,
-            device(nix::sys::stat::minor(rdev))?,
-        );
-        let mode = file_type.mode_bits() | (mode & 0o7777);
-        node.client
-            .mknod(node.fid, name, mode, major, minor, 0)
-            .map_err(errno)?;
-        Ok(())
-    }
-
-    fn symlink(&self, name: &[u8], target: &[u8]) -> Result<(), Errno> {
-        let node = self.writable()?;
-        node.client
-            .symlink(node.fid, name, target, 0)
-            .map_err(errno)?;
-        Ok(())
+        let (uid, gid, mode) = (owner.uid, owner.gid, owner.mode & 0o7777);
+        let name = name.to_vec();
+        match file {
+            NewFile::Regular => {
+                // Tucreate turns the fid it is given into the new file's, opened: a clone of
+                // ours.
+                let (fid, _) = node.client.walk(node.fid, &[]).map_err(errno)?;
+                let request = Tucreate {
+                    fid,
+                    name,
+                    flags: READ_ONLY,
+                    mode,
+                    gid,
+                    uid,
+                };
+                let created = node.client.ucreate(request);
+                clunk(&node.client, fid);
+                created.map(drop)
+            }
+            NewFile::Directory => node
+                .client
+                .umkdir(Tumkdir {
+                    dfid: node.fid,
+                    name,
+                    mode,
+                    gid,
+                    uid,
+                })
+                .map(drop),
+            NewFile::Node { file_type, rdev } => {
+                let device = |number: u64| u32::try_from(number).map_err(|_| Errno::EINVAL);
+                let request = Tumknod {
+                    dfid: node.fid,
+                    name,
+                    mode: file_type.mode_bits() | mode,
+                    major: device(nix::sys::stat::major(rdev))?,
+                    minor: device(nix::sys::stat::minor(rdev))?,
+                    gid,
+                    uid,
+                };
+                node.client.umknod(request).map(drop)
+            }
+            NewFile::Symlink { target } => node
+                .client
+                .usymlink(Tusymlink {
+                    fid: node.fid,
+                    name,
+                    symtgt: target.to_vec(),
+                    gid,
+                    uid,
+                })
+                .map(drop),
+        }
+        .map_err(errno)
     }
 
     fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<(), Errno> {

@@ -13,7 +13,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::dentry::{Dentry, RecentDentries, DENTRY_CACHE_CAPACITY};
 use crate::file::{InodeFile, OpenFile};
-use crate::fs::{FileSystem, FileType, SetAttr};
+use crate::fs::{FileSystem, FileType, NewFile, NewOwner, SetAttr};
 use crate::inotify;
 use crate::mount::{Mount, VfsPath};
 use crate::permission::{self, Credentials, Perm, MAY_EXEC, MAY_WRITE};
@@ -200,7 +200,7 @@ impl Vfs {
                     Self::check_writable(&parent.dir)?;
                     permission::may_create(&ctx.creds, parent.dir.inode().as_ref())?;
                     let owner = NewOwner::new(&ctx.creds, &parent.dir, false, mode)?;
-                    parent.dir.inode().create(name, owner.mode)?;
+                    parent.dir.inode().make(name, NewFile::Regular, owner)?;
                     inotify::notify_create(&parent.dir, name, false);
                     let created = self.child(&parent.dir, name)?;
                     owner.apply(&created)?;
@@ -219,14 +219,29 @@ impl Vfs {
         Self::open_path(target, flags, Some(&ctx.creds))
     }
 
-    /// execve's open: a regular file (EACCES otherwise) the caller may execute, whether or not
-    /// they may read it.
-    pub fn open_exec(&self, ctx: &LookupCtx, path: &[u8]) -> Result<Arc<OpenFile>, Errno> {
-        let target = self.lookup(ctx, path, true)?;
+    /// execve's open of `path` (a final symlink followed if `follow`, ELOOP otherwise): see
+    /// [`Vfs::open_exec_path`].
+    pub fn open_exec(
+        &self,
+        ctx: &LookupCtx,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<Arc<OpenFile>, Errno> {
+        let target = self.lookup(ctx, path, follow)?;
+        if target.file_type() == FileType::Symlink {
+            return Err(Errno::ELOOP);
+        }
+        Self::open_exec_path(&ctx.creds, target)
+    }
+
+    /// execve's open of a resolved file (fexecve's: the very file a descriptor holds, never
+    /// found again by name): a regular file (EACCES otherwise) `creds` may execute, whether or
+    /// not they may read it.
+    pub fn open_exec_path(creds: &Credentials, target: VfsPath) -> Result<Arc<OpenFile>, Errno> {
         if target.file_type() != FileType::Regular {
             return Err(Errno::EACCES);
         }
-        permission::check(&ctx.creds, target.inode().as_ref(), MAY_EXEC)?;
+        permission::check(creds, target.inode().as_ref(), MAY_EXEC)?;
         Self::open_path(target, libc::O_RDONLY, None)
     }
 
@@ -378,7 +393,7 @@ impl Vfs {
         permission::may_create(&ctx.creds, dir.inode().as_ref())?;
         // Linux's mkdir takes only the permission and sticky bits of `mode`.
         let owner = NewOwner::new(&ctx.creds, &dir, true, mode & 0o1777)?;
-        dir.inode().mkdir(name, owner.mode)?;
+        dir.inode().make(name, NewFile::Directory, owner)?;
         owner.apply(&self.child(&dir, name)?)?;
         inotify::notify_create(&dir, name, true);
         Ok(())
@@ -402,7 +417,8 @@ impl Vfs {
         Self::check_writable(&dir)?;
         permission::may_create(&ctx.creds, dir.inode().as_ref())?;
         let owner = NewOwner::new(&ctx.creds, &dir, false, mode)?;
-        dir.inode().mknod(name, file_type, owner.mode, rdev)?;
+        dir.inode()
+            .make(name, NewFile::Node { file_type, rdev }, owner)?;
         owner.apply(&self.child(&dir, name)?)?;
         inotify::notify_create(&dir, name, false);
         Ok(())
@@ -433,7 +449,7 @@ impl Vfs {
         Self::check_writable(&dir)?;
         permission::may_create(&ctx.creds, dir.inode().as_ref())?;
         let owner = NewOwner::new(&ctx.creds, &dir, false, 0o777)?;
-        dir.inode().symlink(name, target)?;
+        dir.inode().make(name, NewFile::Symlink { target }, owner)?;
         owner.apply(&self.child(&dir, name)?)?;
         inotify::notify_create(&dir, name, false);
         Ok(())
@@ -461,18 +477,19 @@ impl Vfs {
         new: &[u8],
     ) -> Result<(), Errno> {
         let (dir, name, trailing_slash) = self.lookup_parent(new_ctx, new, Errno::EEXIST)?;
+        // Linux's order: the new name's errors, the mounts, permissions, then the type.
         self.check_absent(&dir, name)?;
-        if source.is_dir() {
-            return Err(Errno::EPERM);
-        }
         if trailing_slash {
             return Err(Errno::ENOENT);
         }
+        Self::check_writable(&dir)?;
         if !Arc::ptr_eq(source.mount(), dir.mount()) {
             return Err(Errno::EXDEV);
         }
-        Self::check_writable(&dir)?;
         permission::may_create(&new_ctx.creds, dir.inode().as_ref())?;
+        if source.is_dir() {
+            return Err(Errno::EPERM);
+        }
         dir.inode().link(name, source.inode())?;
         inotify::notify_link_count(source.inode());
         inotify::notify_create(&dir, name, false);
@@ -487,17 +504,23 @@ impl Vfs {
         }
     }
 
+    /// unlink/unlinkat. Errors come in Linux's order: a read-only filesystem before the name is
+    /// looked up, a trailing slash before permissions, permissions before the file's type.
     pub fn unlink(&self, ctx: &LookupCtx, path: &[u8]) -> Result<(), Errno> {
         let (dir, name, trailing_slash) = self.lookup_parent(ctx, path, Errno::EISDIR)?;
+        Self::check_writable(&dir)?;
         let victim = self.child(&dir, name)?;
+        if trailing_slash {
+            return Err(if victim.is_dir() {
+                Errno::EISDIR
+            } else {
+                Errno::ENOTDIR
+            });
+        }
+        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         if victim.is_dir() {
             return Err(Errno::EISDIR);
         }
-        if trailing_slash {
-            return Err(Errno::ENOTDIR);
-        }
-        Self::check_writable(&dir)?;
-        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().unlink(name)?;
         self.forget(dir.dentry().forget_child(name));
         inotify::notify_remove(&dir, name, victim);
@@ -513,15 +536,16 @@ impl Vfs {
             Last::DotDot => return Err(Errno::ENOTEMPTY),
             Last::Root => return Err(Errno::EBUSY),
         };
+        // As unlink: read-only first, then the lookup, permissions, and the type.
+        Self::check_writable(&dir)?;
         let victim = self.child(&dir, name)?;
+        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         if !victim.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         if self.is_mountpoint(&victim) {
             return Err(Errno::EBUSY);
         }
-        Self::check_writable(&dir)?;
-        permission::may_delete(&ctx.creds, dir.inode().as_ref(), victim.inode().as_ref())?;
         dir.inode().rmdir(name)?;
         self.forget(dir.dentry().forget_child(name));
         inotify::notify_remove(&dir, name, victim);
@@ -530,7 +554,10 @@ impl Vfs {
 
     /// rename/renameat2; `flags` may hold RENAME_NOREPLACE, RENAME_EXCHANGE (both names must
     /// exist; they swap) or RENAME_WHITEOUT (a whiteout is left at the old name; the caller
-    /// checked CAP_MKNOD).
+    /// checked CAP_MKNOD). Errors come in Linux's order: crossing mounts and a read-only
+    /// filesystem before the names are looked up; a trailing slash on a non-directory, moving a
+    /// directory under itself and an existing name under NOREPLACE before permissions;
+    /// permissions before the types of source and target and before busy mount points.
     pub fn rename(
         &self,
         old_ctx: &LookupCtx,
@@ -548,15 +575,13 @@ impl Vfs {
         }
         let (old_dir, old_name, old_slash) = self.lookup_parent(old_ctx, old, Errno::EBUSY)?;
         let (new_dir, new_name, new_slash) = self.lookup_parent(new_ctx, new, Errno::EBUSY)?;
-        let source = self.child(&old_dir, old_name)?;
-        if (old_slash || new_slash) && !source.is_dir() && !exchange {
-            return Err(Errno::ENOTDIR);
-        }
         if !Arc::ptr_eq(old_dir.mount(), new_dir.mount()) {
             return Err(Errno::EXDEV);
         }
-        if self.is_mountpoint(&source) {
-            return Err(Errno::EBUSY);
+        Self::check_writable(&old_dir)?;
+        let source = self.child(&old_dir, old_name)?;
+        if (old_slash || new_slash) && !source.is_dir() && !exchange {
+            return Err(Errno::ENOTDIR);
         }
         if source.is_dir() && new_dir.dentry().is_descendant_of(source.dentry()) {
             return Err(Errno::EINVAL);
@@ -564,14 +589,6 @@ impl Vfs {
         let target = match self.child(&new_dir, new_name) {
             Ok(_) if flags & libc::RENAME_NOREPLACE != 0 => return Err(Errno::EEXIST),
             Ok(target) => {
-                if Arc::ptr_eq(target.dentry(), source.dentry())
-                    || target.inode().ino() == source.inode().ino()
-                {
-                    return Ok(());
-                }
-                if self.is_mountpoint(&target) {
-                    return Err(Errno::EBUSY);
-                }
                 if exchange {
                     if (old_slash || new_slash) && !(source.is_dir() && target.is_dir()) {
                         return Err(Errno::ENOTDIR);
@@ -579,15 +596,13 @@ impl Vfs {
                     if target.is_dir() && old_dir.dentry().is_descendant_of(target.dentry()) {
                         return Err(Errno::EINVAL);
                     }
-                } else {
-                    match (source.is_dir(), target.is_dir()) {
-                        (true, false) => return Err(Errno::ENOTDIR),
-                        (false, true) => return Err(Errno::EISDIR),
-                        _ => {}
-                    }
-                    if old_dir.dentry().is_descendant_of(target.dentry()) {
-                        return Err(Errno::ENOTEMPTY);
-                    }
+                } else if old_dir.dentry().is_descendant_of(target.dentry()) {
+                    return Err(Errno::ENOTEMPTY);
+                }
+                if Arc::ptr_eq(target.dentry(), source.dentry())
+                    || target.inode().ino() == source.inode().ino()
+                {
+                    return Ok(());
                 }
                 Some(target)
             }
@@ -595,8 +610,17 @@ impl Vfs {
             Err(Errno::ENOENT) => None,
             Err(e) => return Err(e),
         };
-        Self::check_writable(&old_dir)?;
-        Self::may_rename(&old_ctx.creds, &old_dir, &source, &new_dir, target.as_ref())?;
+        let renaming = Renaming {
+            old_dir: &old_dir,
+            source: &source,
+            new_dir: &new_dir,
+            target: target.as_ref(),
+            exchange,
+        };
+        renaming.permitted(&old_ctx.creds)?;
+        if self.is_mountpoint(&source) || target.as_ref().is_some_and(|t| self.is_mountpoint(t)) {
+            return Err(Errno::EBUSY);
+        }
         if let (true, Some(target)) = (exchange, &target) {
             old_dir
                 .inode()
@@ -629,29 +653,6 @@ impl Vfs {
         );
         if whiteout {
             old_dir.inode().whiteout(old_name)?;
-        }
-        Ok(())
-    }
-
-    /// Linux's rename permissions: `source` leaves `old_dir` and `target` (if any) `new_dir`
-    /// as for unlink, a new name in `new_dir` as for create, and a directory moving to another
-    /// parent rewrites its "..", so needs write permission on itself.
-    fn may_rename(
-        creds: &Credentials,
-        old_dir: &VfsPath,
-        source: &VfsPath,
-        new_dir: &VfsPath,
-        target: Option<&VfsPath>,
-    ) -> Result<(), Errno> {
-        permission::may_delete(creds, old_dir.inode().as_ref(), source.inode().as_ref())?;
-        match target {
-            Some(target) => {
-                permission::may_delete(creds, new_dir.inode().as_ref(), target.inode().as_ref())?;
-            }
-            None => permission::may_create(creds, new_dir.inode().as_ref())?,
-        }
-        if source.is_dir() && !new_dir.same_as(old_dir) {
-            permission::check(creds, source.inode().as_ref(), MAY_WRITE)?;
         }
         Ok(())
     }
@@ -834,12 +835,6 @@ impl Vfs {
 
 /// The owner and permission bits a file gets at creation; applied after the filesystem made
 /// it when they differ from what it gave.
-struct NewOwner {
-    uid: u32,
-    gid: u32,
-    mode: u32,
-}
-
 impl NewOwner {
     fn new(creds: &Credentials, dir: &VfsPath, is_dir: bool, mode: u32) -> Result<Self, Errno> {
         let dir = Perm::of(dir.inode().as_ref())?;
@@ -857,6 +852,49 @@ impl NewOwner {
             gid: Some(self.gid),
             ..SetAttr::default()
         })
+    }
+}
+
+/// The two sides of a rename, for its permission checks.
+struct Renaming<'a> {
+    old_dir: &'a VfsPath,
+    source: &'a VfsPath,
+    new_dir: &'a VfsPath,
+    target: Option<&'a VfsPath>,
+    /// RENAME_EXCHANGE: the target moves to the source's place too.
+    exchange: bool,
+}
+
+impl Renaming<'_> {
+    /// Linux's may_delete of the source (and of a target being replaced or exchanged), or
+    /// may_create where nothing is replaced; a plain rename between a directory and a
+    /// non-directory fails on their types after that; a directory that changes parent needs
+    /// write permission on itself (to update its "..").
+    fn permitted(&self, creds: &Credentials) -> Result<(), Errno> {
+        let old_dir = self.old_dir.inode();
+        let new_dir = self.new_dir.inode();
+        permission::may_delete(creds, old_dir.as_ref(), self.source.inode().as_ref())?;
+        match self.target {
+            Some(target) => {
+                permission::may_delete(creds, new_dir.as_ref(), target.inode().as_ref())?;
+                if !self.exchange {
+                    match (self.source.is_dir(), target.is_dir()) {
+                        (true, false) => return Err(Errno::ENOTDIR),
+                        (false, true) => return Err(Errno::EISDIR),
+                        _ => {}
+                    }
+                }
+            }
+            None => permission::may_create(creds, new_dir.as_ref())?,
+        }
+        if self.new_dir.same_as(self.old_dir) {
+            return Ok(());
+        }
+        let moved = std::iter::once(self.source).chain(self.target.filter(|_| self.exchange));
+        for dir in moved.filter(|path| path.is_dir()) {
+            permission::check(creds, dir.inode().as_ref(), MAY_WRITE)?;
+        }
+        Ok(())
     }
 }
 
