@@ -76,7 +76,7 @@ impl MemoryManager {
     /// Checks that `[addr, addr + len)` is mapped with `access`, fills its demand-paged chunks,
     /// then calls `copy(memory-file offset, range of the caller's buffer)` for each piece, in
     /// order, under the lock (so no unmap can free the memory mid-copy).
-    fn with_guest_range(
+    pub(super) fn with_guest_range(
         &self,
         addr: u64,
         len: usize,
@@ -123,7 +123,7 @@ fn buffer_offset(start: u64, at: u64) -> Result<usize, Errno> {
 }
 
 /// A copy the memory file refused: a bug in the VMA bookkeeping, not the guest's doing.
-fn copy_failure(e: MmError) -> Errno {
+pub(super) fn copy_failure(e: MmError) -> Errno {
     tracing::error!("copying guest memory: {e}");
     Errno::EFAULT
 }

@@ -4,6 +4,7 @@ mod brk;
 mod copy;
 mod fault;
 mod fork;
+mod futex_key;
 mod madvise;
 mod maps;
 mod mmap;

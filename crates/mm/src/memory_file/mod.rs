@@ -246,6 +246,18 @@ impl MemoryFile {
             .map_err(|_| out_of_bounds(offset, 8))
     }
 
+    /// Replaces the 4-byte aligned word at `offset` with `update(current)` atomically:
+    /// `Ok(previous)` once stored, `Err(current)` when `update` returns `None`.
+    pub fn fetch_update_u32(
+        &self,
+        offset: u64,
+        update: impl FnMut(u32) -> Option<u32>,
+    ) -> Result<Result<u32, u32>, MmError> {
+        self.mapping
+            .fetch_update_u32(offset, update)
+            .map_err(|_| out_of_bounds(offset, 4))
+    }
+
     /// Sets `len` bytes at `offset` to zero.
     pub fn zero(&self, offset: u64, len: usize) -> Result<(), MmError> {
         self.mapping

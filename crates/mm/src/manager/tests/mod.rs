@@ -3,6 +3,7 @@
 mod copy;
 mod demand_paging;
 mod fork;
+mod futex_key;
 mod mapping;
 mod properties;
 mod resize;
