@@ -4,10 +4,14 @@ use abi::{Errno, Timespec};
 
 use super::{arg_i32, arg_u32, SyscallResult};
 use crate::deadline::{duration_of, Deadline};
+use crate::futex::{FutexKey, FutexWait, Locked, Sleeper, WakeOp};
 use crate::task::Task;
 
 /// `struct robust_list_head` is three words.
 const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+
+/// FUTEX_LOCK_PI2 (Linux 5.14): FUTEX_LOCK_PI on CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME.
+const FUTEX_LOCK_PI2: i32 = 13;
 
 pub(super) fn set_robust_list(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     if a[1] != ROBUST_LIST_HEAD_SIZE {
@@ -39,105 +43,258 @@ fn count(value: u64) -> usize {
     usize::try_from(arg_i32(value)).unwrap_or(usize::MAX)
 }
 
+/// The bitset of a *_BITSET operation (all bits otherwise); EINVAL if empty.
+fn bitset(op: i32, value: u64) -> Result<u32, Errno> {
+    if op != libc::FUTEX_WAIT_BITSET && op != libc::FUTEX_WAKE_BITSET {
+        return Ok(u32::MAX);
+    }
+    match arg_u32(value) {
+        0 => Err(Errno::EINVAL),
+        bits => Ok(bits),
+    }
+}
+
+/// The deadline of an absolute timeout at `timeout` (none if null), on CLOCK_REALTIME or
+/// CLOCK_MONOTONIC.
+fn absolute_deadline(task: &Task, timeout: u64, realtime: bool) -> Result<Deadline, Errno> {
+    if timeout == 0 {
+        return Ok(Deadline::Never);
+    }
+    let ts: Timespec = task.mm.read_obj(timeout)?;
+    let clock = if realtime {
+        libc::CLOCK_REALTIME
+    } else {
+        libc::CLOCK_MONOTONIC
+    };
+    Ok(Deadline::when_clock_reads(
+        duration_of(ts)?,
+        duration_of(super::time::now(task, clock)?)?,
+    ))
+}
+
 pub(super) fn futex(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let raw_op = arg_i32(a[1]);
+    let private = raw_op & libc::FUTEX_PRIVATE_FLAG != 0;
+    let realtime = raw_op & libc::FUTEX_CLOCK_REALTIME != 0;
     let op = raw_op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
     let addr = a[0];
+    check_aligned(addr)?;
+    let key = |addr: u64| FutexKey::of(&task.mm, addr, private);
     match op {
         libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
-            check_aligned(addr)?;
-            let bitset = if op == libc::FUTEX_WAIT {
-                u32::MAX
-            } else {
-                arg_u32(a[5])
-            };
-            if bitset == 0 {
-                return Err(Errno::EINVAL);
-            }
+            let bitset = bitset(op, a[5])?;
             // FUTEX_WAIT's timeout is relative; WAIT_BITSET's absolute (on the chosen clock).
-            let deadline = if a[3] == 0 {
-                Deadline::Never
+            let deadline = if op == libc::FUTEX_WAIT && a[3] != 0 {
+                Deadline::after(duration_of(task.mm.read_obj(a[3])?)?)
             } else {
-                let ts: Timespec = task.mm.read_obj(a[3])?;
-                let d = duration_of(ts)?;
-                if op == libc::FUTEX_WAIT {
-                    Deadline::after(d)
-                } else {
-                    let clock = if raw_op & libc::FUTEX_CLOCK_REALTIME != 0 {
-                        libc::CLOCK_REALTIME
-                    } else {
-                        libc::CLOCK_MONOTONIC
-                    };
-                    Deadline::when_clock_reads(d, duration_of(super::time::now(task, clock)?)?)
-                }
+                absolute_deadline(task, a[3], realtime)?
             };
-            futex_wait(task, addr, arg_u32(a[2]), bitset, deadline)
+            futex_wait(task, key(addr)?, addr, arg_u32(a[2]), bitset, deadline)
         }
         libc::FUTEX_WAKE | libc::FUTEX_WAKE_BITSET => {
-            check_aligned(addr)?;
-            let bitset = if op == libc::FUTEX_WAKE {
-                u32::MAX
-            } else {
-                arg_u32(a[5])
-            };
-            if bitset == 0 {
-                return Err(Errno::EINVAL);
-            }
-            Ok(task
-                .kernel
-                .futexes
-                .wake(&task.mm, addr, count(a[2]), bitset) as u64)
+            let bitset = bitset(op, a[5])?;
+            let woken = task.kernel.futexes.wake(key(addr)?, count(a[2]), bitset)?;
+            Ok(woken as u64)
         }
         libc::FUTEX_REQUEUE | libc::FUTEX_CMP_REQUEUE => {
-            check_aligned(addr)?;
             check_aligned(a[4])?;
-            if op == libc::FUTEX_CMP_REQUEUE {
-                let current: u32 = task.mm.read_obj(addr)?;
-                if current != arg_u32(a[5]) {
-                    return Err(Errno::EAGAIN);
-                }
-            }
+            let (from, to) = (key(addr)?, key(a[4])?);
+            // The current value is compared under the futex lock, as Linux does.
+            let expected = (op == libc::FUTEX_CMP_REQUEUE).then(|| arg_u32(a[5]));
+            let check = || match expected {
+                Some(expected) => task.mm.read_obj::<u32>(addr).map(|v| v == expected),
+                None => Ok(true),
+            };
             // val2 (the requeue count) travels in the timeout register.
             let n = task
                 .kernel
                 .futexes
-                .requeue(&task.mm, addr, a[4], count(a[2]), count(a[3]));
+                .requeue(from, to, count(a[2]), count(a[3]), check)?;
+            Ok(n as u64)
+        }
+        libc::FUTEX_WAKE_OP => {
+            check_aligned(a[4])?;
+            let (key1, key2) = (key(addr)?, key(a[4])?);
+            let op = WakeOp::decode(arg_u32(a[5]))?;
+            let woken = task.kernel.futexes.wake_op(
+                &task.mm,
+                (key1, count(a[2])),
+                (key2, a[4], count(a[3])),
+                op,
+            )?;
+            Ok(woken as u64)
+        }
+        libc::FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | libc::FUTEX_TRYLOCK_PI => {
+            // LOCK_PI's timeout is absolute on CLOCK_REALTIME; LOCK_PI2's on the chosen clock.
+            let deadline = match op {
+                libc::FUTEX_TRYLOCK_PI => Deadline::Never,
+                libc::FUTEX_LOCK_PI => absolute_deadline(task, a[3], true)?,
+                _ => absolute_deadline(task, a[3], realtime)?,
+            };
+            lock_pi(
+                task,
+                key(addr)?,
+                addr,
+                op == libc::FUTEX_TRYLOCK_PI,
+                deadline,
+            )
+        }
+        libc::FUTEX_UNLOCK_PI => {
+            let key = key(addr)?;
+            task.kernel
+                .futexes
+                .unlock_pi(&task.mm, key, addr, task.tid)?;
+            Ok(0)
+        }
+        libc::FUTEX_WAIT_REQUEUE_PI => {
+            check_aligned(a[4])?;
+            let deadline = absolute_deadline(task, a[3], realtime)?;
+            let (from, to) = (key(addr)?, key(a[4])?);
+            if from == to {
+                return Err(Errno::EINVAL);
+            }
+            wait_requeue_pi(task, (from, addr), (to, a[4]), arg_u32(a[2]), deadline)
+        }
+        libc::FUTEX_CMP_REQUEUE_PI => {
+            check_aligned(a[4])?;
+            // One waiter at most is woken (given the lock); the rest wait on the PI futex.
+            if arg_i32(a[2]) != 1 || arg_i32(a[3]) < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let (from, to) = (key(addr)?, key(a[4])?);
+            let alive = |tid| task.kernel.pids.lock().task(tid).is_some();
+            let n = task.kernel.futexes.cmp_requeue_pi(
+                &task.mm,
+                (from, addr),
+                (to, a[4]),
+                count(a[3]),
+                arg_u32(a[5]),
+                &alive,
+            )?;
             Ok(n as u64)
         }
         _ => Err(Errno::ENOSYS),
     }
 }
 
-/// Sleeps on the futex at `addr` while it holds `expected`, until woken, timed out, or
-/// interrupted by a signal.
+/// The thread `task` as a futex sleeper, its pending wake-up forgotten.
+fn sleeper(task: &Task) -> Sleeper<'_> {
+    task.handle.waiter.clear();
+    Sleeper {
+        tid: task.tid,
+        mm: &task.mm,
+        waiter: &task.handle.waiter,
+    }
+}
+
+/// Why a futex sleep ended without its wake.
+enum Interrupted {
+    Signal,
+    Timeout,
+}
+
+/// Sleeps until `wait` is woken (`Ok`), or leaves its queue on a signal or at the deadline:
+/// then why, and the futex it left (a requeue may have moved it).
+fn sleep(
+    task: &Task,
+    wait: FutexWait<'_>,
+    deadline: Deadline,
+) -> Result<(), (Interrupted, FutexKey)> {
+    loop {
+        if wait.woken() {
+            return Ok(());
+        }
+        let why = if task.has_deliverable_signal() {
+            Interrupted::Signal
+        } else if deadline.has_passed() {
+            Interrupted::Timeout
+        } else {
+            task.handle.waiter.sleep(deadline.instant());
+            continue;
+        };
+        return match wait.leave() {
+            None => Ok(()),
+            Some(key) => Err((why, key)),
+        };
+    }
+}
+
+/// Sleeps on the futex `key` (at `addr`) while it holds `expected`, until woken, timed out,
+/// or interrupted by a signal.
 fn futex_wait(
     task: &Task,
+    key: FutexKey,
     addr: u64,
     expected: u32,
     bitset: u32,
     deadline: Deadline,
 ) -> SyscallResult {
-    let waiter = std::sync::Arc::clone(&task.handle.waiter);
-    waiter.clear();
+    let sleeper = sleeper(task);
+    let check = || task.mm.read_obj::<u32>(addr).map(|v| v == expected);
     let queued = task
         .kernel
         .futexes
-        .enqueue(&task.mm, addr, bitset, &waiter, || {
-            task.mm.read_obj::<u32>(addr).map(|v| v == expected)
-        })?;
+        .enqueue(&sleeper, key, addr, bitset, check)?;
     let Some(wait) = queued else {
         return Err(Errno::EAGAIN);
     };
-    loop {
-        if wait.woken() {
-            return Ok(0);
-        }
-        if task.has_deliverable_signal() {
-            return Err(abi::restart::ERESTARTSYS);
-        }
-        if deadline.has_passed() {
-            return Err(Errno::ETIMEDOUT);
-        }
-        waiter.sleep(deadline.instant());
+    match sleep(task, wait, deadline) {
+        Ok(()) => Ok(0),
+        Err((Interrupted::Signal, _)) => Err(abi::restart::ERESTARTSYS),
+        Err((Interrupted::Timeout, _)) => Err(Errno::ETIMEDOUT),
+    }
+}
+
+/// FUTEX_LOCK_PI and its kin: returns once the caller owns the lock.
+fn lock_pi(
+    task: &Task,
+    key: FutexKey,
+    addr: u64,
+    trylock: bool,
+    deadline: Deadline,
+) -> SyscallResult {
+    let sleeper = sleeper(task);
+    let alive = |tid| task.kernel.pids.lock().task(tid).is_some();
+    let wait = match task
+        .kernel
+        .futexes
+        .lock_pi(&sleeper, key, addr, trylock, &alive)?
+    {
+        Locked::Now => return Ok(0),
+        Locked::Queued(wait) => wait,
+    };
+    match sleep(task, wait, deadline) {
+        Ok(()) => Ok(0),
+        // Linux restarts the lock after the handler, whatever SA_RESTART says.
+        Err((Interrupted::Signal, _)) => Err(abi::restart::ERESTARTNOINTR),
+        Err((Interrupted::Timeout, _)) => Err(Errno::ETIMEDOUT),
+    }
+}
+
+/// FUTEX_WAIT_REQUEUE_PI: waits on `from` while it holds `expected`, to be requeued to the PI
+/// futex `to` and given its lock.
+fn wait_requeue_pi(
+    task: &Task,
+    (from, addr): (FutexKey, u64),
+    (to, target_addr): (FutexKey, u64),
+    expected: u32,
+    deadline: Deadline,
+) -> SyscallResult {
+    let sleeper = sleeper(task);
+    let check = || task.mm.read_obj::<u32>(addr).map(|v| v == expected);
+    let queued =
+        task.kernel
+            .futexes
+            .enqueue_requeue_pi(&sleeper, (from, addr), (to, target_addr), check)?;
+    let Some(wait) = queued else {
+        return Err(Errno::EAGAIN);
+    };
+    match sleep(task, wait, deadline) {
+        Ok(()) => Ok(0),
+        Err((Interrupted::Timeout, _)) => Err(Errno::ETIMEDOUT),
+        // Still on the first futex: the wait restarts after the handler, as on Linux.
+        Err((Interrupted::Signal, key)) if key == from => Err(abi::restart::ERESTARTNOINTR),
+        // Already requeued: a restart would find the first futex changed, so Linux says so.
+        Err((Interrupted::Signal, _)) => Err(Errno::EAGAIN),
     }
 }

@@ -25,14 +25,18 @@ fn a_shared_futex_is_keyed_by_its_memory_and_the_same_in_a_forked_child() {
         .expect("mapped")
         .expect("shared");
     let forked = parent.fork().expect("fork");
-    let child = MemoryManager::from_fork(forked, Arc::new(RecordingSpace::default()))
-        .expect("from_fork");
+    let child =
+        MemoryManager::from_fork(forked, Arc::new(RecordingSpace::default())).expect("from_fork");
     assert_eq!(
         child.shared_futex_key(BASE + PAGE + 8),
         Ok(Some(key)),
         "the child's futex at the same place is the same futex"
     );
-    assert_eq!(parent.shared_futex_key(BASE + 4 * PAGE), Ok(None), "private");
+    assert_eq!(
+        parent.shared_futex_key(BASE + 4 * PAGE),
+        Ok(None),
+        "private"
+    );
     assert_eq!(
         parent.shared_futex_key(BASE + 3 * PAGE),
         Err(Errno::EFAULT),
@@ -59,7 +63,8 @@ fn a_futex_word_is_updated_in_place_or_left_alone() {
         Err(Errno::EFAULT),
         "unmapped"
     );
-    mm.mmap(anon_at(BASE + PAGE, PAGE, Prot::READ)).expect("mmap");
+    mm.mmap(anon_at(BASE + PAGE, PAGE, Prot::READ))
+        .expect("mmap");
     assert_eq!(
         mm.fetch_update_u32(BASE + PAGE, Some),
         Err(Errno::EFAULT),
