@@ -191,6 +191,30 @@ impl FutexTable {
         )))
     }
 
+    /// futex_waitv: queues `sleeper` on every futex of `futexes` (key, address, expected
+    /// value) if each word still holds its value (read by `read` under the table lock);
+    /// `None` if one didn't.
+    pub(crate) fn enqueue_all(
+        &self,
+        sleeper: &Sleeper<'_>,
+        futexes: &[(FutexKey, u64, u32)],
+        read: impl Fn(u64) -> Result<u32, Errno>,
+    ) -> Result<Option<Vec<FutexWait<'_>>>, Errno> {
+        let mut queues = self.queues.lock();
+        for &(_, addr, expected) in futexes {
+            if read(addr)? != expected {
+                return Ok(None);
+            }
+        }
+        let waits = futexes
+            .iter()
+            .map(|&(key, addr, _)| {
+                self.push(&mut queues, sleeper, key, addr, u32::MAX, Kind::Plain)
+            })
+            .collect();
+        Ok(Some(waits))
+    }
+
     /// Adds a waiter to the queue of `key`, under the table lock.
     fn push(
         &self,

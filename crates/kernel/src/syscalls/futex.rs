@@ -1,6 +1,7 @@
 //! futex and robust lists.
 
 use abi::{Errno, Timespec};
+use zerocopy::{FromBytes, Immutable, KnownLayout};
 
 use super::{arg_i32, arg_u32, SyscallResult};
 use crate::deadline::{duration_of, Deadline};
@@ -296,5 +297,88 @@ fn wait_requeue_pi(
         Err((Interrupted::Signal, key)) if key == from => Err(abi::restart::ERESTARTNOINTR),
         // Already requeued: a restart would find the first futex changed, so Linux says so.
         Err((Interrupted::Signal, _)) => Err(Errno::EAGAIN),
+    }
+}
+
+/// `struct futex_waitv`: one futex of a futex_waitv call.
+#[derive(Clone, Copy, FromBytes, Immutable, KnownLayout)]
+#[repr(C)]
+struct FutexWaitv {
+    val: u64,
+    uaddr: u64,
+    flags: u32,
+    reserved: u32,
+}
+
+/// FUTEX_WAITV_MAX: the most futexes one call waits on.
+const FUTEX_WAITV_MAX: u64 = 128;
+/// futex2 flags: the word size field, a 32-bit word, and FUTEX2_PRIVATE.
+const FUTEX2_SIZE_MASK: u32 = 3;
+const FUTEX2_SIZE_U32: u32 = 2;
+const FUTEX2_PRIVATE: u32 = 128;
+
+/// futex_waitv(waiters, nr_futexes, flags, timeout, clockid): sleeps until one of the futexes
+/// is woken, returning its index.
+pub(super) fn futex_waitv(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let count = a[1] & 0xffff_ffff;
+    if a[0] == 0 || a[2] & 0xffff_ffff != 0 || count == 0 || count > FUTEX_WAITV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let deadline = if a[3] == 0 {
+        Deadline::Never
+    } else {
+        match arg_i32(a[4]) {
+            libc::CLOCK_MONOTONIC => absolute_deadline(task, a[3], false)?,
+            libc::CLOCK_REALTIME => absolute_deadline(task, a[3], true)?,
+            _ => return Err(Errno::EINVAL),
+        }
+    };
+    let size = size_of::<FutexWaitv>();
+    let mut bytes = vec![0u8; size * count as usize];
+    task.mm.copy_in(a[0], &mut bytes)?;
+    let mut futexes = Vec::with_capacity(count as usize);
+    for chunk in bytes.chunks_exact(size) {
+        let entry = FutexWaitv::read_from_bytes(chunk).map_err(|_| Errno::EINVAL)?;
+        let known = FUTEX2_SIZE_MASK | FUTEX2_PRIVATE;
+        if entry.reserved != 0
+            || entry.flags & !known != 0
+            || entry.flags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32
+        {
+            return Err(Errno::EINVAL);
+        }
+        let expected = u32::try_from(entry.val).map_err(|_| Errno::EINVAL)?;
+        check_aligned(entry.uaddr)?;
+        let private = entry.flags & FUTEX2_PRIVATE != 0;
+        let key = FutexKey::of(&task.mm, entry.uaddr, private)?;
+        futexes.push((key, entry.uaddr, expected));
+    }
+    let sleeper = sleeper(task);
+    let read = |addr| task.mm.read_obj::<u32>(addr);
+    let Some(waits) = task.kernel.futexes.enqueue_all(&sleeper, &futexes, read)? else {
+        return Err(Errno::EAGAIN);
+    };
+    loop {
+        let why = if waits.iter().any(FutexWait::woken) {
+            None
+        } else if task.has_deliverable_signal() {
+            Some(abi::restart::ERESTARTSYS)
+        } else if deadline.has_passed() {
+            Some(Errno::ETIMEDOUT)
+        } else {
+            task.handle.waiter.sleep(deadline.instant());
+            continue;
+        };
+        // Linux reports the last futex found woken as it leaves them all.
+        let mut woken = None;
+        for (index, wait) in waits.into_iter().enumerate() {
+            if wait.leave().is_none() {
+                woken = Some(index as u64);
+            }
+        }
+        return match (woken, why) {
+            (Some(index), _) => Ok(index),
+            (None, Some(errno)) => Err(errno),
+            (None, None) => unreachable!("a woken futex was found before leaving"),
+        };
     }
 }

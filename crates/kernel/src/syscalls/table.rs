@@ -193,7 +193,7 @@ syscall_table! {
     199 fremovexattr xattr::fremovexattr [Fd, Path] P("no filesystem stores extended attributes yet");
     200 tkill signal::tkill [Int, Int] F;
     201 time time::time [Ptr] F;
-    202 futex futex::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("WAIT/WAKE/REQUEUE/CMP_REQUEUE/*_BITSET; no PI or WAKE_OP; process-shared futexes are per process");
+    202 futex futex::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("every operation; PI futexes keep the owner-tid protocol (FUTEX_WAITERS, FUTEX_OWNER_DIED, handover on unlock and owner exit) but inherit no priority, the Sentry scheduling none: waiters are served in arrival order");
     203 sched_setaffinity sched::sched_setaffinity [Int, Uint, Ptr] P("recorded; the host places the Sentry's threads");
     204 sched_getaffinity sched::sched_getaffinity [Int, Uint, Ptr] F;
     213 epoll_create epoll::epoll_create [Int] F;
@@ -267,6 +267,7 @@ syscall_table! {
     436 close_range file::close_range [Fd, Fd, Hex] F;
     439 faccessat2 fs::faccessat2 [DirFd, Path, Oct, Hex] F;
     441 epoll_pwait2 epoll::epoll_pwait2 [Fd, Ptr, Int, Ptr, Ptr, Uint] F;
+    449 futex_waitv futex::futex_waitv [Ptr, Uint, Hex, Ptr, Int] F;
 }
 
 /// One past the largest syscall number the index covers.
