@@ -103,6 +103,24 @@ static void op_mmap(void) {
   if (munmap(p, 64 * PAGE) != 0) die("munmap");
 }
 
+// Writes through a shared mapping of a POSIX shared memory file: one byte in each of 64 pages,
+// then msync, as a program updating shared state would.
+static void op_mmap_shared_write(void) {
+  char *p = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, file_fd, 0);
+  if (p == MAP_FAILED) die("mmap shared");
+  for (int i = 0; i < 64; i++) p[i * PAGE]++;
+  if (msync(p, 64 * PAGE, MS_SYNC) != 0) die("msync");
+  if (munmap(p, 64 * PAGE) != 0) die("munmap");
+}
+
+// A 64-page file in /dev/shm, unlinked at once so that nothing is left behind.
+static void open_shm(void) {
+  char path[] = "/dev/shm/rvisor-bench-XXXXXX";
+  if ((file_fd = mkstemp(path)) < 0) die("mkstemp in /dev/shm");
+  if (unlink(path) != 0) die("unlink shared memory file");
+  if (ftruncate(file_fd, 64 * PAGE) != 0) die("ftruncate shared memory file");
+}
+
 static void open_self(void) {
   if ((file_fd = open(self_path, O_RDONLY)) < 0) die("open self");
 }
@@ -168,6 +186,7 @@ static const struct {
     {"fork+exit+wait", NULL, op_fork_exit},
     {"fork+exec+wait", NULL, op_fork_exec},
     {"mmap-64-pages", NULL, op_mmap},
+    {"mmap-shared-write-64-pages+msync", open_shm, op_mmap_shared_write},
 };
 
 int main(int argc, char **argv) {

@@ -68,7 +68,7 @@ pub struct ResourceLimit {
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
     crate::syscalls::learn_host_cpus();
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
-    let mounts = build_mounts(config.gofer, &config.limits)?;
+    let mounts = build_mounts(config.gofer, &config.limits, &memory)?;
     let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace, &config.limits)?;
     mounts.procfs.attach(&kernel, mounts.records);
 
@@ -178,24 +178,31 @@ struct MountTree {
     records: Vec<MountRecord>,
 }
 
-/// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`, procfs at
-/// `/proc` (covering the host's, which the Sentry never shows). Returns the procfs, to be
-/// attached to the kernel once it exists, and the mounts made, for /proc/mounts.
-fn build_mounts(gofer: UnixStream, limits: &Limits) -> Result<MountTree, KernelError> {
+/// The mount tree: the Gofer's root at `/`, devfs at `/dev`, tmpfs at `/dev/shm` (POSIX shared
+/// memory) and `/tmp`, procfs at `/proc` (covering the host's, which the Sentry never shows).
+/// Tmpfs files keep their data in `memory`, so they can be mapped shared. Returns the procfs,
+/// to be attached to the kernel once it exists, and the mounts made, for /proc/mounts.
+fn build_mounts(
+    gofer: UnixStream,
+    limits: &Limits,
+    memory: &Arc<MemoryFile>,
+) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
     let root_fs =
         vfs::gofer::GoferFs::new(client, b"/", donated_fd_budget()).map_err(KernelError::Mount)?;
-    let vfs = Vfs::new(root_fs);
+    let vfs = Vfs::new(root_fs, Arc::clone(memory));
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),
     };
-    let devfs = vfs::devfs::DevFs::new().map_err(KernelError::Mount)?;
-    // /tmp is world-writable with the sticky bit, as on any Linux system.
-    let tmpfs = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size);
+    let devfs = vfs::devfs::DevFs::new(Arc::clone(memory)).map_err(KernelError::Mount)?;
+    // /tmp and /dev/shm are world-writable with the sticky bit, as on any Linux system.
+    let tmpfs = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size, Arc::clone(memory));
+    let shm = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size, Arc::clone(memory));
     let procfs = ProcFs::new();
-    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 3] = [
+    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 4] = [
         (b"/dev", devfs),
+        (b"/dev/shm", shm),
         (b"/tmp", tmpfs),
         (b"/proc", Arc::clone(&procfs) as Arc<dyn vfs::FileSystem>),
     ];

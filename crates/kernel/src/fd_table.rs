@@ -115,8 +115,9 @@ mod tests {
 
     /// /dev/null, opened through a VFS whose root is a devfs.
     fn dummy() -> Arc<OpenFile> {
-        let devfs = vfs::devfs::DevFs::new().expect("devfs");
-        let vfs = vfs::Vfs::new(devfs);
+        let memory = mm::MemoryFile::new(1 << 20).expect("memory file");
+        let devfs = vfs::devfs::DevFs::new(memory.clone()).expect("devfs");
+        let vfs = vfs::Vfs::new(devfs, memory);
         let ctx = vfs::LookupCtx {
             root: vfs.root(),
             start: vfs.root(),

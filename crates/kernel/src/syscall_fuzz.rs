@@ -245,7 +245,10 @@ fn run_case(script: Arc<Mutex<Script>>) {
         script: Mutex::new(Some(Arc::clone(&script))),
     });
     let memory = mm::MemoryFile::new(MEMORY_FILE_CAPACITY).expect("memory file");
-    let vfs = vfs::Vfs::new(vfs::tmpfs::TmpFs::new(0o755));
+    let vfs = vfs::Vfs::new(
+        vfs::tmpfs::TmpFs::new(0o755, memory.clone()),
+        memory.clone(),
+    );
     let limits = crate::Limits {
         tmpfs_size: 1 << 30,
         memory: u64::MAX,

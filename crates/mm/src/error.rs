@@ -34,22 +34,34 @@ pub enum MmError {
     OutOfBounds { offset: u64, len: u64 },
 }
 
-/// Why a guest fault could not be resolved: the `si_code` of the SIGSEGV to deliver.
+/// Why a guest fault could not be resolved: the signal to deliver and its `si_code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SegvCode {
-    /// No mapping at the address (`SEGV_MAPERR`).
+    /// No mapping at the address (SIGSEGV, `SEGV_MAPERR`).
     MapErr,
-    /// The mapping forbids the access (`SEGV_ACCERR`).
+    /// The mapping forbids the access (SIGSEGV, `SEGV_ACCERR`).
     AccErr,
+    /// A file mapping's page past the end of its file, or no room for it (SIGBUS,
+    /// `BUS_ADRERR`).
+    BusAdrErr,
 }
 
 impl SegvCode {
-    /// The `si_code` value of the SIGSEGV.
+    /// The signal to deliver.
+    pub fn signo(self) -> i32 {
+        match self {
+            SegvCode::MapErr | SegvCode::AccErr => libc::SIGSEGV,
+            SegvCode::BusAdrErr => libc::SIGBUS,
+        }
+    }
+
+    /// The `si_code` value of the signal.
     pub fn si_code(self) -> i32 {
         match self {
-            // SEGV_MAPERR and SEGV_ACCERR (asm-generic/siginfo.h; the libc crate lacks them).
+            // SEGV_MAPERR, SEGV_ACCERR and BUS_ADRERR (asm-generic/siginfo.h; the libc crate
+            // lacks them).
             SegvCode::MapErr => 1,
-            SegvCode::AccErr => 2,
+            SegvCode::AccErr | SegvCode::BusAdrErr => 2,
         }
     }
 }

@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 mod error;
+mod file_pages;
 mod manager;
 mod memory_file;
 mod range_set;
@@ -17,6 +18,7 @@ mod sys;
 mod vma;
 
 pub use error::{MmError, SegvCode};
+pub use file_pages::{FilePages, PageQuota};
 pub use manager::{
     parse_prot, ForkedMemory, MappableFile, MappingsEpoch, MapsEntry, MemoryManager, MmStats,
     MmapRequest, SpecialPages,

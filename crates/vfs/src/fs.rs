@@ -235,6 +235,11 @@ pub trait Inode: Send + Sync + Any {
     fn fifo(&self) -> Option<Arc<crate::pipe::Pipe>> {
         None
     }
+    /// A regular file's pages in the sandbox's memory file, for shared mappings (mmap with
+    /// MAP_SHARED); `None` for a file that cannot be mapped shared (ENODEV).
+    fn shared_pages(&self) -> Option<Arc<mm::FilePages>> {
+        None
+    }
 }
 
 /// lseek over a file of `size` bytes: SEEK_SET, SEEK_CUR, SEEK_END; EINVAL for a negative result

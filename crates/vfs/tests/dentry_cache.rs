@@ -75,9 +75,13 @@ impl FileSystem for CountingFs {
 
 fn counting_vfs() -> (Arc<Vfs>, LookupCtx, Arc<Counters>) {
     let counters = Arc::new(Counters::default());
-    let vfs = Vfs::new(Arc::new(CountingFs {
-        root: Dir::new(&counters),
-    }));
+    let memory = mm::MemoryFile::new(1 << 20).expect("memory file");
+    let vfs = Vfs::new(
+        Arc::new(CountingFs {
+            root: Dir::new(&counters),
+        }),
+        memory,
+    );
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),

@@ -13,7 +13,8 @@ fn with_dev() -> (Arc<Vfs>, LookupCtx) {
     let (vfs, ctx) = tmpfs_vfs();
     vfs.mkdir(&ctx, b"/dev", 0o755).unwrap();
     let dev = vfs.lookup(&ctx, b"/dev", true).unwrap();
-    vfs.mount(&dev, DevFs::new().unwrap()).unwrap();
+    vfs.mount(&dev, DevFs::new(common::memory()).unwrap())
+        .unwrap();
     (vfs, ctx)
 }
 

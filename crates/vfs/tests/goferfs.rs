@@ -125,7 +125,10 @@ fn start_with(relayed: bool) -> Sandbox {
         Relay::start(relay_end, std::mem::replace(&mut sentry_end, client_end))
     });
     let client = Arc::new(p9::Client::new(sentry_end, MSIZE).unwrap());
-    let vfs = Vfs::new(GoferFs::new(client, b"", DONATED_FD_BUDGET).unwrap());
+    let vfs = Vfs::new(
+        GoferFs::new(client, b"", DONATED_FD_BUDGET).unwrap(),
+        common::memory(),
+    );
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),
@@ -307,7 +310,8 @@ fn a_tmpfs_mounted_on_the_gofer_root_is_writable() {
     let sandbox = start();
     let (vfs, ctx) = (&sandbox.vfs, &sandbox.ctx);
     let mnt = vfs.lookup(ctx, b"/mnt", true).unwrap();
-    vfs.mount(&mnt, TmpFs::new(0o1777)).unwrap();
+    vfs.mount(&mnt, TmpFs::new(0o1777, common::memory()))
+        .unwrap();
     let file = common::create(vfs, ctx, "/mnt/scratch", b"written");
     assert_eq!(file.pread(&mut [0; 7], 0), Ok(7));
     assert_eq!(

@@ -15,7 +15,9 @@ fn a_mount_hides_the_directory_below_and_dotdot_leaves_it() {
     create(&vfs, &ctx, "/a/mnt/hidden", b"");
     let covered_ino = ino(&vfs, &ctx, "/a/mnt");
     let mountpoint = vfs.lookup(&ctx, b"/a/mnt", true).unwrap();
-    let mount = vfs.mount(&mountpoint, TmpFs::new(0o755)).unwrap();
+    let mount = vfs
+        .mount(&mountpoint, TmpFs::new(0o755, common::memory()))
+        .unwrap();
     assert_eq!(
         vfs.stat(&ctx, b"/a/mnt/hidden", true).err(),
         Some(Errno::ENOENT)
@@ -50,7 +52,8 @@ fn a_mount_hides_the_directory_below_and_dotdot_leaves_it() {
         Err(Errno::EBUSY)
     );
     assert_eq!(
-        vfs.mount(&mountpoint, TmpFs::new(0o755)).err(),
+        vfs.mount(&mountpoint, TmpFs::new(0o755, common::memory()))
+            .err(),
         Some(Errno::EBUSY)
     );
 }
@@ -61,7 +64,8 @@ fn getdents_dotdot_of_a_mount_root_is_the_mountpoint_parent() {
     vfs.mkdir(&ctx, b"/a", 0o755).unwrap();
     vfs.mkdir(&ctx, b"/a/mnt", 0o755).unwrap();
     let mountpoint = vfs.lookup(&ctx, b"/a/mnt", true).unwrap();
-    vfs.mount(&mountpoint, TmpFs::new(0o755)).unwrap();
+    vfs.mount(&mountpoint, TmpFs::new(0o755, common::memory()))
+        .unwrap();
     let dir = vfs.open(&ctx, b"/a/mnt", libc::O_RDONLY, 0).unwrap();
     let dirents = common::parse_dirents(&dir.getdents64(4096).unwrap());
     assert_eq!(dirents[1].name, b"..");
@@ -73,10 +77,11 @@ fn stacked_mounts_show_the_top_one() {
     let (vfs, ctx) = tmpfs_vfs();
     vfs.mkdir(&ctx, b"/m", 0o755).unwrap();
     let m = vfs.lookup(&ctx, b"/m", true).unwrap();
-    vfs.mount(&m, TmpFs::new(0o755)).unwrap();
+    vfs.mount(&m, TmpFs::new(0o755, common::memory())).unwrap();
     create(&vfs, &ctx, "/m/first", b"");
     let first_root = vfs.lookup(&ctx, b"/m", true).unwrap();
-    vfs.mount(&first_root, TmpFs::new(0o755)).unwrap();
+    vfs.mount(&first_root, TmpFs::new(0o755, common::memory()))
+        .unwrap();
     assert_eq!(vfs.stat(&ctx, b"/m/first", true).err(), Some(Errno::ENOENT));
     assert_eq!(ino(&vfs, &ctx, "/m/.."), ino(&vfs, &ctx, "/"));
     let top = vfs.lookup(&ctx, b"/m", true).unwrap();
@@ -88,6 +93,9 @@ fn mounting_needs_a_directory() {
     let (vfs, ctx) = tmpfs_vfs();
     create(&vfs, &ctx, "/f", b"");
     let f = vfs.lookup(&ctx, b"/f", true).unwrap();
-    assert_eq!(vfs.mount(&f, TmpFs::new(0o755)).err(), Some(Errno::ENOTDIR));
+    assert_eq!(
+        vfs.mount(&f, TmpFs::new(0o755, common::memory())).err(),
+        Some(Errno::ENOTDIR)
+    );
     assert_eq!(vfs.path_of(&vfs.root()), b"/".to_vec());
 }

@@ -3,19 +3,29 @@
 use std::sync::Arc;
 
 use abi::Errno;
-use mm::{MappableFile, MmapRequest};
+use mm::{FilePages, MappableFile, MmapRequest};
 use platform::Prot;
 use vfs::OpenFile;
 
 use super::{arg_i32, SyscallResult};
 use crate::task::Task;
 
-/// A file mapped privately: its pages are copied from the file on first touch.
+/// A mapped file: a private mapping copies its pages from the file on first touch, a shared one
+/// maps the file's own pages.
 struct MappedFile(Arc<OpenFile>);
 
 impl MappableFile for MappedFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         self.0.pread(buf, offset)
+    }
+
+    fn shared_pages(&self) -> Option<Arc<FilePages>> {
+        self.0.shared_pages()
+    }
+
+    /// Shared mappings may write only a file opened for writing, and not in append-only mode.
+    fn writable(&self) -> bool {
+        self.0.writable() && self.0.status_flags() & libc::O_APPEND == 0
     }
 }
 
@@ -43,17 +53,20 @@ fn prot_arg(bits: u64) -> Result<Prot, Errno> {
     Ok(Prot::from_bits(bits))
 }
 
+/// MAP_SHARED_VALIDATE: MAP_SHARED, with unknown flags refused (EOPNOTSUPP).
+const MAP_SHARED_VALIDATE: i32 = libc::MAP_SHARED | libc::MAP_PRIVATE;
+
 pub(super) fn mmap(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let (addr, len, flags, offset) = (a[0], a[1], arg_i32(a[3]), a[5]);
     let prot = prot_arg(a[2])?;
-    let sharing = flags & (libc::MAP_SHARED | libc::MAP_PRIVATE);
-    if flags & !KNOWN_FLAGS != 0
-        || sharing == 0
-        || sharing == (libc::MAP_SHARED | libc::MAP_PRIVATE)
-    {
+    let sharing = flags & MAP_SHARED_VALIDATE;
+    if sharing == MAP_SHARED_VALIDATE && flags & !KNOWN_FLAGS != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if flags & !KNOWN_FLAGS != 0 || sharing == 0 {
         return Err(Errno::EINVAL);
     }
-    let shared = sharing == libc::MAP_SHARED;
+    let shared = sharing != libc::MAP_PRIVATE;
     let file = if flags & libc::MAP_ANONYMOUS != 0 {
         None
     } else {
@@ -63,10 +76,6 @@ pub(super) fn mmap(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
         let file = task.fds().get(a[4])?;
         if !file.readable() {
             return Err(Errno::EACCES);
-        }
-        if shared {
-            // Shared file mappings need page sharing with the file's own cache (a later issue).
-            return Err(Errno::ENODEV);
         }
         let mappable: Arc<dyn MappableFile> = Arc::new(MappedFile(file));
         Some((mappable, offset))
@@ -98,6 +107,16 @@ pub(super) fn mremap(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 
 pub(super) fn madvise(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     task.mm.madvise(a[0], a[1], arg_i32(a[2])).map(|()| 0)
+}
+
+pub(super) fn msync(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.mm.msync(a[0], a[1], arg_i32(a[2])).map(|()| 0)
+}
+
+pub(super) fn mincore(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let resident = task.mm.mincore(a[0], a[1])?;
+    task.mm.copy_out(a[2], &resident)?;
+    Ok(0)
 }
 
 pub(super) fn brk(task: &mut Task, a: &[u64; 6]) -> SyscallResult {

@@ -49,7 +49,7 @@ syscall_table! {
     6 lstat fs::lstat [Path, Ptr] F;
     7 poll poll::poll [Ptr, Uint, Int] F;
     8 lseek file::lseek [Fd, Int, Int] F;
-    9 mmap memory::mmap [Ptr, Uint, Hex, Hex, Fd, Hex] P("MAP_SHARED file mappings: ENODEV");
+    9 mmap memory::mmap [Ptr, Uint, Hex, Hex, Fd, Hex] P("MAP_SHARED only of tmpfs files and memfds (else ENODEV)");
     10 mprotect memory::mprotect [Ptr, Uint, Hex] F;
     11 munmap memory::munmap [Ptr, Uint] F;
     12 brk memory::brk [Ptr] F;
@@ -66,6 +66,8 @@ syscall_table! {
     23 select poll::select [Int, Ptr, Ptr, Ptr, Ptr] F;
     24 sched_yield system::sched_yield [] F;
     25 mremap memory::mremap [Ptr, Uint, Uint, Hex, Ptr] F;
+    26 msync memory::msync [Ptr, Uint, Hex] F;
+    27 mincore memory::mincore [Ptr, Uint, Ptr] F;
     28 madvise memory::madvise [Ptr, Uint, Int] F;
     32 dup file::dup [Fd] F;
     33 dup2 file::dup2 [Fd, Fd] F;

@@ -52,7 +52,7 @@ impl Task {
                         let signo = if signo == libc::SIGBUS {
                             signo
                         } else {
-                            libc::SIGSEGV
+                            code.signo()
                         };
                         self.force_signal(SigInfo::fault(signo, code.si_code(), addr));
                     }

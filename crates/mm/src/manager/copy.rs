@@ -95,8 +95,21 @@ impl MemoryManager {
         })?;
         for vma in state.vmas.overlapping(addr..end) {
             let part = addr.max(vma.range.start)..end.min(vma.range.end);
-            let piece = buffer_offset(addr, part.start)?..buffer_offset(addr, part.end)?;
-            copy(vma.memory_at(part.start), piece)?;
+            if vma.owns_memory() {
+                let piece = buffer_offset(addr, part.start)?..buffer_offset(addr, part.end)?;
+                copy(vma.memory_at(part.start), piece)?;
+                continue;
+            }
+            // A shared file mapping's pages are placed one by one: copy page by page.
+            let mut cursor = part.start;
+            while cursor < part.end {
+                let page = abi::page_floor(cursor);
+                let piece_end = (page + PAGE_SIZE).min(part.end);
+                let memory = state.file_pages.get(page).ok_or(Errno::EFAULT)?;
+                let piece = buffer_offset(addr, cursor)?..buffer_offset(addr, piece_end)?;
+                copy(memory + (cursor - page), piece)?;
+                cursor = piece_end;
+            }
         }
         Ok(())
     }

@@ -46,6 +46,18 @@ impl MemoryManager {
         if !allows(vma.prot, access) {
             return Err(SegvCode::AccErr);
         }
+        let page = abi::page_floor(addr);
+        if !vma.owns_memory() && state.file_pages.get(page).is_none() {
+            return match self.place_file_page(&mut state, &vma, page) {
+                Ok(_) => Ok(()),
+                // Past the end of the file, or no room for the page: SIGBUS, as on Linux.
+                Err(Errno::EFAULT | Errno::ENOSPC) => Err(SegvCode::BusAdrErr),
+                Err(e) => {
+                    tracing::warn!("placing the file page at {addr:#x}: {e}");
+                    Err(SegvCode::BusAdrErr)
+                }
+            };
+        }
         let present = !vma.demand_paged()
             || state
                 .populated
@@ -66,16 +78,25 @@ impl MemoryManager {
         Err(SegvCode::AccErr)
     }
 
-    /// Fills and maps every demand-paged chunk overlapping `range`, which VMAs cover.
+    /// Fills and maps every demand-paged chunk overlapping `range`, which VMAs cover, and places
+    /// the file pages of shared file mappings in it (EFAULT past the end of the file).
     pub(super) fn populate(&self, state: &mut State, range: Range<u64>) -> Result<(), Errno> {
         let vmas: Vec<Vma> = state
             .vmas
             .overlapping(range.clone())
-            .filter(|v| v.demand_paged())
+            .filter(|v| v.demand_paged() || !v.owns_memory())
             .cloned()
             .collect();
         for vma in vmas {
             let part = range.start.max(vma.range.start)..range.end.min(vma.range.end);
+            if !vma.owns_memory() {
+                let mut page = abi::page_floor(part.start);
+                while page < part.end {
+                    self.place_file_page(state, &vma, page)?;
+                    page += abi::PAGE_SIZE;
+                }
+                continue;
+            }
             let mut chunk = align_down(part.start, FAULT_CHUNK);
             while chunk < part.end {
                 let filled = state

@@ -47,6 +47,15 @@ impl MemoryManager {
         forked.state.brk = parent.brk;
         let child = &mut forked.state;
         for vma in parent.vmas.iter().filter(|vma| !vma.on_fork.skip) {
+            if !vma.owns_memory() {
+                parent.file_pages.share_into(
+                    vma.range.clone(),
+                    &mut child.file_pages,
+                    &self.memory,
+                );
+                child.vmas.insert(vma.clone());
+                continue;
+            }
             if vma.shared || vma.special() {
                 self.memory.share(vma.memory_range());
                 child.vmas.insert(vma.clone());
@@ -111,8 +120,7 @@ impl MemoryManager {
         let state = self.state.lock();
         let mut runs: Vec<(Range<u64>, u64, Prot)> = Vec::new();
         for vma in state.vmas.iter() {
-            for run in present_runs(&state, vma, vma.range.clone()) {
-                let offset = vma.memory_at(run.start);
+            for (run, offset) in present_runs(&state, vma, vma.range.clone()) {
                 match runs.last_mut() {
                     Some((last, last_offset, prot))
                         if last.end == run.start

@@ -1,5 +1,5 @@
-//! What the futex code needs of an address space: which futexes are shared between address
-//! spaces, and atomic read-modify-writes of a futex word.
+//! What the futex code needs of an address space: keys of process-shared futexes, and atomic
+//! read-modify-writes of a futex word.
 
 use abi::Errno;
 use platform::Access;
@@ -8,14 +8,23 @@ use super::copy::copy_failure;
 use super::MemoryManager;
 
 impl MemoryManager {
-    /// The identity of the futex at `addr` beyond this address space: the memory-file offset
-    /// backing it when `addr` lies in a shared mapping (every process mapping the same memory
-    /// reaches the same offset), `None` in a private mapping (the futex is this address space's
-    /// alone), EFAULT if nothing is mapped there.
+    /// The key of a futex at `addr` that other address spaces can find: `Some(memory-file
+    /// offset of addr)` if it lies in a shared mapping (anonymous or of a file; a file's page is
+    /// placed first, so the key is the file page's, the same in every mapper), `None` in a
+    /// private mapping (the futex is keyed by address space and address instead), EFAULT if
+    /// unmapped.
     pub fn shared_futex_key(&self, addr: u64) -> Result<Option<u64>, Errno> {
-        let state = self.state.lock();
-        let vma = state.vmas.find(addr).ok_or(Errno::EFAULT)?;
-        Ok(vma.shared.then(|| vma.memory_at(addr)))
+        let mut state = self.state.lock();
+        let vma = state.vmas.find(addr).ok_or(Errno::EFAULT)?.clone();
+        if !vma.shared {
+            return Ok(None);
+        }
+        if vma.owns_memory() {
+            return Ok(Some(vma.memory_at(addr)));
+        }
+        let page = abi::page_floor(addr);
+        let memory = self.place_file_page(&mut state, &vma, page)?;
+        Ok(Some(memory + (addr - page)))
     }
 
     /// Replaces the 4-byte aligned guest word at `addr` with `update(current)` in one atomic

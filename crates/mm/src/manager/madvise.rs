@@ -85,9 +85,22 @@ impl MemoryManager {
                 continue;
             }
             let part = range.start.max(vma.range.start)..range.end.min(vma.range.end);
+            if let Some(pages) = vma.shared_file() {
+                // REMOVE punches the file itself; the next touch faults in fresh zero pages.
+                for (run, _) in present_runs(state, vma, part.clone()) {
+                    self.space
+                        .unmap(run.start, run.end - run.start)
+                        .map_err(|e| platform_failure("unmap", &e))?;
+                }
+                state.file_pages.release(part.clone(), &self.memory);
+                if let Some(offset) = vma.file_offset_at(part.start) {
+                    pages.punch(offset, part.end - part.start);
+                }
+                continue;
+            }
             if vma.demand_paged() {
                 // Unmap so the next touch faults and reads the file again.
-                for run in present_runs(state, vma, part.clone()) {
+                for (run, _) in present_runs(state, vma, part.clone()) {
                     self.space
                         .unmap(run.start, run.end - run.start)
                         .map_err(|e| platform_failure("unmap", &e))?;

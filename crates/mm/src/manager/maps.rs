@@ -73,7 +73,9 @@ impl MemoryManager {
                 (Some(prev), Some(last)) if prev.same_mapping_as(vma) => last.end = vma.range.end,
                 _ => {
                     let (device, inode, name) = match &vma.backing {
-                        Backing::File { file, .. } => (file.device(), file.inode(), file.name()),
+                        Backing::File { file, .. } | Backing::SharedFile { file, .. } => {
+                            (file.device(), file.inode(), file.name())
+                        }
                         Backing::Special { name } => (0, 0, name.to_vec()),
                         Backing::Anonymous if vma.grows_down => (0, 0, b"[stack]".to_vec()),
                         Backing::Anonymous if heap.contains(&vma.range.start) => {

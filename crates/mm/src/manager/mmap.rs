@@ -49,6 +49,7 @@ impl MemoryManager {
         if fixed && !page_aligned(request.addr) {
             return Err(Errno::EINVAL);
         }
+        let mut max_prot = Prot::RWX;
         let backing = match request.file {
             None => Backing::Anonymous,
             Some((file, offset)) => {
@@ -57,17 +58,31 @@ impl MemoryManager {
                 }
                 offset.checked_add(len).ok_or(Errno::EOVERFLOW)?;
                 if request.shared {
-                    // Shared file mappings need pages shared with the file and other mappers
-                    // (and written back); until that exists they are refused as for a file
-                    // that cannot be mapped.
-                    return Err(Errno::ENODEV);
+                    // The file's own pages, which must live in this address space's memory
+                    // file to be mapped.
+                    let pages = file
+                        .shared_pages()
+                        .filter(|pages| Arc::ptr_eq(pages.memory(), &self.memory))
+                        .ok_or(Errno::ENODEV)?;
+                    if !file.writable() {
+                        if request.prot.write {
+                            return Err(Errno::EACCES);
+                        }
+                        max_prot.write = false;
+                    }
+                    Backing::SharedFile {
+                        file,
+                        pages,
+                        offset,
+                    }
+                } else {
+                    Backing::File { file, offset }
                 }
-                Backing::File { file, offset }
             }
         };
         let template = VmaTemplate {
             prot: request.prot,
-            max_prot: Prot::RWX,
+            max_prot,
             shared: request.shared,
             grows_down: request.grows_down,
             backing,
@@ -88,7 +103,10 @@ impl MemoryManager {
             }
             // A new anonymous mapping replaces the old pages in the platform by itself; a
             // demand-paged one leaves the range unmapped, so the old pages must go.
-            let demand_paged = matches!(template.backing, Backing::File { .. });
+            let demand_paged = matches!(
+                template.backing,
+                Backing::File { .. } | Backing::SharedFile { .. }
+            );
             self.remove(&mut state, request.addr..end, demand_paged)?;
             request.addr
         } else {
@@ -141,7 +159,7 @@ impl MemoryManager {
         // One protect call per run of present pages, however many VMAs it spans.
         let mut runs: Vec<std::ops::Range<u64>> = Vec::new();
         for vma in state.vmas.overlapping(addr..end) {
-            for run in present_runs(&state, vma, addr..end) {
+            for (run, _) in present_runs(&state, vma, addr..end) {
                 match runs.last_mut() {
                     Some(last) if last.end == run.start => last.end = run.end,
                     _ => runs.push(run),

@@ -9,6 +9,8 @@ mod madvise;
 mod maps;
 mod mmap;
 mod mremap;
+mod residency;
+mod shared_file;
 mod special;
 mod stats;
 #[cfg(test)]
@@ -22,9 +24,11 @@ use abi::{Errno, PAGE_SIZE};
 use parking_lot::Mutex;
 use platform::{AddressSpace, PlatformError, Prot};
 
+use crate::file_pages::FilePages;
 use crate::memory_file::MemoryFile;
 use crate::range_set::RangeSet;
 use crate::vma::{Backing, ForkFlags, Vma, VmaSet};
+use shared_file::MappedFilePages;
 
 pub use fault::MappingsEpoch;
 pub use fork::ForkedMemory;
@@ -52,6 +56,17 @@ pub trait MappableFile: Send + Sync {
     fn inode(&self) -> u64 {
         0
     }
+
+    /// The file's pages, for shared mappings: every mapper and read(2)/write(2) see them. `None`
+    /// (the default) for a file that cannot be mapped shared (mmap fails with ENODEV).
+    fn shared_pages(&self) -> Option<Arc<FilePages>> {
+        None
+    }
+
+    /// Whether a shared mapping may write the file (it was opened for writing).
+    fn writable(&self) -> bool {
+        false
+    }
 }
 
 /// Room left between the top of the user range and the mmap base, for the main stack to grow.
@@ -78,6 +93,8 @@ struct State {
     vmas: VmaSet,
     /// Memory-file ranges of demand-paged VMAs that are filled and mapped.
     populated: RangeSet,
+    /// The file pages placed in shared file mappings.
+    file_pages: MappedFilePages,
     brk: Brk,
 }
 
@@ -87,6 +104,7 @@ impl State {
         State {
             vmas: VmaSet::new(),
             populated: RangeSet::new(),
+            file_pages: MappedFilePages::default(),
             brk: Brk {
                 start: 0,
                 current: 0,
@@ -97,9 +115,20 @@ impl State {
     /// Gives up the memory of every VMA (freed where no other address space holds it).
     fn release_memory(&mut self, memory: &MemoryFile) {
         for vma in std::mem::take(&mut self.vmas).iter() {
-            memory.release(vma.memory_range());
+            self.release_vma(vma, vma.range.clone(), memory);
         }
         self.populated = RangeSet::new();
+    }
+
+    /// Gives up the memory behind `range` of `vma` (a VMA just taken out of the set).
+    fn release_vma(&mut self, vma: &Vma, range: Range<u64>, memory: &MemoryFile) {
+        if vma.owns_memory() {
+            let owned = vma.memory_for(&range);
+            self.populated.remove(owned.clone());
+            memory.release(owned);
+        } else {
+            self.file_pages.release(range, memory);
+        }
     }
 }
 
@@ -167,11 +196,16 @@ impl MemoryManager {
         len: u64,
         template: VmaTemplate,
     ) -> Result<(), Errno> {
-        let memory = self.memory.allocate(len).map_err(|e| {
-            // Any guest can ask for more than there is: its ENOMEM, not the Sentry's warning.
-            tracing::debug!("mmap of {len:#x} bytes: {e}");
-            Errno::ENOMEM
-        })?;
+        let owns_memory = !matches!(template.backing, Backing::SharedFile { .. });
+        let memory = if owns_memory {
+            self.memory.allocate(len).map_err(|e| {
+                // Any guest can ask for more than there is: its ENOMEM, not the Sentry's warning.
+                tracing::debug!("mmap of {len:#x} bytes: {e}");
+                Errno::ENOMEM
+            })?
+        } else {
+            0..0
+        };
         let vma = Vma {
             range: addr..addr + len,
             prot: template.prot,
@@ -182,7 +216,7 @@ impl MemoryManager {
             backing: template.backing,
             on_fork: template.on_fork,
         };
-        if !vma.demand_paged() {
+        if !vma.demand_paged() && owns_memory {
             if let Err(e) = self.map_file(addr, len, memory.start, vma.prot) {
                 self.memory.release(memory);
                 return Err(e);
@@ -208,9 +242,7 @@ impl MemoryManager {
                 .map_err(|e| platform_failure("unmap", &e))?;
         }
         for vma in state.vmas.take(range) {
-            let memory = vma.memory_range();
-            state.populated.remove(memory.clone());
-            self.memory.release(memory);
+            state.release_vma(&vma, vma.range.clone(), &self.memory);
         }
         Ok(())
     }
@@ -225,9 +257,9 @@ impl MemoryManager {
         dest: u64,
         prot: Prot,
     ) -> Result<(), Errno> {
-        for run in present_runs(state, vma, range.clone()) {
+        for (run, offset) in present_runs(state, vma, range.clone()) {
             let at = dest + (run.start - range.start);
-            self.map_file(at, run.end - run.start, vma.memory_at(run.start), prot)?;
+            self.map_file(at, run.end - run.start, offset, prot)?;
         }
         Ok(())
     }
@@ -292,6 +324,11 @@ impl VmaTemplate {
                 file: file.clone(),
                 offset,
             },
+            (Backing::SharedFile { file, pages, .. }, Some(offset)) => Backing::SharedFile {
+                file: file.clone(),
+                pages: pages.clone(),
+                offset,
+            },
             _ => Backing::Anonymous,
         };
         VmaTemplate {
@@ -305,22 +342,27 @@ impl VmaTemplate {
     }
 }
 
-/// The guest ranges of `vma` within `range` that are mapped in the platform address space: all
-/// of an anonymous VMA, the filled chunks of a demand-paged one.
-fn present_runs(state: &State, vma: &Vma, range: Range<u64>) -> Vec<Range<u64>> {
+/// The guest ranges of `vma` within `range` that are mapped in the platform address space, each
+/// with the memory-file offset of its start: all of an anonymous VMA, the filled chunks of a
+/// demand-paged one, the placed pages of a shared file mapping.
+fn present_runs(state: &State, vma: &Vma, range: Range<u64>) -> Vec<(Range<u64>, u64)> {
     let range = range.start.max(vma.range.start)..range.end.min(vma.range.end);
     if range.is_empty() {
         return Vec::new();
     }
+    if !vma.owns_memory() {
+        return state.file_pages.runs(range);
+    }
     if !vma.demand_paged() {
-        return vec![range];
+        let offset = vma.memory_at(range.start);
+        return vec![(range, offset)];
     }
     let to_guest = |memory: u64| vma.range.start + (memory - vma.memory_offset);
     state
         .populated
         .intersection(vma.memory_for(&range))
         .into_iter()
-        .map(|m| to_guest(m.start)..to_guest(m.end))
+        .map(|m| (to_guest(m.start)..to_guest(m.end), m.start))
         .collect()
 }
 

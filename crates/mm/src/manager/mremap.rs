@@ -111,6 +111,10 @@ impl MemoryManager {
             .unmap(source.start, source.end - source.start)
             .map_err(|e| platform_failure("unmap", &e))?;
         for mut vma in moved {
+            if !vma.owns_memory() {
+                let at = dest + (vma.range.start - source.start);
+                state.file_pages.relocate(vma.range.clone(), at);
+            }
             let len = vma.len();
             vma.range.start = dest + (vma.range.start - source.start);
             vma.range.end = vma.range.start + len;

@@ -1,5 +1,7 @@
 //! Sizes of an address space, for /proc/[pid]/status and statm.
 
+use abi::PAGE_SIZE;
+
 use super::MemoryManager;
 
 /// How much an address space maps and how much of it holds memory, in bytes.
@@ -46,6 +48,11 @@ impl MemoryManager {
                 stats.data += len;
             } else if vma.prot.exec && !vma.prot.write {
                 stats.exec += len;
+            }
+            if !vma.owns_memory() {
+                // The file's pages placed here, whether or not they hold data.
+                stats.resident_shared += state.file_pages.count(vma.range.clone()) * PAGE_SIZE;
+                continue;
             }
             // Only filled chunks of a demand-paged mapping count: an unfilled one may still hold
             // bytes of a fill that failed to map.

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use platform::Prot;
 
+use crate::file_pages::FilePages;
 use crate::manager::MappableFile;
 pub(crate) use set::VmaSet;
 
-/// Where a VMA's contents come from. Either way the pages live in the VMA's memory-file range.
+/// Where a VMA's contents come from. The pages live in the VMA's memory-file range, except for
+/// a shared file mapping's.
 #[derive(Clone)]
 pub(crate) enum Backing {
     /// Zero-filled memory, mapped in full when created.
@@ -18,6 +20,14 @@ pub(crate) enum Backing {
     /// A private copy of a file, filled in chunks on first touch (demand paging).
     File {
         file: Arc<dyn MappableFile>,
+        offset: u64,
+    },
+    /// A shared mapping of a file: the pages are the file's own (see [`FilePages`]), found
+    /// page by page in the address space's mapped file pages, never in the VMA's memory-file
+    /// range (it has none).
+    SharedFile {
+        file: Arc<dyn MappableFile>,
+        pages: Arc<FilePages>,
         offset: u64,
     },
     /// Pages the Sentry owns and every address space shows (the vDSO and its data page):
@@ -73,8 +83,23 @@ impl Vma {
     pub(crate) fn file_offset_at(&self, addr: u64) -> Option<u64> {
         match &self.backing {
             Backing::Anonymous | Backing::Special { .. } => None,
-            Backing::File { offset, .. } => Some(offset + (addr - self.range.start)),
+            Backing::File { offset, .. } | Backing::SharedFile { offset, .. } => {
+                Some(offset + (addr - self.range.start))
+            }
         }
+    }
+
+    /// The file pages of a shared file mapping.
+    pub(crate) fn shared_file(&self) -> Option<&Arc<FilePages>> {
+        match &self.backing {
+            Backing::SharedFile { pages, .. } => Some(pages),
+            _ => None,
+        }
+    }
+
+    /// Whether the VMA has a memory-file range of its own (all but shared file mappings).
+    pub(crate) fn owns_memory(&self) -> bool {
+        !matches!(self.backing, Backing::SharedFile { .. })
     }
 
     /// Whether the pages are filled on demand rather than mapped at creation.
@@ -93,7 +118,9 @@ impl Vma {
         let mut upper = self.clone();
         upper.range.start = addr;
         upper.memory_offset = self.memory_at(addr);
-        if let Backing::File { offset, .. } = &mut upper.backing {
+        if let Backing::File { offset, .. } | Backing::SharedFile { offset, .. } =
+            &mut upper.backing
+        {
             *offset += addr - self.range.start;
         }
         self.range.end = addr;
@@ -109,6 +136,12 @@ impl Vma {
             (Backing::File { file: a, .. }, Backing::File { file: b, offset }) => {
                 Arc::ptr_eq(a, b) && self.file_offset_at(self.range.end) == Some(*offset)
             }
+            (
+                Backing::SharedFile { pages: a, .. },
+                Backing::SharedFile {
+                    pages: b, offset, ..
+                },
+            ) => Arc::ptr_eq(a, b) && self.file_offset_at(self.range.end) == Some(*offset),
             _ => false,
         };
         self.range.end == next.range.start
@@ -123,6 +156,7 @@ impl Vma {
     /// Whether `next` can be folded into `self`: the same mapping, backed by the memory-file
     /// bytes that follow `self`'s.
     pub(crate) fn can_merge(&self, next: &Vma) -> bool {
-        self.same_mapping_as(next) && self.memory_at(self.range.end) == next.memory_offset
+        self.same_mapping_as(next)
+            && (!self.owns_memory() || self.memory_at(self.range.end) == next.memory_offset)
     }
 }

@@ -73,7 +73,8 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let vfs = Vfs::new(vfs::tmpfs::TmpFs::new(0o1777));
+        let memory = mm::MemoryFile::new(1 << 30).expect("memory file");
+        let vfs = Vfs::new(vfs::tmpfs::TmpFs::new(0o1777, memory.clone()), memory);
         let ctx = LookupCtx {
             root: vfs.root(),
             start: vfs.root(),

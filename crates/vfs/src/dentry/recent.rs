@@ -104,7 +104,8 @@ mod tests {
     use crate::FileSystem;
 
     fn dentry() -> Arc<Dentry> {
-        Dentry::new_root(TmpFs::new(0o755).root())
+        let memory = mm::MemoryFile::new(1 << 20).expect("memory file");
+        Dentry::new_root(TmpFs::new(0o755, memory).root())
     }
 
     #[test]

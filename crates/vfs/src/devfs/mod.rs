@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use abi::{Errno, Statfs};
 
+use mm::MemoryFile;
+
 use crate::fs::{FileSystem, Inode};
 use crate::tmpfs::{DeviceOps, TmpFs};
 use devices::{Full, Null, Random, Tty, Zero};
@@ -53,8 +55,10 @@ pub struct DevFs {
 }
 
 impl DevFs {
-    pub fn new() -> Result<Arc<DevFs>, Errno> {
-        let tmpfs = TmpFs::new(0o755);
+    /// /dev, its regular files (and /dev/shm's, unless a tmpfs is mounted there) keeping their
+    /// data in `memory`.
+    pub fn new(memory: Arc<MemoryFile>) -> Result<Arc<DevFs>, Errno> {
+        let tmpfs = TmpFs::new(0o755, memory);
         let root = tmpfs.root_dir();
         for (name, major, minor) in DEVICES {
             let ops = device_ops(name).ok_or(Errno::ENODEV)?;

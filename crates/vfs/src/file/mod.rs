@@ -186,6 +186,12 @@ impl OpenFile {
         Err(Errno::ENXIO)
     }
 
+    /// The file's pages, for a shared mapping (mmap MAP_SHARED), if its filesystem keeps them
+    /// in the sandbox's memory file (tmpfs, memfds); `None` otherwise.
+    pub fn shared_pages(&self) -> Option<Arc<mm::FilePages>> {
+        self.path.as_ref()?.inode().shared_pages()
+    }
+
     /// The status flags and access mode, as F_GETFL returns them.
     pub fn status_flags(&self) -> i32 {
         *self.flags.lock()

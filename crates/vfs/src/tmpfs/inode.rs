@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use abi::{Errno, Stat, Timespec};
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use mm::{FilePages, PageQuota};
+use parking_lot::{Mutex, MutexGuard};
 
-use super::{charged_bytes, DeviceOps, Shared};
+use super::{DeviceOps, Shared};
 use crate::file::FileOps;
 use crate::fs::{DirEntry, FileType, Inode, SetAttr};
 use crate::pipe::Pipe;
@@ -15,8 +16,6 @@ use crate::vfs::now;
 
 /// Linux tmpfs counts this many bytes per directory entry in a directory's size.
 const BOGO_DIRENT_SIZE: u64 = 20;
-/// The most a regular file's buffer reserves beyond what a write needs.
-const MAX_GROWTH_HEADROOM: usize = 1 << 20;
 
 pub struct TmpfsInode {
     shared: Arc<Shared>,
@@ -39,7 +38,8 @@ struct Meta {
 type Children = BTreeMap<Vec<u8>, Arc<TmpfsInode>>;
 
 enum Body {
-    Regular(RwLock<Vec<u8>>),
+    /// A regular file's data lives in memory-file pages, which shared mappings map directly.
+    Regular(Arc<FilePages>),
     Directory(Mutex<Children>),
     Symlink(Vec<u8>),
     Device {
@@ -81,6 +81,24 @@ impl TmpfsInode {
 
     pub(super) fn shared(&self) -> &Shared {
         &self.shared
+    }
+
+    /// The body of a new, empty regular file: pages in the filesystem's memory file, charged to
+    /// the filesystem.
+    fn new_regular_body(&self) -> Body {
+        let quota: Arc<dyn PageQuota> = self.shared.clone();
+        Body::Regular(Arc::new(FilePages::new(
+            Arc::clone(&self.shared.memory),
+            quota,
+        )))
+    }
+
+    /// The space the file takes, in 512-byte blocks as stat(2) counts: its pages holding data.
+    fn blocks_512(&self) -> u64 {
+        match &self.body {
+            Body::Regular(pages) => pages.resident_pages() * (abi::PAGE_SIZE / 512),
+            _ => self.size().div_ceil(512),
+        }
     }
 
     fn children(&self) -> Result<MutexGuard<'_, Children>, Errno> {
@@ -127,7 +145,7 @@ impl TmpfsInode {
 
     fn size(&self) -> u64 {
         match &self.body {
-            Body::Regular(data) => data.read().len() as u64,
+            Body::Regular(pages) => pages.size(),
             Body::Directory(children) => (children.lock().len() as u64 + 2) * BOGO_DIRENT_SIZE,
             Body::Symlink(target) => target.len() as u64,
             Body::Device { .. } | Body::Fifo(_) | Body::Socket(_) => 0,
@@ -151,51 +169,10 @@ impl TmpfsInode {
         meta.nlink = meta.nlink.saturating_sub(1);
     }
 
-    /// Sets the length of a regular file's `data` to `len`, charging the filesystem for the
-    /// blocks it gains (ENOSPC when they don't fit, or the Sentry can't hold them) and
-    /// crediting it for those it loses.
-    fn resize_data(&self, data: &mut Vec<u8>, len: u64) -> Result<(), Errno> {
-        let new_len = usize::try_from(len).map_err(|_| Errno::EFBIG)?;
-        let (old_charge, new_charge) = (charged_bytes(data.len() as u64), charged_bytes(len));
-        if new_charge > old_charge {
-            self.shared.charge(new_charge - old_charge)?;
-            // Appends grow the buffer by up to MAX_GROWTH_HEADROOM more than needed, so a file
-            // written in small pieces is not copied on every write, and the heap never holds
-            // much more than the filesystem is charged.
-            let needed = new_len - data.len();
-            let headroom = data.len().min(MAX_GROWTH_HEADROOM);
-            if data.capacity() < new_len
-                && data.try_reserve_exact(needed + headroom).is_err()
-                && data.try_reserve_exact(needed).is_err()
-            {
-                self.shared.uncharge(new_charge - old_charge);
-                return Err(Errno::ENOSPC);
-            }
-        } else {
-            self.shared.uncharge(old_charge - new_charge);
-        }
-        data.resize(new_len, 0);
-        if new_charge < old_charge {
-            data.shrink_to_fit();
-        }
-        Ok(())
-    }
-
     fn drop_link(&self) {
         let mut meta = self.meta.lock();
         meta.nlink = meta.nlink.saturating_sub(1);
         meta.ctime = now();
-    }
-}
-
-/// A file's data gives its space back to the filesystem when the last reference to the file
-/// (link, open file, mapping) is gone.
-impl Drop for TmpfsInode {
-    fn drop(&mut self) {
-        if let Body::Regular(data) = &self.body {
-            self.shared
-                .uncharge(charged_bytes(data.read().len() as u64));
-        }
     }
 }
 
@@ -231,7 +208,7 @@ impl Inode for TmpfsInode {
             },
             st_size: i64::try_from(size).unwrap_or(i64::MAX),
             st_blksize: 4096,
-            st_blocks: i64::try_from(size.div_ceil(512)).unwrap_or(i64::MAX),
+            st_blocks: i64::try_from(self.blocks_512()).unwrap_or(i64::MAX),
             st_atime: meta.atime,
             st_mtime: meta.mtime,
             st_ctime: meta.ctime,
@@ -261,12 +238,7 @@ impl Inode for TmpfsInode {
     }
 
     fn create(&self, name: &[u8], mode: u32) -> Result<Arc<dyn Inode>, Errno> {
-        let file = Self::new(
-            &self.shared,
-            mode,
-            1,
-            Body::Regular(RwLock::new(Vec::new())),
-        );
+        let file = Self::new(&self.shared, mode, 1, self.new_regular_body());
         self.add_child(name, file.clone())?;
         Ok(file)
     }
@@ -277,7 +249,7 @@ impl Inode for TmpfsInode {
 
     fn mknod(&self, name: &[u8], file_type: FileType, mode: u32, rdev: u64) -> Result<(), Errno> {
         let body = match file_type {
-            FileType::Regular => Body::Regular(RwLock::new(Vec::new())),
+            FileType::Regular => self.new_regular_body(),
             FileType::Fifo => Body::Fifo(Pipe::new()),
             // Only devices the Sentry implements can be made: the node needs their behaviour.
             FileType::CharDevice => Body::Device {
@@ -440,15 +412,7 @@ impl Inode for TmpfsInode {
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         match &self.body {
-            Body::Regular(data) => {
-                let data = data.read();
-                let start = usize::try_from(offset)
-                    .unwrap_or(usize::MAX)
-                    .min(data.len());
-                let n = buf.len().min(data.len() - start);
-                buf[..n].copy_from_slice(&data[start..start + n]);
-                Ok(n)
-            }
+            Body::Regular(pages) => pages.read_at(offset, buf),
             Body::Directory(_) => Err(Errno::EISDIR),
             Body::Device { ops, .. } => ops.read(offset, buf),
             Body::Symlink(_) | Body::Fifo(_) | Body::Socket(_) => Err(Errno::EINVAL),
@@ -456,8 +420,8 @@ impl Inode for TmpfsInode {
     }
 
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize, Errno> {
-        let data = match &self.body {
-            Body::Regular(data) => data,
+        let pages = match &self.body {
+            Body::Regular(pages) => pages,
             Body::Directory(_) => return Err(Errno::EISDIR),
             Body::Device { ops, .. } => return ops.write(offset, buf),
             Body::Symlink(_) | Body::Fifo(_) | Body::Socket(_) => return Err(Errno::EINVAL),
@@ -465,26 +429,8 @@ impl Inode for TmpfsInode {
         if buf.is_empty() {
             return Ok(0);
         }
-        let mut end = offset.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
-        let written;
-        {
-            let mut data = data.write();
-            if (data.len() as u64) < end {
-                if let Err(errno) = self.resize_data(&mut data, end) {
-                    // As Linux, a write that doesn't fit writes what does, if anything.
-                    let fits = self.shared.free_bytes() + charged_bytes(data.len() as u64);
-                    end = end.min(fits);
-                    if end <= offset || self.resize_data(&mut data, end).is_err() {
-                        return Err(errno);
-                    }
-                }
-            }
-            // The data is at least `end` long, so both fit in usize.
-            let start = usize::try_from(offset).map_err(|_| Errno::EFBIG)?;
-            let end = usize::try_from(end).map_err(|_| Errno::EFBIG)?;
-            data[start..end].copy_from_slice(&buf[..end - start]);
-            written = end - start;
-        }
+        // As Linux, a write that doesn't fit writes what does, if anything.
+        let written = pages.write_at(offset, buf)?;
         self.touch_modified();
         Ok(written)
     }
@@ -502,10 +448,11 @@ impl Inode for TmpfsInode {
 
     fn set_attr(&self, attr: &SetAttr) -> Result<(), Errno> {
         if let Some(size) = attr.size {
-            let Body::Regular(data) = &self.body else {
+            let Body::Regular(pages) = &self.body else {
                 return Err(Errno::EINVAL);
             };
-            self.resize_data(&mut data.write(), size)?;
+            // Growing costs nothing until written: tmpfs files are sparse.
+            pages.set_size(size);
             self.meta.lock().mtime = now();
         }
         let mut meta = self.meta.lock();
@@ -528,36 +475,36 @@ impl Inode for TmpfsInode {
         Ok(())
     }
 
-    /// tmpfs's fallocate: space needs no reserving, so mode 0 only grows the file,
-    /// FALLOC_FL_KEEP_SIZE does nothing and FALLOC_FL_PUNCH_HOLE zeroes the range inside the
-    /// file; the other modes are EOPNOTSUPP, as Linux's shmem_fallocate.
+    /// tmpfs's fallocate, as Linux's shmem_fallocate: mode 0 allocates the range's pages
+    /// (charging the filesystem) and grows the file, FALLOC_FL_KEEP_SIZE allocates without
+    /// growing, FALLOC_FL_PUNCH_HOLE (with KEEP_SIZE) drops the pages of the range inside the
+    /// file; the other modes are EOPNOTSUPP.
     fn allocate(&self, mode: i32, offset: u64, len: u64) -> Result<(), Errno> {
-        let Body::Regular(data) = &self.body else {
+        let Body::Regular(pages) = &self.body else {
             return Err(Errno::ENODEV);
         };
-        let end = offset.saturating_add(len);
         match mode {
-            0 => {
-                let mut data = data.write();
-                if (data.len() as u64) < end {
-                    self.resize_data(&mut data, end)?;
-                    drop(data);
+            0 | libc::FALLOC_FL_KEEP_SIZE => {
+                let grows = offset.saturating_add(len) > pages.size();
+                pages.allocate(offset, len, mode == libc::FALLOC_FL_KEEP_SIZE)?;
+                if grows && mode == 0 {
                     self.touch_modified();
                 }
                 Ok(())
             }
-            libc::FALLOC_FL_KEEP_SIZE => Ok(()),
             m if m == libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE => {
-                let mut data = data.write();
-                let size = data.len();
-                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(size);
-                let end = usize::try_from(end).unwrap_or(usize::MAX).min(size);
-                data[start..end].fill(0);
-                drop(data);
+                pages.punch(offset, len);
                 self.touch_modified();
                 Ok(())
             }
             _ => Err(Errno::EOPNOTSUPP),
+        }
+    }
+
+    fn shared_pages(&self) -> Option<Arc<FilePages>> {
+        match &self.body {
+            Body::Regular(pages) => Some(Arc::clone(pages)),
+            _ => None,
         }
     }
 

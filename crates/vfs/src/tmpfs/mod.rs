@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use abi::{Errno, Statfs};
+use mm::{MemoryFile, PageQuota};
 
 use crate::fs::{new_device_id, FileSystem, Inode};
 pub use inode::TmpfsInode;
 
 /// `TMPFS_MAGIC` for statfs.
 const TMPFS_MAGIC: i64 = 0x0102_1994;
-/// The block size statfs reports, and the unit file data is charged in.
+/// The block size statfs reports, and the unit file data is charged in (a page).
 const BLOCK_SIZE: u64 = 4096;
 /// The size of a tmpfs made without one (/dev): Linux sizes tmpfs at half of RAM by default;
 /// the sandbox's /tmp is given its size by the caller.
@@ -43,8 +44,10 @@ struct Shared {
     next_ino: AtomicU64,
     /// The filesystem's size in bytes: the data of its files never takes more.
     size: u64,
-    /// Bytes charged for file data, in whole blocks per file.
+    /// Bytes charged for file data: the pages its files hold.
     used: AtomicU64,
+    /// Where the files' pages live: the sandbox's memory file, so they can be mapped.
+    memory: Arc<MemoryFile>,
 }
 
 impl Shared {
@@ -73,9 +76,15 @@ impl Shared {
     }
 }
 
-/// The space file data of `len` bytes is charged: whole blocks, as Linux counts pages.
-fn charged_bytes(len: u64) -> u64 {
-    len.div_ceil(BLOCK_SIZE).saturating_mul(BLOCK_SIZE)
+/// A file's pages are charged to its filesystem, one block each, as Linux counts them.
+impl PageQuota for Shared {
+    fn charge(&self, pages: u64) -> Result<(), Errno> {
+        self.charge(pages.saturating_mul(BLOCK_SIZE))
+    }
+
+    fn uncharge(&self, pages: u64) {
+        self.uncharge(pages * BLOCK_SIZE);
+    }
 }
 
 pub struct TmpFs {
@@ -84,19 +93,21 @@ pub struct TmpFs {
 
 impl TmpFs {
     /// An empty tmpfs whose root has permission bits `root_mode` (0o1777 for /tmp, 0o755 for
-    /// /dev), of [`DEFAULT_SIZE`].
-    pub fn new(root_mode: u32) -> Arc<TmpFs> {
-        Self::with_size(root_mode, DEFAULT_SIZE)
+    /// /dev), of [`DEFAULT_SIZE`], keeping file data in `memory`.
+    pub fn new(root_mode: u32, memory: Arc<MemoryFile>) -> Arc<TmpFs> {
+        Self::with_size(root_mode, DEFAULT_SIZE, memory)
     }
 
     /// An empty tmpfs whose files can hold `size` bytes in all (rounded down to whole blocks);
-    /// writing past it is ENOSPC.
-    pub fn with_size(root_mode: u32, size: u64) -> Arc<TmpFs> {
+    /// writing past it is ENOSPC. File data lives in `memory` (pages cost nothing until
+    /// written: files are sparse).
+    pub fn with_size(root_mode: u32, size: u64, memory: Arc<MemoryFile>) -> Arc<TmpFs> {
         let shared = Arc::new(Shared {
             dev: new_device_id(),
             next_ino: AtomicU64::new(1),
             size: size / BLOCK_SIZE * BLOCK_SIZE,
             used: AtomicU64::new(0),
+            memory,
         });
         Arc::new(TmpFs {
             root: TmpfsInode::new_dir(&shared, root_mode),
@@ -154,13 +165,17 @@ mod tests {
     /// BLOCK_SIZE, for buffer lengths.
     const PAGE: usize = 4096;
 
+    fn memory() -> Arc<MemoryFile> {
+        MemoryFile::new(1 << 30).expect("memory file")
+    }
+
     fn free_blocks(fs: &TmpFs) -> u64 {
         fs.statfs().expect("statfs").f_bfree
     }
 
     #[test]
     fn data_is_charged_in_blocks_up_to_the_size() {
-        let fs = TmpFs::with_size(0o755, BLOCKS * BLOCK_SIZE);
+        let fs = TmpFs::with_size(0o755, BLOCKS * BLOCK_SIZE, memory());
         let file = fs.root_dir().create(b"a", 0o644).expect("create");
         assert_eq!(file.write_at(0, b"x").expect("write"), 1);
         assert_eq!(free_blocks(&fs), BLOCKS - 1);
@@ -172,12 +187,14 @@ mod tests {
         assert_eq!(file.write_at(BLOCKS * BLOCK_SIZE, b"y"), Err(Errno::ENOSPC));
         let other = fs.root_dir().create(b"b", 0o644).expect("create");
         assert_eq!(other.write_at(0, b"z"), Err(Errno::ENOSPC));
-        // Truncating past the size is refused, shrinking gives the blocks back.
+        // Truncating past the size costs nothing (files are sparse), shrinking gives the
+        // blocks back.
         let grow = SetAttr {
-            size: Some(BLOCKS * BLOCK_SIZE + 1),
+            size: Some(1 << 40),
             ..SetAttr::default()
         };
-        assert_eq!(file.set_attr(&grow), Err(Errno::ENOSPC));
+        assert_eq!(file.set_attr(&grow), Ok(()));
+        assert_eq!(free_blocks(&fs), 0);
         let shrink = SetAttr {
             size: Some(BLOCK_SIZE),
             ..SetAttr::default()
@@ -190,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_file_gives_its_space_back_when_the_last_reference_goes() {
-        let fs = TmpFs::with_size(0o755, BLOCKS * BLOCK_SIZE);
+        let fs = TmpFs::with_size(0o755, BLOCKS * BLOCK_SIZE, memory());
         let file = fs.root_dir().create(b"a", 0o644).expect("create");
         file.write_at(0, &[1; 3 * PAGE]).expect("write");
         fs.root_dir().unlink(b"a").expect("unlink");

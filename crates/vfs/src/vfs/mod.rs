@@ -48,7 +48,9 @@ pub struct Vfs {
 }
 
 impl Vfs {
-    pub fn new(root_fs: Arc<dyn FileSystem>) -> Arc<Vfs> {
+    /// A VFS over `root_fs`; memfds keep their data in `memory` (the sandbox's memory file, so
+    /// they can be mapped shared).
+    pub fn new(root_fs: Arc<dyn FileSystem>, memory: Arc<mm::MemoryFile>) -> Arc<Vfs> {
         let root_mount = Arc::new(Mount::new(0, root_fs, None));
         let root = VfsPath::new(root_mount.clone(), root_mount.root().clone());
         Arc::new(Vfs {
@@ -56,7 +58,11 @@ impl Vfs {
             mounts: RwLock::new(HashMap::new()),
             next_mount_id: AtomicU64::new(2),
             recent: RecentDentries::new(DENTRY_CACHE_CAPACITY),
-            memfd_mount: Arc::new(Mount::new(1, crate::tmpfs::TmpFs::new(0o1777), None)),
+            memfd_mount: Arc::new(Mount::new(
+                1,
+                crate::tmpfs::TmpFs::new(0o1777, memory),
+                None,
+            )),
             memfd_naming: Mutex::new(()),
         })
     }

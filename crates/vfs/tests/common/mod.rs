@@ -7,8 +7,14 @@ use abi::Errno;
 use vfs::tmpfs::TmpFs;
 use vfs::{LookupCtx, OpenFile, Vfs};
 
+/// The memory file the tests' tmpfs files keep their data in, one per test binary.
+pub fn memory() -> Arc<mm::MemoryFile> {
+    static MEMORY: std::sync::OnceLock<Arc<mm::MemoryFile>> = std::sync::OnceLock::new();
+    Arc::clone(MEMORY.get_or_init(|| mm::MemoryFile::new(1 << 30).expect("memory file")))
+}
+
 pub fn tmpfs_vfs() -> (Arc<Vfs>, LookupCtx) {
-    let vfs = Vfs::new(TmpFs::new(0o1777));
+    let vfs = Vfs::new(TmpFs::new(0o1777, memory()), memory());
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),

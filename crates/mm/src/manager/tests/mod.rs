@@ -7,6 +7,7 @@ mod futex_key;
 mod mapping;
 mod properties;
 mod resize;
+mod shared_file;
 mod special;
 mod stats;
 
