@@ -26,7 +26,7 @@ const OPARG_SHIFT: u32 = 8;
 
 /// The 12-bit field of `encoded` at `shift`, sign-extended.
 fn signed_field(encoded: u32, shift: u32) -> i32 {
-    (((encoded >> shift) & 0xfff) as i32) << 20 >> 20
+    ((encoded >> shift) & 0xfff).cast_signed() << 20 >> 20
 }
 
 impl WakeOp {
