@@ -2,14 +2,17 @@
  * Futexes in memory shared between processes: a parent and a forked child hand a counter back
  * and forth through MAP_SHARED|MAP_ANONYMOUS memory, sleeping with FUTEX_WAIT and woken with
  * FUTEX_WAKE (no FUTEX_PRIVATE_FLAG), and process-shared pthread mutexes, condition variables
- * and robust mutexes work across fork.
+ * and robust mutexes work across fork. Then the same counter and a robust mutex through a
+ * POSIX shared memory object (/dev/shm) mapped by a fork+exec'ed peer.
  */
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include "../check.h"
 
 #define ROUNDS 200
@@ -90,8 +93,93 @@ static void child_main(struct shared *s)
 	_exit(failed);
 }
 
-int main(void)
+/* What a /dev/shm object holds for the exec'ed peer. */
+struct shm_area {
+	uint32_t turn;
+	uint32_t count;
+	uint32_t robust_held;
+	pthread_mutex_t robust;
+};
+
+/* Maps the shared memory object open as `fd`. */
+static struct shm_area *map_shm(int fd)
 {
+	void *at = mmap(NULL, sizeof(struct shm_area), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return at == MAP_FAILED ? NULL : at;
+}
+
+/* The exec'ed peer: takes its turns in the /dev/shm object `name`, then dies holding its
+ * robust mutex once the parent is about to block on it. Reports by exit status only. */
+static int shm_peer(const char *name)
+{
+	int fd = shm_open(name, O_RDWR, 0);
+	struct shm_area *area = fd < 0 ? NULL : map_shm(fd);
+	if (!area)
+		return 2;
+	if (take_turns(&area->turn, &area->count, 1, 0) != 0)
+		return 3;
+	if (pthread_mutex_lock(&area->robust) != 0)
+		return 4;
+	__atomic_store_n(&area->robust_held, 1, __ATOMIC_RELEASE);
+	/* A moment for the parent to block on the mutex; it must see EOWNERDEAD either way. */
+	usleep(50000);
+	return 0;
+}
+
+/* The same counter between this process and a fork+exec'ed peer, through /dev/shm. */
+static void over_shm_after_exec(void)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "/rvisor-futex-%d", (int)getpid());
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECK("shm_open", fd >= 0, "%s", strerror(errno));
+	if (fd < 0)
+		return;
+	CHECK_OK("ftruncate the shared memory object", ftruncate(fd, sizeof(struct shm_area)));
+	struct shm_area *area = map_shm(fd);
+	CHECK("mmap MAP_SHARED of the shared memory object", area != NULL, "%s", strerror(errno));
+	if (!area) {
+		shm_unlink(name);
+		return;
+	}
+	pthread_mutexattr_t mattr;
+	pthread_mutexattr_init(&mattr);
+	pthread_mutexattr_setpshared(&mattr, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&mattr, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&area->robust, &mattr);
+
+	pid_t child = fork();
+	if (child == 0) {
+		execl("/proc/self/exe", "shared_fork", "shm-peer", name, (char *)NULL);
+		_exit(127);
+	}
+	int turns_ok = take_turns(&area->turn, &area->count, 0, 1) == 0 && wait_turn(&area->turn, 0) == 0;
+	CHECK("FUTEX_WAIT/WAKE hand a counter to an exec'ed process through /dev/shm",
+	      turns_ok && area->count == 2 * ROUNDS, "count %u", area->count);
+
+	while (!__atomic_load_n(&area->robust_held, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	/* A guard against a lost wake only. */
+	struct timespec guard;
+	clock_gettime(CLOCK_REALTIME, &guard);
+	guard.tv_sec += 10;
+	int rc = pthread_mutex_timedlock(&area->robust, &guard);
+	CHECK("robust mutex in /dev/shm of a dead exec'ed owner: EOWNERDEAD", rc == EOWNERDEAD,
+	      "returned %d (%s)", rc, strerror(rc));
+	int status;
+	waitpid(child, &status, 0);
+	CHECK("the exec'ed peer took its turns", WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x",
+	      status);
+	munmap(area, sizeof(*area));
+	close(fd);
+	CHECK_OK("shm_unlink", shm_unlink(name));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "shm-peer") == 0)
+		return shm_peer(argv[2]);
+
 	struct shared *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK("mmap shared anonymous", s != MAP_FAILED, "%s", strerror(errno));
 	if (s == MAP_FAILED)
@@ -172,5 +260,7 @@ int main(void)
 	r = futex(&s->turn, FUTEX_WAKE_PRIVATE, 1, NULL);
 	CHECK("private FUTEX_WAKE of an unmapped word finds no waiter", r == 0, "returned %ld (%s)", r,
 	      strerror(errno));
+
+	over_shm_after_exec();
 	return check_finish();
 }
