@@ -6,6 +6,8 @@
 //! share the queues.
 
 mod pi;
+#[cfg(test)]
+mod tests;
 mod wake_op;
 
 use std::collections::HashMap;
