@@ -94,6 +94,12 @@ int main(void)
 	      futex(&word, FUTEX_LOCK_PI_PRIVATE, NULL) == 0 && word == (me | FUTEX_OWNER_DIED), "word %#x (%s)",
 	      word, strerror(errno));
 
+	/* Only the operations with an absolute timeout take a clock. */
+	CHECK_ERRNO("LOCK_PI with FUTEX_CLOCK_REALTIME: ENOSYS",
+		    futex(&word, FUTEX_LOCK_PI_PRIVATE | FUTEX_CLOCK_REALTIME, NULL), ENOSYS);
+	CHECK_ERRNO("FUTEX_WAIT with FUTEX_CLOCK_REALTIME: ENOSYS",
+		    futex(&word, FUTEX_WAIT_PRIVATE | FUTEX_CLOCK_REALTIME, NULL), ENOSYS);
+
 	/* A word naming a thread that no longer exists. */
 	pid_t child = fork();
 	if (child == 0)

@@ -78,6 +78,15 @@ pub(super) fn futex(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let private = raw_op & libc::FUTEX_PRIVATE_FLAG != 0;
     let realtime = raw_op & libc::FUTEX_CLOCK_REALTIME != 0;
     let op = raw_op & !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
+    // Only the operations with an absolute timeout take a clock (as Linux 5.14+).
+    let takes_clock = [
+        libc::FUTEX_WAIT_BITSET,
+        libc::FUTEX_WAIT_REQUEUE_PI,
+        FUTEX_LOCK_PI2,
+    ];
+    if realtime && !takes_clock.contains(&op) {
+        return Err(Errno::ENOSYS);
+    }
     let addr = a[0];
     check_aligned(addr)?;
     let key = |addr: u64| FutexKey::of(&task.mm, addr, private);
