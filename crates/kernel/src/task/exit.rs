@@ -78,7 +78,7 @@ impl Task {
     }
 
     /// Marks the robust futexes this thread held as owner-died and wakes a waiter of each.
-    fn exit_robust_list(&self) {
+    pub(super) fn exit_robust_list(&self) {
         if self.robust_list == 0 {
             return;
         }
