@@ -172,19 +172,23 @@ pub(super) fn futex(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
                 return Err(Errno::EINVAL);
             }
             let (from, to) = (key(addr)?, key(a[4])?);
-            let alive = |tid| task.kernel.pids.lock().task(tid).is_some();
             let n = task.kernel.futexes.cmp_requeue_pi(
                 &task.mm,
                 (from, addr),
                 (to, a[4]),
                 count(a[3]),
                 arg_u32(a[5]),
-                &alive,
+                &|tid| thread_alive(task, tid),
             )?;
             Ok(n as u64)
         }
         _ => Err(Errno::ENOSYS),
     }
+}
+
+/// Whether `tid` is a live thread of the sandbox (a PI futex's owner must be).
+fn thread_alive(task: &Task, tid: i32) -> bool {
+    task.kernel.pids.lock().task(tid).is_some()
 }
 
 /// The thread `task` as a futex sleeper, its pending wake-up forgotten.
@@ -264,7 +268,7 @@ fn lock_pi(
     deadline: Deadline,
 ) -> SyscallResult {
     let sleeper = sleeper(task);
-    let alive = |tid| task.kernel.pids.lock().task(tid).is_some();
+    let alive = |tid| thread_alive(task, tid);
     let wait = match task
         .kernel
         .futexes
