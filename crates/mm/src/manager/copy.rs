@@ -93,6 +93,12 @@ impl MemoryManager {
             tracing::warn!("filling guest memory at {addr:#x} for a copy: {e}");
             Errno::EFAULT
         })?;
+        if access == Access::Write {
+            // No room for the copy: the write faults, as Linux's copy-out does when the fault
+            // handler runs out of memory.
+            self.break_cow_in(&mut state, addr..end)
+                .map_err(|_| Errno::EFAULT)?;
+        }
         for vma in state.vmas.overlapping(addr..end) {
             let part = addr.max(vma.range.start)..end.min(vma.range.end);
             if vma.owns_memory() {

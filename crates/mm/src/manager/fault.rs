@@ -68,6 +68,13 @@ impl MemoryManager {
                 SegvCode::MapErr
             });
         }
+        if vma.cow && vma.prot.write {
+            // A present, readable page that faults in a writable copy-on-write mapping: a write.
+            return self.break_cow(&mut state, addr).map_err(|e| {
+                tracing::warn!("copy-on-write at {addr:#x}: {e}");
+                SegvCode::BusAdrErr
+            });
+        }
         if self.mappings_epoch() != entered {
             // Mapped or widened by another thread after this one entered the guest: the fault
             // may predate that, so retry (a real one comes back with the epoch unchanged).
@@ -141,7 +148,12 @@ impl MemoryManager {
                 Errno::EFAULT
             })?;
         }
-        self.map_file(chunk.start, chunk.end - chunk.start, memory.start, vma.prot)?;
+        self.map_file(
+            chunk.start,
+            chunk.end - chunk.start,
+            memory.start,
+            vma.mapped_prot(),
+        )?;
         state.populated.insert(memory);
         Ok(())
     }

@@ -60,7 +60,12 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         match effect {
-            Effect::Discard => self.discard(&mut state, &vmas, addr..end, advice)?,
+            Effect::Discard => {
+                // Dropping pages must not drop them from the address space sharing them.
+                self.break_cow_in(&mut state, addr..end)?;
+                let vmas: Vec<Vma> = state.vmas.overlapping(addr..end).cloned().collect();
+                self.discard(&mut state, &vmas, addr..end, advice)?;
+            }
             Effect::OnFork(change) => state.vmas.update(addr..end, |vma| change(&mut vma.on_fork)),
             Effect::None => {}
         }

@@ -156,18 +156,25 @@ impl MemoryManager {
             return Err(Errno::EACCES);
         }
 
-        // One protect call per run of present pages, however many VMAs it spans.
-        let mut runs: Vec<std::ops::Range<u64>> = Vec::new();
+        // One protect call per run of present pages with one protection, however many VMAs
+        // it spans (copy-on-write pages stay without write until written).
+        let mut runs: Vec<(std::ops::Range<u64>, Prot)> = Vec::new();
         for vma in state.vmas.overlapping(addr..end) {
+            let mapped = Prot {
+                write: prot.write && !vma.cow,
+                ..prot
+            };
             for (run, _) in present_runs(&state, vma, addr..end) {
                 match runs.last_mut() {
-                    Some(last) if last.end == run.start => last.end = run.end,
-                    _ => runs.push(run),
+                    Some((last, last_prot)) if last.end == run.start && *last_prot == mapped => {
+                        last.end = run.end;
+                    }
+                    _ => runs.push((run, mapped)),
                 }
             }
         }
-        for run in runs {
-            self.protect(run.start, run.end - run.start, prot)?;
+        for (run, mapped) in runs {
+            self.protect(run.start, run.end - run.start, mapped)?;
         }
         state.vmas.update(addr..end, |vma| vma.prot = prot);
         Ok(())

@@ -2,6 +2,7 @@
 
 mod brk;
 mod copy;
+mod cow;
 mod fault;
 mod fork;
 mod futex_key;
@@ -215,6 +216,7 @@ impl MemoryManager {
             memory_offset: memory.start,
             backing: template.backing,
             on_fork: template.on_fork,
+            cow: false,
         };
         if !vma.demand_paged() && owns_memory {
             if let Err(e) = self.map_file(addr, len, memory.start, vma.prot) {

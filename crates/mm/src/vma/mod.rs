@@ -57,6 +57,9 @@ pub(crate) struct Vma {
     pub(crate) memory_offset: u64,
     pub(crate) backing: Backing,
     pub(crate) on_fork: ForkFlags,
+    /// Copy-on-write: the memory-file range is shared with another address space (by fork)
+    /// and mapped without write permission; the first write gives this VMA a copy of its own.
+    pub(crate) cow: bool,
 }
 
 impl Vma {
@@ -94,6 +97,15 @@ impl Vma {
         match &self.backing {
             Backing::SharedFile { pages, .. } => Some(pages),
             _ => None,
+        }
+    }
+
+    /// The protection the platform maps the VMA's pages with: its own, without write while they
+    /// are copy-on-write.
+    pub(crate) fn mapped_prot(&self) -> Prot {
+        Prot {
+            write: self.prot.write && !self.cow,
+            ..self.prot
         }
     }
 
@@ -157,6 +169,7 @@ impl Vma {
     /// bytes that follow `self`'s.
     pub(crate) fn can_merge(&self, next: &Vma) -> bool {
         self.same_mapping_as(next)
+            && self.cow == next.cow
             && (!self.owns_memory() || self.memory_at(self.range.end) == next.memory_offset)
     }
 }
