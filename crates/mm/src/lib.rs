@@ -20,7 +20,7 @@ mod vma;
 pub use error::{MmError, SegvCode};
 pub use file_pages::{FilePages, PageQuota};
 pub use manager::{
-    parse_prot, ForkedMemory, MappableFile, MappingsEpoch, MapsEntry, MemoryManager, MmStats,
-    MmapRequest, SpecialPages,
+    parse_prot, ForkedMemory, LockLimit, MappableFile, MappingsEpoch, MapsEntry, MemoryManager,
+    MmStats, MmapRequest, SpecialPages,
 };
 pub use memory_file::MemoryFile;

@@ -58,12 +58,18 @@ impl MemoryManager {
                     &mut child.file_pages,
                     &self.memory,
                 );
-                child.vmas.insert(vma.clone());
+                child.vmas.insert(Vma {
+                    locked: false,
+                    ..vma.clone()
+                });
                 continue;
             }
             if vma.shared || vma.special() {
                 self.memory.share(vma.memory_range());
-                child.vmas.insert(vma.clone());
+                child.vmas.insert(Vma {
+                    locked: false,
+                    ..vma.clone()
+                });
                 continue;
             }
             if vma.on_fork.wipe {
@@ -74,13 +80,16 @@ impl MemoryManager {
                 child.vmas.insert(Vma {
                     memory_offset: memory.start,
                     cow: false,
+                    locked: false,
                     ..vma.clone()
                 });
                 continue;
             }
             self.memory.share(vma.memory_range());
+            // Locks are not inherited, as on Linux.
             child.vmas.insert(Vma {
                 cow: true,
+                locked: false,
                 ..vma.clone()
             });
             if vma.demand_paged() {

@@ -8,6 +8,7 @@ mod fork;
 mod futex_key;
 mod madvise;
 mod maps;
+mod mlock;
 mod mmap;
 mod mremap;
 mod residency;
@@ -34,6 +35,7 @@ use shared_file::MappedFilePages;
 pub use fault::MappingsEpoch;
 pub use fork::ForkedMemory;
 pub use maps::MapsEntry;
+pub use mlock::LockLimit;
 pub use mmap::{parse_prot, MmapRequest};
 pub use special::SpecialPages;
 pub use stats::MmStats;
@@ -97,6 +99,8 @@ struct State {
     /// The file pages placed in shared file mappings.
     file_pages: MappedFilePages,
     brk: Brk,
+    /// mlockall(MCL_FUTURE): new mappings are locked.
+    lock_future: bool,
 }
 
 impl State {
@@ -110,6 +114,7 @@ impl State {
                 start: 0,
                 current: 0,
             },
+            lock_future: false,
         }
     }
 
@@ -217,6 +222,7 @@ impl MemoryManager {
             backing: template.backing,
             on_fork: template.on_fork,
             cow: false,
+            locked: state.lock_future,
         };
         if !vma.demand_paged() && owns_memory {
             if let Err(e) = self.map_file(addr, len, memory.start, vma.prot) {

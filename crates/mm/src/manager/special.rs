@@ -54,6 +54,7 @@ impl MemoryManager {
                 backing: Backing::Special { name: piece.name },
                 on_fork: ForkFlags::default(),
                 cow: false,
+                locked: false,
             });
             addr += piece_len;
         }

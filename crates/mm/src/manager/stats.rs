@@ -24,6 +24,8 @@ pub struct MmStats {
     pub stack: u64,
     /// Executable, non-writable mappings other than stacks (VmExe plus VmLib).
     pub exec: u64,
+    /// mlock'ed mappings (VmLck).
+    pub locked: u64,
 }
 
 impl MmStats {
@@ -38,7 +40,10 @@ impl MemoryManager {
     /// hold data), so it is for /proc readers, not hot paths.
     pub fn stats(&self) -> MmStats {
         let state = self.state.lock();
-        let mut stats = MmStats::default();
+        let mut stats = MmStats {
+            locked: super::mlock::locked_bytes(&state),
+            ..MmStats::default()
+        };
         for vma in state.vmas.iter() {
             let len = vma.len();
             stats.mapped += len;

@@ -60,6 +60,8 @@ pub(crate) struct Vma {
     /// Copy-on-write: the memory-file range is shared with another address space (by fork)
     /// and mapped without write permission; the first write gives this VMA a copy of its own.
     pub(crate) cow: bool,
+    /// mlock'ed (VM_LOCKED): counted in VmLck, nothing more.
+    pub(crate) locked: bool,
 }
 
 impl Vma {
@@ -162,6 +164,7 @@ impl Vma {
             && self.shared == next.shared
             && self.grows_down == next.grows_down
             && self.on_fork == next.on_fork
+            && self.locked == next.locked
             && backing_continues
     }
 
