@@ -113,6 +113,26 @@ int main(void)
 	CHECK_OK("msync", msync(shared, 2 * PAGE, MS_SYNC));
 	CHECK_OK("mprotect_shared_writable", mprotect(second, PAGE, PROT_READ | PROT_WRITE));
 
+	/* A private mapping shows the file's page until it writes it; then its copy is its own. */
+	char *private_map = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, memfd, 0);
+	CHECK("map_private", private_map != MAP_FAILED, "mmap: %s", strerror(errno));
+	CHECK("private_sees_file", memcmp(private_map + 100, "written", 7) == 0, "holds '%.7s'", private_map + 100);
+	CHECK("pwrite_again", pwrite(memfd, "changed", 7, 100) == 7, "pwrite failed");
+	CHECK("private_sees_later_file_write", memcmp(private_map + 100, "changed", 7) == 0, "holds '%.7s'",
+	      private_map + 100);
+	private_map[100] = 'C';
+	CHECK("pwrite_after_private_write", pwrite(memfd, "updated", 7, 100) == 7, "pwrite failed");
+	CHECK("private_write_is_its_own", memcmp(private_map + 100, "Changed", 7) == 0, "holds '%.7s'",
+	      private_map + 100);
+	memset(back, 0, sizeof(back));
+	CHECK("private_write_not_in_file", pread(memfd, back, 7, 100) == 7 && strcmp(back, "updated") == 0,
+	      "file holds '%s'", back);
+	CHECK_OK("private_dontneed", madvise(private_map, PAGE, MADV_DONTNEED));
+	CHECK("private_dontneed_shows_file", memcmp(private_map + 100, "updated", 7) == 0, "holds '%.7s'",
+	      private_map + 100);
+	munmap(private_map, 2 * PAGE);
+	CHECK("pwrite_restore", pwrite(memfd, "written", 7, 100) == 7, "pwrite failed");
+
 	/* A mapping moved by mremap keeps showing the file. */
 	char *moved = mremap(shared, 2 * PAGE, 3 * PAGE, MREMAP_MAYMOVE);
 	CHECK("mremap_shared", moved != MAP_FAILED && memcmp(moved + PAGE + 200, "stored", 6) == 0,

@@ -97,6 +97,7 @@ impl MemoryManager {
             // No room for the copy: the write faults, as Linux's copy-out does when the fault
             // handler runs out of memory.
             self.break_cow_in(&mut state, addr..end)
+                .and_then(|()| self.own_file_pages_in(&mut state, addr..end))
                 .map_err(|_| Errno::EFAULT)?;
         }
         for vma in state.vmas.overlapping(addr..end) {

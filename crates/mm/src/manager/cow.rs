@@ -13,6 +13,7 @@
 use abi::Errno;
 
 use super::{present_runs, MemoryManager, State};
+use crate::vma::Vma;
 
 impl MemoryManager {
     /// Ends the copy-on-write sharing of the VMA containing `addr`, if it is copy-on-write,
@@ -62,6 +63,29 @@ impl MemoryManager {
                 self.map_file(run.start, run.end - run.start, offset, own.prot)?;
             } else if own.prot.write {
                 self.protect(run.start, run.end - run.start, own.prot)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the private file mappings overlapping `range` (placed) their own copies of its
+    /// pages, before the Sentry writes there.
+    pub(super) fn own_file_pages_in(
+        &self,
+        state: &mut State,
+        range: std::ops::Range<u64>,
+    ) -> Result<(), Errno> {
+        let vmas: Vec<Vma> = state
+            .vmas
+            .overlapping(range.clone())
+            .filter(|vma| !vma.owns_memory() && !vma.shared)
+            .cloned()
+            .collect();
+        for vma in vmas {
+            let mut page = abi::page_floor(range.start.max(vma.range.start));
+            while page < range.end.min(vma.range.end) {
+                self.own_file_page(state, &vma, page)?;
+                page += abi::PAGE_SIZE;
             }
         }
         Ok(())

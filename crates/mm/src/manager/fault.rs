@@ -68,6 +68,13 @@ impl MemoryManager {
                 SegvCode::MapErr
             });
         }
+        if !vma.owns_memory() && !vma.shared && vma.prot.write && !state.file_pages.is_own(page) {
+            // A placed page of a private file mapping faulting: a write, which gets its copy.
+            return self.own_file_page(&mut state, &vma, page).map_err(|e| {
+                tracing::warn!("copying the private file page at {addr:#x}: {e}");
+                SegvCode::BusAdrErr
+            });
+        }
         if vma.cow && vma.prot.write {
             // A present, readable page that faults in a writable copy-on-write mapping: a write.
             return self.break_cow(&mut state, addr).map_err(|e| {

@@ -8,7 +8,7 @@ use abi::Errno;
 use parking_lot::Mutex;
 use platform::{AddressSpace, Prot};
 
-use super::{present_runs, MemoryManager, State};
+use super::{present_runs, run_prot, MemoryManager, State};
 use crate::memory_file::MemoryFile;
 use crate::vma::Vma;
 
@@ -41,7 +41,8 @@ impl MemoryManager {
     /// child then sees each page as of some moment during the call, as a racing write would on
     /// Linux.
     pub fn fork(&self) -> Result<ForkedMemory, Errno> {
-        let mut parent = self.state.lock();
+        let mut guard = self.state.lock();
+        let parent = &mut *guard;
         let mut forked = ForkedMemory {
             memory: self.memory.clone(),
             range: self.range.clone(),
@@ -51,13 +52,20 @@ impl MemoryManager {
         forked.state.brk = parent.brk;
         let child = &mut forked.state;
         let mut made_cow: Vec<Range<u64>> = Vec::new();
+        // Private file pages that were the parent's own copies, now shared with the child.
+        let mut unowned_pages: Vec<Range<u64>> = Vec::new();
         for vma in parent.vmas.iter().filter(|vma| !vma.on_fork.skip) {
             if !vma.owns_memory() {
-                parent.file_pages.share_into(
+                let unowned = parent.file_pages.share_into(
                     vma.range.clone(),
                     &mut child.file_pages,
                     &self.memory,
                 );
+                if vma.prot.write {
+                    for page in unowned {
+                        unowned_pages.push(page..page + abi::PAGE_SIZE);
+                    }
+                }
                 child.vmas.insert(Vma {
                     locked: false,
                     ..vma.clone()
@@ -111,7 +119,7 @@ impl MemoryManager {
             if !vma.prot.write {
                 continue;
             }
-            for (run, _) in present_runs(&parent, &vma, range) {
+            for (run, _) in present_runs(parent, &vma, range) {
                 match runs.last_mut() {
                     Some((last, prot)) if last.end == run.start && *prot == vma.mapped_prot() => {
                         last.end = run.end;
@@ -119,6 +127,12 @@ impl MemoryManager {
                     _ => runs.push((run, vma.mapped_prot())),
                 }
             }
+        }
+        for page in unowned_pages {
+            let Some(vma) = parent.vmas.find(page.start) else {
+                continue;
+            };
+            runs.push((page, vma.file_page_prot(false)));
         }
         for (run, prot) in runs {
             self.protect(run.start, run.end - run.start, prot)?;
@@ -156,11 +170,14 @@ impl MemoryManager {
                     Some((last, last_offset, prot))
                         if last.end == run.start
                             && *last_offset + (last.end - last.start) == offset
-                            && *prot == vma.mapped_prot() =>
+                            && *prot == run_prot(&state, vma, run.start, vma.prot) =>
                     {
                         last.end = run.end;
                     }
-                    _ => runs.push((run, offset, vma.mapped_prot())),
+                    _ => {
+                        let prot = run_prot(&state, vma, run.start, vma.prot);
+                        runs.push((run, offset, prot));
+                    }
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use abi::Errno;
 use platform::Prot;
 
-use super::{page_aligned, present_runs, MappableFile, MemoryManager, VmaTemplate};
+use super::{page_aligned, present_runs, run_prot, MappableFile, MemoryManager, VmaTemplate};
 use crate::vma::{Backing, ForkFlags};
 
 /// A guest's mmap request, its flags already decoded.
@@ -57,13 +57,22 @@ impl MemoryManager {
                     return Err(Errno::EINVAL);
                 }
                 offset.checked_add(len).ok_or(Errno::EOVERFLOW)?;
-                if request.shared {
-                    // The file's own pages, which must live in this address space's memory
-                    // file to be mapped.
-                    let pages = file
-                        .shared_pages()
-                        .filter(|pages| Arc::ptr_eq(pages.memory(), &self.memory))
-                        .ok_or(Errno::ENODEV)?;
+                // The file's own pages, if they live in this address space's memory file: a
+                // shared mapping shows them, a private one too until it writes them.
+                let pages = file
+                    .shared_pages()
+                    .filter(|pages| Arc::ptr_eq(pages.memory(), &self.memory));
+                if !request.shared {
+                    match pages {
+                        Some(pages) => Backing::SharedFile {
+                            file,
+                            pages,
+                            offset,
+                        },
+                        None => Backing::File { file, offset },
+                    }
+                } else {
+                    let pages = pages.ok_or(Errno::ENODEV)?;
                     if !file.writable() {
                         if request.prot.write {
                             return Err(Errno::EACCES);
@@ -75,8 +84,6 @@ impl MemoryManager {
                         pages,
                         offset,
                     }
-                } else {
-                    Backing::File { file, offset }
                 }
             }
         };
@@ -160,11 +167,8 @@ impl MemoryManager {
         // it spans (copy-on-write pages stay without write until written).
         let mut runs: Vec<(std::ops::Range<u64>, Prot)> = Vec::new();
         for vma in state.vmas.overlapping(addr..end) {
-            let mapped = Prot {
-                write: prot.write && !vma.cow,
-                ..prot
-            };
             for (run, _) in present_runs(&state, vma, addr..end) {
+                let mapped = run_prot(&state, vma, run.start, prot);
                 match runs.last_mut() {
                     Some((last, last_prot)) if last.end == run.start && *last_prot == mapped => {
                         last.end = run.end;

@@ -256,17 +256,17 @@ impl MemoryManager {
     }
 
     /// Maps the present parts of `vma` within `range` again, with `range.start` placed at `dest`
-    /// and protection `prot` (a move, or a protection change, of what the platform has mapped).
+    /// (a move of what the platform has mapped).
     fn map_present(
         &self,
         state: &State,
         vma: &Vma,
         range: Range<u64>,
         dest: u64,
-        prot: Prot,
     ) -> Result<(), Errno> {
         for (run, offset) in present_runs(state, vma, range.clone()) {
             let at = dest + (run.start - range.start);
+            let prot = run_prot(state, vma, run.start, vma.prot);
             self.map_file(at, run.end - run.start, offset, prot)?;
         }
         Ok(())
@@ -372,6 +372,21 @@ fn present_runs(state: &State, vma: &Vma, range: Range<u64>) -> Vec<(Range<u64>,
         .into_iter()
         .map(|m| (to_guest(m.start)..to_guest(m.end), m.start))
         .collect()
+}
+
+/// The protection a present run of `vma` starting at `start` is mapped with, for the VMA
+/// protection `prot`: without write while the run is copy-on-write (a forked private VMA, a
+/// private file mapping's page that is not its own copy yet).
+fn run_prot(state: &State, vma: &Vma, start: u64, prot: Prot) -> Prot {
+    let writable = if vma.owns_memory() {
+        !vma.cow
+    } else {
+        vma.shared || state.file_pages.is_own(start)
+    };
+    Prot {
+        write: prot.write && writable,
+        ..prot
+    }
 }
 
 /// Whether `prot` allows `access`, as amd64 pages do: write and execute permission imply read.

@@ -55,8 +55,16 @@ impl MemoryManager {
                 stats.exec += len;
             }
             if !vma.owns_memory() {
-                // The file's pages placed here, whether or not they hold data.
-                stats.resident_shared += state.file_pages.count(vma.range.clone()) * PAGE_SIZE;
+                // The file's pages placed here, whether or not they hold data; a private
+                // mapping's own copies are anonymous memory.
+                let placed = state.file_pages.count(vma.range.clone());
+                if vma.shared {
+                    stats.resident_shared += placed * PAGE_SIZE;
+                } else {
+                    let own = state.file_pages.own_count(vma.range.clone());
+                    stats.resident_anon += own * PAGE_SIZE;
+                    stats.resident_file += (placed - own) * PAGE_SIZE;
+                }
                 continue;
             }
             // Only filled chunks of a demand-paged mapping count: an unfilled one may still hold

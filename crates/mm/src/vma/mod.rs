@@ -111,6 +111,15 @@ impl Vma {
         }
     }
 
+    /// The protection a placed file page is mapped with: the VMA's, without write for a page
+    /// of a private mapping that is not the address space's own copy yet.
+    pub(crate) fn file_page_prot(&self, own: bool) -> Prot {
+        Prot {
+            write: self.prot.write && (self.shared || own),
+            ..self.prot
+        }
+    }
+
     /// Whether the VMA has a memory-file range of its own (all but shared file mappings).
     pub(crate) fn owns_memory(&self) -> bool {
         !matches!(self.backing, Backing::SharedFile { .. })
