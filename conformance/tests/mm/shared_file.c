@@ -144,6 +144,30 @@ int main(void)
 	CHECK_OK("shrink", ftruncate(memfd, PAGE));
 	CHECK("after_truncate_sigbus", untouched != MAP_FAILED && touch(untouched + PAGE + 8) == SIGBUS, "no SIGBUS");
 	munmap(untouched, 2 * PAGE);
+
+	/* Pages already touched go too, in this process and in another one mapping the file. */
+	CHECK_OK("regrow", ftruncate(memfd, 2 * PAGE));
+	char *touched = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	touched[PAGE] = 'x';
+	int go[2], ready[2];
+	CHECK_OK("pipes", pipe(go) | pipe(ready));
+	pid_t mapper = fork();
+	if (mapper == 0) {
+		char byte = touched[PAGE]; /* placed in the child too */
+		if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1)
+			_exit(2);
+		_exit(touch(touched + PAGE) == SIGBUS ? 0 : 1);
+	}
+	char sync_byte;
+	CHECK("mapper_ready", read(ready[0], &sync_byte, 1) == 1 && sync_byte == 'x', "child not ready");
+	CHECK_OK("shrink_touched", ftruncate(memfd, PAGE));
+	CHECK("touched_page_sigbus_after_truncate", touch(touched + PAGE) == SIGBUS, "no SIGBUS");
+	CHECK("release_mapper", write(go[1], "g", 1) == 1, "write failed");
+	int mapper_status = 0;
+	waitpid(mapper, &mapper_status, 0);
+	CHECK("other_process_sigbus_after_truncate", WIFEXITED(mapper_status) && WEXITSTATUS(mapper_status) == 0,
+	      "child status %#x", mapper_status);
+	munmap(touched, 2 * PAGE);
 	CHECK("inside_still_readable", touch(moved + 8) == 0 && memcmp(moved + 100, "written", 7) == 0,
 	      "first page lost");
 	munmap(moved, 3 * PAGE);

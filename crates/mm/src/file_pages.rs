@@ -12,6 +12,7 @@ use std::sync::Arc;
 use abi::{Errno, PAGE_SIZE};
 use parking_lot::Mutex;
 
+use crate::invalidations::{Invalidations, Mappers};
 use crate::memory_file::MemoryFile;
 
 /// Where a file's pages are charged: a filesystem's size limit. Every page a file holds is
@@ -28,6 +29,8 @@ pub struct FilePages {
     memory: Arc<MemoryFile>,
     quota: Arc<dyn PageQuota>,
     state: Mutex<Pages>,
+    /// The address spaces that map the file, told of pages it drops.
+    mappers: Mappers,
 }
 
 struct Pages {
@@ -46,7 +49,18 @@ impl FilePages {
                 size: 0,
                 backing: BTreeMap::new(),
             }),
+            mappers: Mappers::default(),
         }
+    }
+
+    /// Registers an address space that maps the file, to be told of pages it drops.
+    pub(crate) fn add_mapper(&self, queue: &Arc<Invalidations>) {
+        self.mappers.add(queue);
+    }
+
+    /// What identifies the file in invalidations: its address.
+    pub(crate) fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
     }
 
     /// The memory file holding the pages.
@@ -164,6 +178,14 @@ impl FilePages {
             self.clear_locked(&mut state, size..old_end);
         }
         state.size = size;
+        drop(state);
+        if size < old_end {
+            // Mappings of the pages past the new end go: touching them is SIGBUS.
+            self.mappers.post(
+                self.id(),
+                size.div_ceil(PAGE_SIZE)..old_end.div_ceil(PAGE_SIZE),
+            );
+        }
     }
 
     /// Makes `[offset, offset + len)` (clamped to the file) read as zeros: whole pages are
@@ -173,6 +195,10 @@ impl FilePages {
         let end = offset.saturating_add(len).min(state.size);
         if offset < end {
             self.clear_locked(&mut state, offset..end);
+            drop(state);
+            // Mappings of the dropped whole pages go, so they show the hole's zeros.
+            self.mappers
+                .post(self.id(), offset.div_ceil(PAGE_SIZE)..end / PAGE_SIZE);
         }
     }
 

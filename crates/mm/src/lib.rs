@@ -10,6 +10,7 @@
 
 mod error;
 mod file_pages;
+mod invalidations;
 mod manager;
 mod memory_file;
 mod range_set;

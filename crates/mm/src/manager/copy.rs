@@ -87,6 +87,7 @@ impl MemoryManager {
             return Ok(());
         }
         let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        self.apply_invalidations();
         let mut state = self.state.lock();
         check_access(&state, addr..end, access)?;
         self.populate(&mut state, addr..end).map_err(|e| {

@@ -41,6 +41,7 @@ impl MemoryManager {
         access: Access,
         entered: MappingsEpoch,
     ) -> Result<(), SegvCode> {
+        self.apply_invalidations();
         let mut state = self.state.lock();
         let vma = state.vmas.find(addr).ok_or(SegvCode::MapErr)?.clone();
         if !allows(vma.prot, access) {

@@ -154,7 +154,13 @@ impl MemoryManager {
             mmap_base: forked.mmap_base,
             state: Mutex::new(state),
             mappings_changed: AtomicU64::new(0),
+            invalidations: Arc::default(),
         };
+        for vma in manager.state.lock().vmas.iter() {
+            if let Some(pages) = vma.shared_file() {
+                pages.add_mapper(&manager.invalidations);
+            }
+        }
         manager.map_everything()?;
         Ok(manager)
     }

@@ -27,6 +27,7 @@ use parking_lot::Mutex;
 use platform::{AddressSpace, PlatformError, Prot};
 
 use crate::file_pages::FilePages;
+use crate::invalidations::Invalidations;
 use crate::memory_file::MemoryFile;
 use crate::range_set::RangeSet;
 use crate::vma::{Backing, ForkFlags, Vma, VmaSet};
@@ -90,6 +91,8 @@ pub struct MemoryManager {
     /// How many times a platform mapping was made or widened (see [`MappingsEpoch`]); bumped
     /// under the state lock once the platform call returned.
     mappings_changed: AtomicU64,
+    /// Pages that files mapped here dropped, to unmap (see [`MemoryManager::apply_invalidations`]).
+    invalidations: Arc<Invalidations>,
 }
 
 struct State {
@@ -160,6 +163,7 @@ impl MemoryManager {
             mmap_base,
             state: Mutex::new(State::empty()),
             mappings_changed: AtomicU64::new(0),
+            invalidations: Arc::default(),
         }
     }
 
@@ -224,6 +228,9 @@ impl MemoryManager {
             cow: false,
             locked: state.lock_future,
         };
+        if let Some(pages) = vma.shared_file() {
+            pages.add_mapper(&self.invalidations);
+        }
         if !vma.demand_paged() && owns_memory {
             if let Err(e) = self.map_file(addr, len, memory.start, vma.prot) {
                 self.memory.release(memory);

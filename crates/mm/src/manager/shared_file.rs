@@ -129,6 +129,45 @@ impl MappedFilePages {
 }
 
 impl MemoryManager {
+    /// Unmaps the pages that files mapped here dropped since the last call (truncation,
+    /// punched holes), so the next touch faults: SIGBUS past a file's end, the hole's zeros
+    /// inside. Must run on a thread owning a context of the address space, before it enters
+    /// the guest (and before copies of guest memory).
+    pub fn apply_invalidations(&self) {
+        let dropped = self.invalidations.take();
+        if dropped.is_empty() {
+            return;
+        }
+        let mut state = self.state.lock();
+        for (file, indices) in dropped {
+            let vmas: Vec<Vma> = state
+                .vmas
+                .iter()
+                .filter(|vma| vma.shared_file().is_some_and(|pages| pages.id() == file))
+                .cloned()
+                .collect();
+            for vma in vmas {
+                let Some(first) = vma.file_offset_at(vma.range.start) else {
+                    continue;
+                };
+                let dropped_start = indices.start.saturating_mul(PAGE_SIZE);
+                let dropped_end = indices.end.saturating_mul(PAGE_SIZE);
+                let start = dropped_start.max(first);
+                let end = dropped_end.min(first + vma.len());
+                if start >= end {
+                    continue;
+                }
+                let guest = vma.range.start + (start - first)..vma.range.start + (end - first);
+                for (run, _) in state.file_pages.runs(guest.clone()) {
+                    if let Err(e) = self.space.unmap(run.start, run.end - run.start) {
+                        tracing::error!("unmapping dropped file pages: {e}");
+                    }
+                }
+                state.file_pages.release(guest, &self.memory);
+            }
+        }
+    }
+
     /// Places the file page behind guest page `page` of the shared file mapping `vma`, and the
     /// file's pages around it that already hold data, and maps them. EFAULT if the page is past
     /// the end of the file (SIGBUS for a fault), ENOSPC if the file's filesystem is full.
