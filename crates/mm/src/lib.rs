@@ -19,7 +19,7 @@ mod sys;
 mod vma;
 
 pub use error::{MmError, SegvCode};
-pub use file_pages::{FilePages, PageQuota};
+pub use file_pages::{FilePages, PageQuota, PageSource};
 pub use manager::{
     parse_prot, ForkedMemory, LockLimit, MappableFile, MappingsEpoch, MapsEntry, MemoryManager,
     MmStats, MmapRequest, SpecialPages,

@@ -73,7 +73,8 @@ impl MemoryManager {
                     }
                 } else {
                     let pages = pages.ok_or(Errno::ENODEV)?;
-                    if !file.writable() {
+                    // A read-only cache of a file (a Gofer file) is never written back.
+                    if !file.writable() || !pages.writable() {
                         if request.prot.write {
                             return Err(Errno::EACCES);
                         }
