@@ -188,8 +188,8 @@ fn build_mounts(
     memory: &Arc<MemoryFile>,
 ) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
-    let root_fs =
-        vfs::gofer::GoferFs::new(client, b"/", donated_fd_budget()).map_err(KernelError::Mount)?;
+    let root_fs = vfs::gofer::GoferFs::new(client, b"/", donated_fd_budget(), Arc::clone(memory))
+        .map_err(KernelError::Mount)?;
     let vfs = Vfs::new(root_fs, Arc::clone(memory));
     let ctx = LookupCtx {
         root: vfs.root(),

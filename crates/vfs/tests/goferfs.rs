@@ -126,7 +126,7 @@ fn start_with(relayed: bool) -> Sandbox {
     });
     let client = Arc::new(p9::Client::new(sentry_end, MSIZE).unwrap());
     let vfs = Vfs::new(
-        GoferFs::new(client, b"", DONATED_FD_BUDGET).unwrap(),
+        GoferFs::new(client, b"", DONATED_FD_BUDGET, common::memory()).unwrap(),
         common::memory(),
     );
     let ctx = LookupCtx {

@@ -172,6 +172,10 @@ syscall_table! {
     146 sched_get_priority_max sched::sched_get_priority_max [Int] F;
     147 sched_get_priority_min sched::sched_get_priority_min [Int] F;
     148 sched_rr_get_interval sched::sched_rr_get_interval [Int, Ptr] F;
+    149 mlock memory::mlock [Ptr, Uint] P("accounting only: VmLck and RLIMIT_MEMLOCK");
+    150 munlock memory::munlock [Ptr, Uint] F;
+    151 mlockall memory::mlockall [Hex] P("accounting only: VmLck and RLIMIT_MEMLOCK");
+    152 munlockall memory::munlockall [] F;
     157 prctl prctl::prctl [Int, Hex, Hex, Hex, Hex] P("names, pdeathsig, dumpable, keepcaps, no_new_privs, subreaper, seccomp mode, bounding set; others EINVAL");
     158 arch_prctl process::arch_prctl [Hex, Hex] P("ARCH_SET_FS/GET_FS/SET_GS/GET_GS");
     160 setrlimit limits::setrlimit [Int, Ptr] F;
@@ -261,6 +265,7 @@ syscall_table! {
     318 getrandom system::getrandom [OutBuf, Uint, Hex] F;
     319 memfd_create fs_ext::memfd_create [Path, Hex] P("no sealing");
     322 execveat process::execveat [DirFd, Path, Ptr, Ptr, Hex] F;
+    325 mlock2 memory::mlock2 [Ptr, Uint, Hex] P("accounting only: VmLck and RLIMIT_MEMLOCK");
     326 copy_file_range io::copy_file_range [Fd, Ptr, Fd, Ptr, Uint, Hex] F;
     327 preadv2 io::preadv2 [Fd, Ptr, Uint, Int, Int, Hex] P("RWF_HIPRI/DSYNC/SYNC; RWF_NOWAIT and RWF_APPEND: EOPNOTSUPP");
     328 pwritev2 io::pwritev2 [Fd, Ptr, Uint, Int, Int, Hex] P("RWF_HIPRI/DSYNC/SYNC; RWF_NOWAIT and RWF_APPEND: EOPNOTSUPP");

@@ -108,6 +108,11 @@ impl MemoryFile {
         self.ownership.lock().shared.acquire(range);
     }
 
+    /// Whether some page of the allocated `range` has an owner besides the caller.
+    pub fn shared_with_others(&self, range: Range<u64>) -> bool {
+        self.ownership.lock().shared.any_shared(range)
+    }
+
     /// Drops the caller's ownership of `range`. The pages it owned alone are freed: they go back
     /// to the host and to the free list. A range whose hole could not be punched is kept out of
     /// the free list, since it might not read as zeros.

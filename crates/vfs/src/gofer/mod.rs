@@ -17,9 +17,10 @@ mod donated;
 use std::any::Any;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use abi::{Errno, Stat, Statfs, Timespec};
+use mm::{FilePages, MemoryFile, PageQuota, PageSource};
 use p9::{Client, Fid, Rgetattr};
 use parking_lot::Mutex;
 
@@ -37,11 +38,16 @@ pub struct GoferFs {
 
 impl GoferFs {
     /// Attaches to the tree `aname` of the Gofer behind `client`; at most `fd_budget` donated
-    /// host descriptors are kept open at once.
-    pub fn new(client: Arc<Client>, aname: &[u8], fd_budget: usize) -> Result<Arc<GoferFs>, Errno> {
+    /// host descriptors are kept open at once. Mapped files are cached in `memory`.
+    pub fn new(
+        client: Arc<Client>,
+        aname: &[u8],
+        fd_budget: usize,
+        memory: Arc<MemoryFile>,
+    ) -> Result<Arc<GoferFs>, Errno> {
         let (fid, _) = client.attach(b"root", aname, 0).map_err(errno)?;
         let donated = Arc::new(DonatedFds::new(fd_budget));
-        let node = Node::new(client, fid, new_device_id(), donated)?;
+        let node = Node::new(client, fid, new_device_id(), donated, memory)?;
         Ok(Arc::new(GoferFs {
             root: Arc::new(GoferInode(Arc::new(node))),
         }))
@@ -101,6 +107,13 @@ struct Node {
     referenced: AtomicBool,
     /// The budget of the filesystem's donated descriptors.
     budget: Arc<DonatedFds>,
+    /// Where the page cache of mapped files lives (the sandbox's memory file).
+    memory: Arc<MemoryFile>,
+    /// A regular file's pages, read from the file when first mapped and shared by every
+    /// mapping (a shared read-only mapping, or a private one until it writes), so exec and
+    /// libraries don't read the same pages again. Valid for the node's life because the tree
+    /// is read-only; a writable tree would have to write through it or drop it.
+    cache: OnceLock<Arc<FilePages>>,
 }
 
 enum Donation {
@@ -118,6 +131,7 @@ impl Node {
         fid: Fid,
         dev: u64,
         budget: Arc<DonatedFds>,
+        memory: Arc<MemoryFile>,
     ) -> Result<Node, Errno> {
         match client.getattr(fid, p9::GETATTR_BASIC) {
             Ok(attr) => Ok(Node {
@@ -127,6 +141,8 @@ impl Node {
                 donation: Mutex::new(Donation::Unasked),
                 referenced: AtomicBool::new(false),
                 budget,
+                memory,
+                cache: OnceLock::new(),
             }),
             Err(e) => {
                 clunk(&client, fid);
@@ -315,6 +331,7 @@ impl Inode for GoferInode {
             fid,
             node.stat.st_dev,
             Arc::clone(&node.budget),
+            Arc::clone(&node.memory),
         )?;
         Ok(Arc::new(GoferInode(Arc::new(child))))
     }
@@ -350,6 +367,53 @@ impl Inode for GoferInode {
     fn set_attr(&self, _attr: &crate::fs::SetAttr) -> Result<(), Errno> {
         Err(Errno::EROFS)
     }
+
+    /// The file's page cache (read-only: shared writable mappings are refused).
+    fn shared_pages(&self) -> Option<Arc<FilePages>> {
+        if self.file_type() != FileType::Regular {
+            return None;
+        }
+        let node = &self.0;
+        let cache = node.cache.get_or_init(|| {
+            let size = u64::try_from(node.stat.st_size).unwrap_or(0);
+            let source = Box::new(NodeSource(Arc::downgrade(node)));
+            Arc::new(FilePages::cached(
+                Arc::clone(&node.memory),
+                Arc::new(Unmetered),
+                size,
+                source,
+            ))
+        });
+        Some(Arc::clone(cache))
+    }
+}
+
+/// Reads a Gofer file's pages into its cache (weakly: the cache lives in the node).
+struct NodeSource(Weak<Node>);
+
+impl PageSource for NodeSource {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let node = self.0.upgrade().ok_or(Errno::EIO)?;
+        if let Some(fd) = node.donated_fd()? {
+            return pread_host(fd.as_fd(), offset, buf);
+        }
+        let fid = node.open_fid()?;
+        let read = read_fid(&node.client, fid, offset, buf);
+        clunk(&node.client, fid);
+        read
+    }
+}
+
+/// The page cache of host files costs the sandbox's memory (the memory file), not a
+/// filesystem's space.
+struct Unmetered;
+
+impl PageQuota for Unmetered {
+    fn charge(&self, _pages: u64) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    fn uncharge(&self, _pages: u64) {}
 }
 
 /// How an open file reaches its bytes.
