@@ -113,6 +113,26 @@ int main(void)
 	CHECK_OK("msync", msync(shared, 2 * PAGE, MS_SYNC));
 	CHECK_OK("mprotect_shared_writable", mprotect(second, PAGE, PROT_READ | PROT_WRITE));
 
+	/* A private mapping shows the file's page until it writes it; then its copy is its own. */
+	char *private_map = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, memfd, 0);
+	CHECK("map_private", private_map != MAP_FAILED, "mmap: %s", strerror(errno));
+	CHECK("private_sees_file", memcmp(private_map + 100, "written", 7) == 0, "holds '%.7s'", private_map + 100);
+	CHECK("pwrite_again", pwrite(memfd, "changed", 7, 100) == 7, "pwrite failed");
+	CHECK("private_sees_later_file_write", memcmp(private_map + 100, "changed", 7) == 0, "holds '%.7s'",
+	      private_map + 100);
+	private_map[100] = 'C';
+	CHECK("pwrite_after_private_write", pwrite(memfd, "updated", 7, 100) == 7, "pwrite failed");
+	CHECK("private_write_is_its_own", memcmp(private_map + 100, "Changed", 7) == 0, "holds '%.7s'",
+	      private_map + 100);
+	memset(back, 0, sizeof(back));
+	CHECK("private_write_not_in_file", pread(memfd, back, 7, 100) == 7 && strcmp(back, "updated") == 0,
+	      "file holds '%s'", back);
+	CHECK_OK("private_dontneed", madvise(private_map, PAGE, MADV_DONTNEED));
+	CHECK("private_dontneed_shows_file", memcmp(private_map + 100, "updated", 7) == 0, "holds '%.7s'",
+	      private_map + 100);
+	munmap(private_map, 2 * PAGE);
+	CHECK("pwrite_restore", pwrite(memfd, "written", 7, 100) == 7, "pwrite failed");
+
 	/* A mapping moved by mremap keeps showing the file. */
 	char *moved = mremap(shared, 2 * PAGE, 3 * PAGE, MREMAP_MAYMOVE);
 	CHECK("mremap_shared", moved != MAP_FAILED && memcmp(moved + PAGE + 200, "stored", 6) == 0,
@@ -124,6 +144,30 @@ int main(void)
 	CHECK_OK("shrink", ftruncate(memfd, PAGE));
 	CHECK("after_truncate_sigbus", untouched != MAP_FAILED && touch(untouched + PAGE + 8) == SIGBUS, "no SIGBUS");
 	munmap(untouched, 2 * PAGE);
+
+	/* Pages already touched go too, in this process and in another one mapping the file. */
+	CHECK_OK("regrow", ftruncate(memfd, 2 * PAGE));
+	char *touched = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	touched[PAGE] = 'x';
+	int go[2], ready[2];
+	CHECK_OK("pipes", pipe(go) | pipe(ready));
+	pid_t mapper = fork();
+	if (mapper == 0) {
+		char byte = touched[PAGE]; /* placed in the child too */
+		if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1)
+			_exit(2);
+		_exit(touch(touched + PAGE) == SIGBUS ? 0 : 1);
+	}
+	char sync_byte;
+	CHECK("mapper_ready", read(ready[0], &sync_byte, 1) == 1 && sync_byte == 'x', "child not ready");
+	CHECK_OK("shrink_touched", ftruncate(memfd, PAGE));
+	CHECK("touched_page_sigbus_after_truncate", touch(touched + PAGE) == SIGBUS, "no SIGBUS");
+	CHECK("release_mapper", write(go[1], "g", 1) == 1, "write failed");
+	int mapper_status = 0;
+	waitpid(mapper, &mapper_status, 0);
+	CHECK("other_process_sigbus_after_truncate", WIFEXITED(mapper_status) && WEXITSTATUS(mapper_status) == 0,
+	      "child status %#x", mapper_status);
+	munmap(touched, 2 * PAGE);
 	CHECK("inside_still_readable", touch(moved + 8) == 0 && memcmp(moved + 100, "written", 7) == 0,
 	      "first page lost");
 	munmap(moved, 3 * PAGE);

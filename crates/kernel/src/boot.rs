@@ -244,8 +244,14 @@ fn build_mounts(
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
     // The root and each volume share the budget of donated descriptors.
     let fd_budget = donated_fd_budget() / (1 + volumes.len());
-    let root_fs = vfs::gofer::GoferFs::new(Arc::clone(&client), b"/", fd_budget, false)
-        .map_err(KernelError::Mount)?;
+    let root_fs = vfs::gofer::GoferFs::new(
+        Arc::clone(&client),
+        b"/",
+        fd_budget,
+        false,
+        Arc::clone(memory),
+    )
+    .map_err(KernelError::Mount)?;
     let vfs = Vfs::new(root_fs, Arc::clone(memory));
     let ctx = LookupCtx {
         root: vfs.root(),
@@ -296,6 +302,7 @@ fn build_mounts(
             &volume.aname,
             fd_budget,
             !volume.read_only,
+            Arc::clone(memory),
         )
         .map_err(|errno| failed(format!("attaching to the gofer: {errno}")))?;
         let at = volume_mount_point(&vfs, &ctx, &volume.guest).map_err(failed)?;

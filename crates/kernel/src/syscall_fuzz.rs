@@ -90,7 +90,9 @@ struct Script {
     last: Option<(u64, [u64; 6])>,
 }
 
-struct FakeSpace;
+/// An address space with nothing behind it (guest memory is reached through the memory file
+/// only); also what the futex tests map into.
+pub(crate) struct FakeSpace;
 
 impl AddressSpace for FakeSpace {
     // Guest memory is reached through the memory file only: there is no guest to map it for.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use abi::{Errno, PAGE_SIZE};
 use parking_lot::Mutex;
 
+use crate::invalidations::{Invalidations, Mappers};
 use crate::memory_file::MemoryFile;
 
 /// Where a file's pages are charged: a filesystem's size limit. Every page a file holds is
@@ -23,11 +24,29 @@ pub trait PageQuota: Send + Sync {
     fn uncharge(&self, pages: u64);
 }
 
+/// Where a cached file's pages come from: the file itself, read when a page is first needed.
+pub trait PageSource: Send + Sync {
+    /// Reads up to `buf.len()` bytes at `offset`; fewer at the end of the file.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+}
+
+/// How many pages a cached file reads from its source at once, around the page needed.
+const FILL_PAGES: u64 = 16;
+/// PAGE_SIZE, for buffer lengths.
+const PAGE_BYTES: usize = 4096;
+
 /// The data of one file: its size and the memory-file page behind each page that holds data.
+///
+/// Either the data itself (a tmpfs file: a missing page is a hole), or a read-only cache of a
+/// file kept elsewhere (a Gofer file: a missing page is read from its [`PageSource`] when
+/// needed, and the pages are never written back).
 pub struct FilePages {
     memory: Arc<MemoryFile>,
     quota: Arc<dyn PageQuota>,
+    source: Option<Box<dyn PageSource>>,
     state: Mutex<Pages>,
+    /// The address spaces that map the file, told of pages it drops.
+    mappers: Mappers,
 }
 
 struct Pages {
@@ -39,14 +58,52 @@ struct Pages {
 impl FilePages {
     /// An empty file whose pages live in `memory` and are charged to `quota`.
     pub fn new(memory: Arc<MemoryFile>, quota: Arc<dyn PageQuota>) -> FilePages {
+        FilePages::with_source(memory, quota, 0, None)
+    }
+
+    fn with_source(
+        memory: Arc<MemoryFile>,
+        quota: Arc<dyn PageQuota>,
+        size: u64,
+        source: Option<Box<dyn PageSource>>,
+    ) -> FilePages {
         FilePages {
             memory,
             quota,
+            source,
             state: Mutex::new(Pages {
-                size: 0,
+                size,
                 backing: BTreeMap::new(),
             }),
+            mappers: Mappers::default(),
         }
+    }
+
+    /// A read-only cache of a file of `size` bytes read from `source`, its pages in `memory`
+    /// and charged to `quota`.
+    pub fn cached(
+        memory: Arc<MemoryFile>,
+        quota: Arc<dyn PageQuota>,
+        size: u64,
+        source: Box<dyn PageSource>,
+    ) -> FilePages {
+        FilePages::with_source(memory, quota, size, Some(source))
+    }
+
+    /// Whether writes to the pages are the file's (not a read-only cache's, which a shared
+    /// mapping must then not write).
+    pub fn writable(&self) -> bool {
+        self.source.is_none()
+    }
+
+    /// Registers an address space that maps the file, to be told of pages it drops.
+    pub(crate) fn add_mapper(&self, queue: &Arc<Invalidations>) {
+        self.mappers.add(queue);
+    }
+
+    /// What identifies the file in invalidations: its address.
+    pub(crate) fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
     }
 
     /// The memory file holding the pages.
@@ -136,6 +193,47 @@ impl FilePages {
         if let Some(&memory) = state.backing.get(&index) {
             return Ok(memory);
         }
+        if let Some(source) = &self.source {
+            self.fill_locked(state, source.as_ref(), index)?;
+            return state.backing.get(&index).copied().ok_or(Errno::EIO);
+        }
+        self.allocate_page(state, index)
+    }
+
+    /// Reads the missing pages of the window around page `index` of a cached file from its
+    /// source, in one read.
+    fn fill_locked(
+        &self,
+        state: &mut Pages,
+        source: &dyn PageSource,
+        index: u64,
+    ) -> Result<(), Errno> {
+        let first = index / FILL_PAGES * FILL_PAGES;
+        let end = (first + FILL_PAGES)
+            .min(state.size.div_ceil(PAGE_SIZE))
+            .max(index + 1);
+        let len = usize::try_from((end - first) * PAGE_SIZE).map_err(|_| Errno::EIO)?;
+        let mut data = vec![0u8; len];
+        let mut filled = 0;
+        while filled < len {
+            let n = source.read_at(first * PAGE_SIZE + filled as u64, &mut data[filled..])?;
+            if n == 0 {
+                break; // the end of the file: the rest stays zero
+            }
+            filled += n.min(len - filled);
+        }
+        for (page, bytes) in (first..end).zip(data.chunks(PAGE_BYTES)) {
+            if state.backing.contains_key(&page) {
+                continue;
+            }
+            let memory = self.allocate_page(state, page)?;
+            self.memory.write(memory, bytes).map_err(memory_failure)?;
+        }
+        Ok(())
+    }
+
+    /// Allocates (and charges) a zero page as page `index`.
+    fn allocate_page(&self, state: &mut Pages, index: u64) -> Result<u64, Errno> {
         self.quota.charge(1)?;
         let memory = match self.memory.allocate(PAGE_SIZE) {
             Ok(range) => range.start,
@@ -164,6 +262,14 @@ impl FilePages {
             self.clear_locked(&mut state, size..old_end);
         }
         state.size = size;
+        drop(state);
+        if size < old_end {
+            // Mappings of the pages past the new end go: touching them is SIGBUS.
+            self.mappers.post(
+                self.id(),
+                size.div_ceil(PAGE_SIZE)..old_end.div_ceil(PAGE_SIZE),
+            );
+        }
     }
 
     /// Makes `[offset, offset + len)` (clamped to the file) read as zeros: whole pages are
@@ -173,6 +279,10 @@ impl FilePages {
         let end = offset.saturating_add(len).min(state.size);
         if offset < end {
             self.clear_locked(&mut state, offset..end);
+            drop(state);
+            // Mappings of the dropped whole pages go, so they show the hole's zeros.
+            self.mappers
+                .post(self.id(), offset.div_ceil(PAGE_SIZE)..end / PAGE_SIZE);
         }
     }
 
@@ -259,8 +369,6 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     const PAGE: u64 = PAGE_SIZE;
-    /// PAGE, for buffer lengths.
-    const PAGE_BYTES: usize = 4096;
 
     /// A quota of `limit` pages that counts what is charged.
     struct Counted {
@@ -327,6 +435,55 @@ mod tests {
         assert_eq!(&back, b"kept", "still mapped, so not freed");
         assert_eq!(pages.page(0), Err(Errno::EFAULT), "past the end");
         memory.release(page..page + PAGE);
+        assert_eq!(memory.allocated(), 0);
+    }
+
+    /// A source of `len` patterned bytes that counts its reads.
+    struct Patterned {
+        len: u64,
+        reads: Arc<AtomicU64>,
+    }
+
+    impl PageSource for Patterned {
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let n = buf
+                .len()
+                .min(usize::try_from(self.len.saturating_sub(offset)).unwrap());
+            for (i, byte) in buf[..n].iter_mut().enumerate() {
+                *byte = u8::try_from((offset + i as u64) % 251).unwrap();
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_cache_reads_its_source_a_window_at_a_time_and_is_read_only() {
+        let memory = MemoryFile::new(1 << 30).expect("memory file");
+        let reads = Arc::new(AtomicU64::new(0));
+        let len = 20 * PAGE + 7;
+        let source = Box::new(Patterned {
+            len,
+            reads: reads.clone(),
+        });
+        let quota = Arc::new(Counted {
+            limit: u64::MAX,
+            used: AtomicU64::new(0),
+        });
+        let pages = FilePages::cached(memory.clone(), quota, len, source);
+        assert!(!pages.writable());
+        let page = pages.page(3).expect("page");
+        let mut byte = [0u8; 1];
+        memory.read(page + 5, &mut byte).expect("read");
+        assert_eq!(byte[0], u8::try_from((3 * PAGE + 5) % 251).unwrap());
+        assert_eq!(pages.resident_pages(), 16, "the whole window was read");
+        pages.page(15).expect("page");
+        assert_eq!(reads.load(Ordering::Relaxed), 1, "in one read");
+        let last = pages.page(20).expect("last page");
+        memory.read(last + 7, &mut byte).expect("read");
+        assert_eq!(byte[0], 0, "past the end of the file: zeros");
+        assert_eq!(pages.page(21), Err(Errno::EFAULT));
+        drop(pages);
         assert_eq!(memory.allocated(), 0);
     }
 

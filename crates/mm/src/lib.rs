@@ -10,6 +10,7 @@
 
 mod error;
 mod file_pages;
+mod invalidations;
 mod manager;
 mod memory_file;
 mod range_set;
@@ -18,9 +19,9 @@ mod sys;
 mod vma;
 
 pub use error::{MmError, SegvCode};
-pub use file_pages::{FilePages, PageQuota};
+pub use file_pages::{FilePages, PageQuota, PageSource};
 pub use manager::{
-    parse_prot, ForkedMemory, MappableFile, MappingsEpoch, MapsEntry, MemoryManager, MmStats,
-    MmapRequest, SpecialPages,
+    parse_prot, ForkedMemory, LockLimit, MappableFile, MappingsEpoch, MapsEntry, MemoryManager,
+    MmStats, MmapRequest, SpecialPages,
 };
 pub use memory_file::MemoryFile;

@@ -4,7 +4,7 @@
 use std::num::NonZeroUsize;
 use std::os::fd::BorrowedFd;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 
@@ -97,6 +97,25 @@ impl SentryMapping {
         // SAFETY: as for load_u64.
         unsafe { AtomicU64::from_ptr(word) }.store(value, order);
         Ok(())
+    }
+
+    /// Replaces the 4-byte aligned word at `offset` with `update(current)` in one atomic step
+    /// (a compare-exchange loop, as the guest's own atomics see it): `Ok(previous)` once stored,
+    /// `Err(current)` when `update` declines with `None`.
+    pub(crate) fn fetch_update_u32(
+        &self,
+        offset: u64,
+        update: impl FnMut(u32) -> Option<u32>,
+    ) -> Result<Result<u32, u32>, OutOfBounds> {
+        if !offset.is_multiple_of(4) {
+            return Err(OutOfBounds);
+        }
+        let word = self.at(offset, 4)?.cast::<u32>();
+        // SAFETY: `word` is an aligned u32 inside the live mapping (checked above); the atomic
+        // lives only for this update, and the guest's accesses to the same word are its own
+        // atomics or plain loads and stores, which a locked compare-exchange is coherent with.
+        let atomic = unsafe { AtomicU32::from_ptr(word) };
+        Ok(atomic.fetch_update(Ordering::SeqCst, Ordering::SeqCst, update))
     }
 
     /// The aligned u64 at `offset`, inside the mapping.

@@ -58,7 +58,14 @@ fn start() -> Volumes {
         (b"/ro", b"volume/1", false),
     ] {
         vfs.mkdir(&ctx, at, 0o755).unwrap();
-        let fs = GoferFs::new(Arc::clone(&client), aname, FD_BUDGET, writable).unwrap();
+        let fs = GoferFs::new(
+            Arc::clone(&client),
+            aname,
+            FD_BUDGET,
+            writable,
+            common::memory(),
+        )
+        .unwrap();
         assert_eq!(fs.read_only(), !writable);
         vfs.mount(&vfs.lookup(&ctx, at, true).unwrap(), fs).unwrap();
     }

@@ -131,7 +131,7 @@ fn start_with(relayed: bool) -> Sandbox {
     });
     let client = Arc::new(p9::Client::new(sentry_end, MSIZE).unwrap());
     let vfs = Vfs::new(
-        GoferFs::new(client, b"", DONATED_FD_BUDGET, false).unwrap(),
+        GoferFs::new(client, b"", DONATED_FD_BUDGET, false, common::memory()).unwrap(),
         common::memory(),
     );
     let ctx = LookupCtx {

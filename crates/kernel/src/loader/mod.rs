@@ -50,6 +50,11 @@ impl MappableFile for ExecutableFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         self.0.pread(buf, offset)
     }
+
+    /// The file's cached pages, so every exec of a program maps the same ones.
+    fn shared_pages(&self) -> Option<Arc<mm::FilePages>> {
+        self.0.shared_pages()
+    }
 }
 
 /// One ELF object mapped into the address space.

@@ -392,7 +392,7 @@ fn status(kernel: &Kernel, scope: &Scope) -> Result<String, Errno> {
         for (name, value) in [
             ("VmPeak", st.mapped),
             ("VmSize", st.mapped),
-            ("VmLck", 0),
+            ("VmLck", st.locked),
             ("VmPin", 0),
             ("VmHWM", rss),
             ("VmRSS", rss),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use abi::Errno;
-use mm::{FilePages, MappableFile, MmapRequest};
+use mm::{FilePages, LockLimit, MappableFile, MmapRequest};
 use platform::Prot;
 use vfs::OpenFile;
 
@@ -128,6 +128,58 @@ pub(super) fn msync(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
 pub(super) fn mincore(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
     let resident = task.mm.mincore(a[0], a[1])?;
     task.mm.copy_out(a[2], &resident)?;
+    Ok(0)
+}
+
+/// CAP_IPC_LOCK (linux/capability.h).
+const CAP_IPC_LOCK: u32 = 14;
+
+/// What the caller may lock: unlimited with CAP_IPC_LOCK, else RLIMIT_MEMLOCK.
+fn lock_limit(task: &Task) -> LockLimit {
+    if task.creds().capable(CAP_IPC_LOCK) {
+        return None;
+    }
+    Some(task.rlimit(libc::RLIMIT_MEMLOCK).cur).filter(|&limit| limit != libc::RLIM_INFINITY)
+}
+
+pub(super) fn mlock(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.mm
+        .mlock(a[0], a[1], true, lock_limit(task))
+        .map(|()| 0)
+}
+
+/// mlock2: MLOCK_ONFAULT is accepted (pages are locked however they come in).
+pub(super) fn mlock2(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    const MLOCK_ONFAULT: u64 = 1;
+    if a[2] & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    task.mm
+        .mlock(a[0], a[1], true, lock_limit(task))
+        .map(|()| 0)
+}
+
+pub(super) fn munlock(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    task.mm.mlock(a[0], a[1], false, None).map(|()| 0)
+}
+
+pub(super) fn mlockall(task: &mut Task, a: &[u64; 6]) -> SyscallResult {
+    let flags = arg_i32(a[0]);
+    let known = libc::MCL_CURRENT | libc::MCL_FUTURE | libc::MCL_ONFAULT;
+    if flags == 0 || flags & !known != 0 || flags == libc::MCL_ONFAULT {
+        return Err(Errno::EINVAL);
+    }
+    let (current, future) = (
+        flags & libc::MCL_CURRENT != 0,
+        flags & libc::MCL_FUTURE != 0,
+    );
+    task.mm
+        .mlockall(current, future, lock_limit(task))
+        .map(|()| 0)
+}
+
+pub(super) fn munlockall(task: &mut Task, _a: &[u64; 6]) -> SyscallResult {
+    task.mm.munlockall();
     Ok(0)
 }
 

@@ -184,6 +184,10 @@ syscall_table! {
     146 sched_get_priority_max sched::sched_get_priority_max [Int] F;
     147 sched_get_priority_min sched::sched_get_priority_min [Int] F;
     148 sched_rr_get_interval sched::sched_rr_get_interval [Int, Ptr] F;
+    149 mlock memory::mlock [Ptr, Uint] P("accounting only: VmLck and RLIMIT_MEMLOCK");
+    150 munlock memory::munlock [Ptr, Uint] F;
+    151 mlockall memory::mlockall [Hex] P("accounting only: VmLck and RLIMIT_MEMLOCK");
+    152 munlockall memory::munlockall [] F;
     157 prctl prctl::prctl [Int, Hex, Hex, Hex, Hex] P("names, pdeathsig, dumpable, keepcaps, no_new_privs, subreaper, seccomp mode, bounding set; others EINVAL");
     158 arch_prctl process::arch_prctl [Hex, Hex] P("ARCH_SET_FS/GET_FS/SET_GS/GET_GS");
     160 setrlimit limits::setrlimit [Int, Ptr] F;
@@ -207,7 +211,7 @@ syscall_table! {
     199 fremovexattr xattr::fremovexattr [Fd, Path] P("user.*, trusted.* and security.* on tmpfs (/tmp, /dev/shm); user.* on volumes; no system.* (POSIX ACLs); other filesystems: EOPNOTSUPP");
     200 tkill signal::tkill [Int, Int] F;
     201 time time::time [Ptr] F;
-    202 futex futex::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("WAIT/WAKE/REQUEUE/CMP_REQUEUE/*_BITSET; no PI or WAKE_OP; process-shared futexes are per process");
+    202 futex futex::futex [Ptr, Hex, Int, Ptr, Ptr, Int] P("every operation; PI futexes keep the owner-tid protocol (FUTEX_WAITERS, FUTEX_OWNER_DIED, handover on unlock and owner exit) but inherit no priority, the Sentry scheduling none: waiters are served in arrival order");
     203 sched_setaffinity sched::sched_setaffinity [Int, Uint, Ptr] P("recorded; the host places the Sentry's threads");
     204 sched_getaffinity sched::sched_getaffinity [Int, Uint, Ptr] F;
     213 epoll_create epoll::epoll_create [Int] F;
@@ -286,6 +290,7 @@ syscall_table! {
     318 getrandom system::getrandom [OutBuf, Uint, Hex] F;
     319 memfd_create fs_ext::memfd_create [Path, Hex] P("no sealing");
     322 execveat process::execveat [DirFd, Path, Ptr, Ptr, Hex] F;
+    325 mlock2 memory::mlock2 [Ptr, Uint, Hex] P("accounting only: VmLck and RLIMIT_MEMLOCK");
     326 copy_file_range io::copy_file_range [Fd, Ptr, Fd, Ptr, Uint, Hex] F;
     327 preadv2 io::preadv2 [Fd, Ptr, Uint, Int, Int, Hex] P("RWF_HIPRI/DSYNC/SYNC; RWF_NOWAIT and RWF_APPEND: EOPNOTSUPP");
     328 pwritev2 io::pwritev2 [Fd, Ptr, Uint, Int, Int, Hex] P("RWF_HIPRI/DSYNC/SYNC; RWF_NOWAIT and RWF_APPEND: EOPNOTSUPP");
@@ -295,6 +300,7 @@ syscall_table! {
     437 openat2 fs::openat2 [DirFd, Path, Ptr, Uint] P("RESOLVE_CACHED never fails a lookup (only creating or truncating is EAGAIN)");
     439 faccessat2 fs::faccessat2 [DirFd, Path, Oct, Hex] F;
     441 epoll_pwait2 epoll::epoll_pwait2 [Fd, Ptr, Int, Ptr, Ptr, Uint] F;
+    449 futex_waitv futex::futex_waitv [Ptr, Uint, Hex, Ptr, Int] F;
 }
 
 /// One past the largest syscall number the index covers.

@@ -41,6 +41,10 @@ impl Task {
 
         // The point of no return: the old image goes.
         self.end_other_threads()?;
+        // As Linux's futex_exec_release: the robust futexes the old image held are marked
+        // owner-died as at exit, and its PI futexes with waiters handed on.
+        self.exit_robust_list();
+        self.kernel.futexes.owner_exited(self.tid);
         self.become_leader();
         *self.handle.interrupter.lock() = Some(ctx.interrupter());
         self.ctx = ctx;

@@ -5,13 +5,10 @@ use std::sync::Arc;
 use abi::{Errno, SigInfo};
 
 use super::{ExitStatus, JobState, Task, ThreadGroup};
+use crate::futex::{FutexKey, FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
 use crate::kernel::Kernel;
 use crate::timers::ProcessTimes;
 
-/// robust_list: the owner-died bit and the tid part of a futex word (linux/futex.h).
-const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// How many robust-list entries are walked at most (ROBUST_LIST_LIMIT).
 const ROBUST_LIST_LIMIT: usize = 2048;
 
@@ -43,9 +40,8 @@ impl Task {
     /// a zombie and tells its parent.
     pub(crate) fn exit_thread(mut self, status: ExitStatus) {
         if self.clear_child_tid != 0 && self.mm.write_obj(self.clear_child_tid, &0u32).is_ok() {
-            self.kernel
-                .futexes
-                .wake(&self.mm, self.clear_child_tid, 1, u32::MAX);
+            // A shared futex, as Linux wakes it: a waiter may be another process.
+            self.wake_one_shared(self.clear_child_tid);
         }
         self.exit_robust_list();
         if let Some(done) = self.vfork_done.take() {
@@ -60,6 +56,9 @@ impl Task {
         drop(self);
 
         kernel.pids.lock().remove_task(tid);
+        // Out of the pid table, no waiter can queue behind this thread any more: hand on the
+        // PI futexes it held.
+        kernel.futexes.owner_exited(tid);
         let last = {
             let mut state = tg.state.lock();
             state.threads.retain(|t| t.tid() != tid);
@@ -81,7 +80,7 @@ impl Task {
     }
 
     /// Marks the robust futexes this thread held as owner-died and wakes a waiter of each.
-    fn exit_robust_list(&self) {
+    pub(super) fn exit_robust_list(&self) {
         if self.robust_list == 0 {
             return;
         }
@@ -90,35 +89,42 @@ impl Task {
             return;
         };
         let offset = futex_offset.cast_signed();
+        // Bit 0 of a list pointer marks a PI futex, whose waiters get the lock handed on
+        // when this thread is gone (FutexTable::owner_exited) rather than a wake.
         let handle = |entry: u64| {
-            let word_addr = entry.wrapping_add_signed(offset);
-            if let Ok(word) = self.mm.read_obj::<u32>(word_addr) {
-                if word & FUTEX_TID_MASK == self.tid.cast_unsigned() {
-                    let _ = self
-                        .mm
-                        .write_obj(word_addr, &((word & FUTEX_WAITERS) | FUTEX_OWNER_DIED));
-                    if word & FUTEX_WAITERS != 0 {
-                        self.kernel.futexes.wake(&self.mm, word_addr, 1, u32::MAX);
-                    }
+            let word_addr = (entry & !1).wrapping_add_signed(offset);
+            let tid = self.tid.cast_unsigned();
+            let died = |word: u32| {
+                (word & FUTEX_TID_MASK == tid).then_some((word & FUTEX_WAITERS) | FUTEX_OWNER_DIED)
+            };
+            if let Ok(Ok(word)) = self.mm.fetch_update_u32(word_addr, died) {
+                if word & FUTEX_WAITERS != 0 && entry & 1 == 0 {
+                    self.wake_one_shared(word_addr);
                 }
             }
         };
         for _ in 0..ROBUST_LIST_LIMIT {
-            if entry == self.robust_list || entry == 0 {
+            if entry & !1 == self.robust_list || entry & !1 == 0 {
                 break;
             }
-            // Bit 0 of a list pointer marks a PI futex; the entry address is the rest.
-            let current = entry & !1;
-            let Ok(next) = self.mm.read_obj::<u64>(current) else {
+            let Ok(next) = self.mm.read_obj::<u64>(entry & !1) else {
                 break;
             };
-            if current != pending & !1 {
-                handle(current);
+            if entry & !1 != pending & !1 {
+                handle(entry);
             }
             entry = next;
         }
         if pending != 0 {
-            handle(pending & !1);
+            handle(pending);
+        }
+    }
+
+    /// Wakes one waiter of the futex at `addr`, keyed as a shared one (Linux's FLAGS_SHARED).
+    fn wake_one_shared(&self, addr: u64) {
+        if let Ok(key) = FutexKey::of(&self.mm, addr, false) {
+            // A PI futex refuses plain wakes (EINVAL): nothing to do then.
+            let _ = self.kernel.futexes.wake(key, 1, u32::MAX);
         }
     }
 

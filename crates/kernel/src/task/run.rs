@@ -13,6 +13,9 @@ impl Task {
             if let Delivery::Exit(status) = self.deliver_signals() {
                 return status;
             }
+            // File pages dropped by truncation or hole punching (possibly by another process)
+            // leave this address space before its guest code runs again.
+            self.mm.apply_invalidations();
             // Which mapping changes a fault of this run may have raced with (other threads').
             let entered = self.mm.mappings_epoch();
             // Time in the guest is the task's user time (see timers::cpu).

@@ -76,7 +76,7 @@ impl MemoryManager {
     /// Checks that `[addr, addr + len)` is mapped with `access`, fills its demand-paged chunks,
     /// then calls `copy(memory-file offset, range of the caller's buffer)` for each piece, in
     /// order, under the lock (so no unmap can free the memory mid-copy).
-    fn with_guest_range(
+    pub(super) fn with_guest_range(
         &self,
         addr: u64,
         len: usize,
@@ -87,12 +87,20 @@ impl MemoryManager {
             return Ok(());
         }
         let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        self.apply_invalidations();
         let mut state = self.state.lock();
         check_access(&state, addr..end, access)?;
         self.populate(&mut state, addr..end).map_err(|e| {
             tracing::warn!("filling guest memory at {addr:#x} for a copy: {e}");
             Errno::EFAULT
         })?;
+        if access == Access::Write {
+            // No room for the copy: the write faults, as Linux's copy-out does when the fault
+            // handler runs out of memory.
+            self.break_cow_in(&mut state, addr..end)
+                .and_then(|()| self.own_file_pages_in(&mut state, addr..end))
+                .map_err(|_| Errno::EFAULT)?;
+        }
         for vma in state.vmas.overlapping(addr..end) {
             let part = addr.max(vma.range.start)..end.min(vma.range.end);
             if vma.owns_memory() {
@@ -136,7 +144,7 @@ fn buffer_offset(start: u64, at: u64) -> Result<usize, Errno> {
 }
 
 /// A copy the memory file refused: a bug in the VMA bookkeeping, not the guest's doing.
-fn copy_failure(e: MmError) -> Errno {
+pub(super) fn copy_failure(e: MmError) -> Errno {
     tracing::error!("copying guest memory: {e}");
     Errno::EFAULT
 }

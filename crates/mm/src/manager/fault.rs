@@ -41,6 +41,7 @@ impl MemoryManager {
         access: Access,
         entered: MappingsEpoch,
     ) -> Result<(), SegvCode> {
+        self.apply_invalidations();
         let mut state = self.state.lock();
         let vma = state.vmas.find(addr).ok_or(SegvCode::MapErr)?.clone();
         if !allows(vma.prot, access) {
@@ -66,6 +67,20 @@ impl MemoryManager {
             return self.populate_chunk(&mut state, &vma, addr).map_err(|e| {
                 tracing::warn!("filling the page at {addr:#x} from its file: {e}");
                 SegvCode::MapErr
+            });
+        }
+        if !vma.owns_memory() && !vma.shared && vma.prot.write && !state.file_pages.is_own(page) {
+            // A placed page of a private file mapping faulting: a write, which gets its copy.
+            return self.own_file_page(&mut state, &vma, page).map_err(|e| {
+                tracing::warn!("copying the private file page at {addr:#x}: {e}");
+                SegvCode::BusAdrErr
+            });
+        }
+        if vma.cow && vma.prot.write {
+            // A present, readable page that faults in a writable copy-on-write mapping: a write.
+            return self.break_cow(&mut state, addr).map_err(|e| {
+                tracing::warn!("copy-on-write at {addr:#x}: {e}");
+                SegvCode::BusAdrErr
             });
         }
         if self.mappings_epoch() != entered {
@@ -141,7 +156,12 @@ impl MemoryManager {
                 Errno::EFAULT
             })?;
         }
-        self.map_file(chunk.start, chunk.end - chunk.start, memory.start, vma.prot)?;
+        self.map_file(
+            chunk.start,
+            chunk.end - chunk.start,
+            memory.start,
+            vma.mapped_prot(),
+        )?;
         state.populated.insert(memory);
         Ok(())
     }

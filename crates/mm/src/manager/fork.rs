@@ -8,8 +8,9 @@ use abi::Errno;
 use parking_lot::Mutex;
 use platform::{AddressSpace, Prot};
 
-use super::{present_runs, MemoryManager, State};
+use super::{present_runs, run_prot, MemoryManager, State};
 use crate::memory_file::MemoryFile;
+use crate::vma::Vma;
 
 /// An address space copied for a child by [`MemoryManager::fork`], not yet placed in the child's
 /// platform address space. It owns the child's memory: [`MemoryManager::from_fork`] takes it
@@ -29,15 +30,19 @@ impl Drop for ForkedMemory {
 
 impl MemoryManager {
     /// fork(2), first half, on the parent's OS thread: a snapshot of this address space for a
-    /// child. Private mappings are copied (demand-paged ones only in their filled chunks; the
-    /// others stay demand-paged), shared ones and the Sentry's special pages are shared, MADV_DONTFORK ranges left out and
-    /// MADV_WIPEONFORK ones zero-filled; brk, the mmap base and each mapping's attributes carry
-    /// over. ENOMEM if the memory file cannot hold the copy.
+    /// child. Private mappings become copy-on-write in both (their memory-file range gets a
+    /// second owner and is mapped without write permission until one side writes, see
+    /// [`MemoryManager::break_cow`]); shared ones and the Sentry's special pages are shared,
+    /// MADV_DONTFORK ranges left out and MADV_WIPEONFORK ones zero-filled; brk, the mmap base
+    /// and each mapping's attributes carry over. ENOMEM if the memory file cannot hold a wiped
+    /// range.
     ///
-    /// Other threads of the parent may write while the copy is taken; the child then sees each
-    /// page as of some moment during the call, as a racing write would on Linux.
+    /// Other threads of the parent may write until their pages are write-protected here; the
+    /// child then sees each page as of some moment during the call, as a racing write would on
+    /// Linux.
     pub fn fork(&self) -> Result<ForkedMemory, Errno> {
-        let parent = self.state.lock();
+        let mut guard = self.state.lock();
+        let parent = &mut *guard;
         let mut forked = ForkedMemory {
             memory: self.memory.clone(),
             range: self.range.clone(),
@@ -46,51 +51,91 @@ impl MemoryManager {
         };
         forked.state.brk = parent.brk;
         let child = &mut forked.state;
+        let mut made_cow: Vec<Range<u64>> = Vec::new();
+        // Private file pages that were the parent's own copies, now shared with the child.
+        let mut unowned_pages: Vec<Range<u64>> = Vec::new();
         for vma in parent.vmas.iter().filter(|vma| !vma.on_fork.skip) {
             if !vma.owns_memory() {
-                parent.file_pages.share_into(
+                let unowned = parent.file_pages.share_into(
                     vma.range.clone(),
                     &mut child.file_pages,
                     &self.memory,
                 );
-                child.vmas.insert(vma.clone());
+                if vma.prot.write {
+                    for page in unowned {
+                        unowned_pages.push(page..page + abi::PAGE_SIZE);
+                    }
+                }
+                child.vmas.insert(Vma {
+                    locked: false,
+                    ..vma.clone()
+                });
                 continue;
             }
             if vma.shared || vma.special() {
                 self.memory.share(vma.memory_range());
-                child.vmas.insert(vma.clone());
+                child.vmas.insert(Vma {
+                    locked: false,
+                    ..vma.clone()
+                });
                 continue;
             }
-            let memory = self.memory.allocate(vma.len()).map_err(|e| {
-                tracing::warn!("fork: copying a mapping of {:#x} bytes: {e}", vma.len());
-                Errno::ENOMEM
-            })?;
-            let mut copy = vma.clone();
-            copy.memory_offset = memory.start;
-            // Owned by the child from here, so a failure below frees it with the rest.
-            child.vmas.insert(copy);
             if vma.on_fork.wipe {
-                continue;
-            }
-            // An eager copy, of the pages holding data only. Copy-on-write would instead give
-            // both sides the parent's range (a second owner, as for shared mappings), map it
-            // read-only in both, and copy a page on its first write fault; the VMA would then
-            // need per-page memory offsets instead of one contiguous range.
-            let filled = if vma.demand_paged() {
-                parent.populated.intersection(vma.memory_range())
-            } else {
-                vec![vma.memory_range()]
-            };
-            for part in filled {
-                let to = memory.start + (part.start - vma.memory_offset);
-                self.memory.copy_data(part.clone(), to).map_err(|e| {
-                    tracing::error!("fork: {e}");
+                let memory = self.memory.allocate(vma.len()).map_err(|e| {
+                    tracing::warn!("fork: wiping a mapping of {:#x} bytes: {e}", vma.len());
                     Errno::ENOMEM
                 })?;
-                if vma.demand_paged() {
-                    child.populated.insert(to..to + (part.end - part.start));
+                child.vmas.insert(Vma {
+                    memory_offset: memory.start,
+                    cow: false,
+                    locked: false,
+                    ..vma.clone()
+                });
+                continue;
+            }
+            self.memory.share(vma.memory_range());
+            // Locks are not inherited, as on Linux.
+            child.vmas.insert(Vma {
+                cow: true,
+                locked: false,
+                ..vma.clone()
+            });
+            if vma.demand_paged() {
+                for part in parent.populated.intersection(vma.memory_range()) {
+                    child.populated.insert(part);
                 }
             }
+            if !vma.cow {
+                made_cow.push(vma.range.clone());
+            }
+        }
+        // The parent's side: the same pages, now without write permission.
+        let mut runs: Vec<(Range<u64>, Prot)> = Vec::new();
+        for range in made_cow {
+            parent.vmas.update(range.clone(), |vma| vma.cow = true);
+            let Some(vma) = parent.vmas.find(range.start).cloned() else {
+                continue;
+            };
+            if !vma.prot.write {
+                continue;
+            }
+            for (run, _) in present_runs(parent, &vma, range) {
+                match runs.last_mut() {
+                    Some((last, prot)) if last.end == run.start && *prot == vma.mapped_prot() => {
+                        last.end = run.end;
+                    }
+                    _ => runs.push((run, vma.mapped_prot())),
+                }
+            }
+        }
+        for page in unowned_pages {
+            let Some(vma) = parent.vmas.find(page.start) else {
+                continue;
+            };
+            runs.push((page, vma.file_page_prot(false)));
+        }
+        for (run, prot) in runs {
+            self.protect(run.start, run.end - run.start, prot)?;
         }
         Ok(forked)
     }
@@ -109,7 +154,13 @@ impl MemoryManager {
             mmap_base: forked.mmap_base,
             state: Mutex::new(state),
             mappings_changed: AtomicU64::new(0),
+            invalidations: Arc::default(),
         };
+        for vma in manager.state.lock().vmas.iter() {
+            if let Some(pages) = vma.shared_file() {
+                pages.add_mapper(&manager.invalidations);
+            }
+        }
         manager.map_everything()?;
         Ok(manager)
     }
@@ -125,11 +176,14 @@ impl MemoryManager {
                     Some((last, last_offset, prot))
                         if last.end == run.start
                             && *last_offset + (last.end - last.start) == offset
-                            && *prot == vma.prot =>
+                            && *prot == run_prot(&state, vma, run.start, vma.prot) =>
                     {
                         last.end = run.end;
                     }
-                    _ => runs.push((run, offset, vma.prot)),
+                    _ => {
+                        let prot = run_prot(&state, vma, run.start, vma.prot);
+                        runs.push((run, offset, prot));
+                    }
                 }
             }
         }

@@ -60,7 +60,12 @@ impl MemoryManager {
             return Err(Errno::EINVAL);
         }
         match effect {
-            Effect::Discard => self.discard(&mut state, &vmas, addr..end, advice)?,
+            Effect::Discard => {
+                // Dropping pages must not drop them from the address space sharing them.
+                self.break_cow_in(&mut state, addr..end)?;
+                let vmas: Vec<Vma> = state.vmas.overlapping(addr..end).cloned().collect();
+                self.discard(&mut state, &vmas, addr..end, advice)?;
+            }
             Effect::OnFork(change) => state.vmas.update(addr..end, |vma| change(&mut vma.on_fork)),
             Effect::None => {}
         }
@@ -86,14 +91,16 @@ impl MemoryManager {
             }
             let part = range.start.max(vma.range.start)..range.end.min(vma.range.end);
             if let Some(pages) = vma.shared_file() {
-                // REMOVE punches the file itself; the next touch faults in fresh zero pages.
+                // DONTNEED (of a private mapping: a shared one kept its pages above) drops the
+                // placed pages, so the next touch shows the file again; REMOVE also punches the
+                // file itself, so the next touch faults in fresh zero pages.
                 for (run, _) in present_runs(state, vma, part.clone()) {
                     self.space
                         .unmap(run.start, run.end - run.start)
                         .map_err(|e| platform_failure("unmap", &e))?;
                 }
                 state.file_pages.release(part.clone(), &self.memory);
-                if let Some(offset) = vma.file_offset_at(part.start) {
+                if let Some(offset) = vma.file_offset_at(part.start).filter(|_| vma.shared) {
                     pages.punch(offset, part.end - part.start);
                 }
                 continue;

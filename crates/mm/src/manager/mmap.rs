@@ -5,7 +5,7 @@ use std::sync::Arc;
 use abi::Errno;
 use platform::Prot;
 
-use super::{page_aligned, present_runs, MappableFile, MemoryManager, VmaTemplate};
+use super::{page_aligned, present_runs, run_prot, MappableFile, MemoryManager, VmaTemplate};
 use crate::vma::{Backing, ForkFlags};
 
 /// A guest's mmap request, its flags already decoded.
@@ -57,14 +57,24 @@ impl MemoryManager {
                     return Err(Errno::EINVAL);
                 }
                 offset.checked_add(len).ok_or(Errno::EOVERFLOW)?;
-                if request.shared {
-                    // The file's own pages, which must live in this address space's memory
-                    // file to be mapped.
-                    let pages = file
-                        .shared_pages()
-                        .filter(|pages| Arc::ptr_eq(pages.memory(), &self.memory))
-                        .ok_or(Errno::ENODEV)?;
-                    if !file.writable() {
+                // The file's own pages, if they live in this address space's memory file: a
+                // shared mapping shows them, a private one too until it writes them.
+                let pages = file
+                    .shared_pages()
+                    .filter(|pages| Arc::ptr_eq(pages.memory(), &self.memory));
+                if !request.shared {
+                    match pages {
+                        Some(pages) => Backing::SharedFile {
+                            file,
+                            pages,
+                            offset,
+                        },
+                        None => Backing::File { file, offset },
+                    }
+                } else {
+                    let pages = pages.ok_or(Errno::ENODEV)?;
+                    // A read-only cache of a file (a Gofer file) is never written back.
+                    if !file.writable() || !pages.writable() {
                         if request.prot.write {
                             return Err(Errno::EACCES);
                         }
@@ -75,8 +85,6 @@ impl MemoryManager {
                         pages,
                         offset,
                     }
-                } else {
-                    Backing::File { file, offset }
                 }
             }
         };
@@ -156,18 +164,22 @@ impl MemoryManager {
             return Err(Errno::EACCES);
         }
 
-        // One protect call per run of present pages, however many VMAs it spans.
-        let mut runs: Vec<std::ops::Range<u64>> = Vec::new();
+        // One protect call per run of present pages with one protection, however many VMAs
+        // it spans (copy-on-write pages stay without write until written).
+        let mut runs: Vec<(std::ops::Range<u64>, Prot)> = Vec::new();
         for vma in state.vmas.overlapping(addr..end) {
             for (run, _) in present_runs(&state, vma, addr..end) {
+                let mapped = run_prot(&state, vma, run.start, prot);
                 match runs.last_mut() {
-                    Some(last) if last.end == run.start => last.end = run.end,
-                    _ => runs.push(run),
+                    Some((last, last_prot)) if last.end == run.start && *last_prot == mapped => {
+                        last.end = run.end;
+                    }
+                    _ => runs.push((run, mapped)),
                 }
             }
         }
-        for run in runs {
-            self.protect(run.start, run.end - run.start, prot)?;
+        for (run, mapped) in runs {
+            self.protect(run.start, run.end - run.start, mapped)?;
         }
         state.vmas.update(addr..end, |vma| vma.prot = prot);
         Ok(())

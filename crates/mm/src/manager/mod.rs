@@ -2,11 +2,13 @@
 
 mod brk;
 mod copy;
+mod cow;
 mod fault;
 mod fork;
 mod futex_key;
 mod madvise;
 mod maps;
+mod mlock;
 mod mmap;
 mod mremap;
 mod residency;
@@ -25,6 +27,7 @@ use parking_lot::Mutex;
 use platform::{AddressSpace, PlatformError, Prot};
 
 use crate::file_pages::FilePages;
+use crate::invalidations::Invalidations;
 use crate::memory_file::MemoryFile;
 use crate::range_set::RangeSet;
 use crate::vma::{Backing, ForkFlags, Vma, VmaSet};
@@ -33,6 +36,7 @@ use shared_file::MappedFilePages;
 pub use fault::MappingsEpoch;
 pub use fork::ForkedMemory;
 pub use maps::MapsEntry;
+pub use mlock::LockLimit;
 pub use mmap::{parse_prot, MmapRequest};
 pub use special::SpecialPages;
 pub use stats::MmStats;
@@ -87,6 +91,8 @@ pub struct MemoryManager {
     /// How many times a platform mapping was made or widened (see [`MappingsEpoch`]); bumped
     /// under the state lock once the platform call returned.
     mappings_changed: AtomicU64,
+    /// Pages that files mapped here dropped, to unmap (see [`MemoryManager::apply_invalidations`]).
+    invalidations: Arc<Invalidations>,
 }
 
 struct State {
@@ -96,6 +102,8 @@ struct State {
     /// The file pages placed in shared file mappings.
     file_pages: MappedFilePages,
     brk: Brk,
+    /// mlockall(MCL_FUTURE): new mappings are locked.
+    lock_future: bool,
 }
 
 impl State {
@@ -109,6 +117,7 @@ impl State {
                 start: 0,
                 current: 0,
             },
+            lock_future: false,
         }
     }
 
@@ -154,6 +163,7 @@ impl MemoryManager {
             mmap_base,
             state: Mutex::new(State::empty()),
             mappings_changed: AtomicU64::new(0),
+            invalidations: Arc::default(),
         }
     }
 
@@ -215,7 +225,12 @@ impl MemoryManager {
             memory_offset: memory.start,
             backing: template.backing,
             on_fork: template.on_fork,
+            cow: false,
+            locked: state.lock_future,
         };
+        if let Some(pages) = vma.shared_file() {
+            pages.add_mapper(&self.invalidations);
+        }
         if !vma.demand_paged() && owns_memory {
             if let Err(e) = self.map_file(addr, len, memory.start, vma.prot) {
                 self.memory.release(memory);
@@ -248,17 +263,17 @@ impl MemoryManager {
     }
 
     /// Maps the present parts of `vma` within `range` again, with `range.start` placed at `dest`
-    /// and protection `prot` (a move, or a protection change, of what the platform has mapped).
+    /// (a move of what the platform has mapped).
     fn map_present(
         &self,
         state: &State,
         vma: &Vma,
         range: Range<u64>,
         dest: u64,
-        prot: Prot,
     ) -> Result<(), Errno> {
         for (run, offset) in present_runs(state, vma, range.clone()) {
             let at = dest + (run.start - range.start);
+            let prot = run_prot(state, vma, run.start, vma.prot);
             self.map_file(at, run.end - run.start, offset, prot)?;
         }
         Ok(())
@@ -364,6 +379,21 @@ fn present_runs(state: &State, vma: &Vma, range: Range<u64>) -> Vec<(Range<u64>,
         .into_iter()
         .map(|m| (to_guest(m.start)..to_guest(m.end), m.start))
         .collect()
+}
+
+/// The protection a present run of `vma` starting at `start` is mapped with, for the VMA
+/// protection `prot`: without write while the run is copy-on-write (a forked private VMA, a
+/// private file mapping's page that is not its own copy yet).
+fn run_prot(state: &State, vma: &Vma, start: u64, prot: Prot) -> Prot {
+    let writable = if vma.owns_memory() {
+        !vma.cow
+    } else {
+        vma.shared || state.file_pages.is_own(start)
+    };
+    Prot {
+        write: prot.write && writable,
+        ..prot
+    }
 }
 
 /// Whether `prot` allows `access`, as amd64 pages do: write and execute permission imply read.

@@ -105,7 +105,7 @@ impl MemoryManager {
         let moved: Vec<Vma> = state.vmas.take(source.clone());
         for vma in &moved {
             let at = dest + (vma.range.start - source.start);
-            self.map_present(state, vma, vma.range.clone(), at, vma.prot)?;
+            self.map_present(state, vma, vma.range.clone(), at)?;
         }
         self.space
             .unmap(source.start, source.end - source.start)

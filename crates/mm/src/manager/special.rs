@@ -53,6 +53,8 @@ impl MemoryManager {
                 memory_offset: piece.memory.start,
                 backing: Backing::Special { name: piece.name },
                 on_fork: ForkFlags::default(),
+                cow: false,
+                locked: false,
             });
             addr += piece_len;
         }

@@ -24,6 +24,8 @@ pub struct MmStats {
     pub stack: u64,
     /// Executable, non-writable mappings other than stacks (VmExe plus VmLib).
     pub exec: u64,
+    /// mlock'ed mappings (VmLck).
+    pub locked: u64,
 }
 
 impl MmStats {
@@ -38,7 +40,10 @@ impl MemoryManager {
     /// hold data), so it is for /proc readers, not hot paths.
     pub fn stats(&self) -> MmStats {
         let state = self.state.lock();
-        let mut stats = MmStats::default();
+        let mut stats = MmStats {
+            locked: super::mlock::locked_bytes(&state),
+            ..MmStats::default()
+        };
         for vma in state.vmas.iter() {
             let len = vma.len();
             stats.mapped += len;
@@ -50,8 +55,16 @@ impl MemoryManager {
                 stats.exec += len;
             }
             if !vma.owns_memory() {
-                // The file's pages placed here, whether or not they hold data.
-                stats.resident_shared += state.file_pages.count(vma.range.clone()) * PAGE_SIZE;
+                // The file's pages placed here, whether or not they hold data; a private
+                // mapping's own copies are anonymous memory.
+                let placed = state.file_pages.count(vma.range.clone());
+                if vma.shared {
+                    stats.resident_shared += placed * PAGE_SIZE;
+                } else {
+                    let own = state.file_pages.own_count(vma.range.clone());
+                    stats.resident_anon += own * PAGE_SIZE;
+                    stats.resident_file += (placed - own) * PAGE_SIZE;
+                }
                 continue;
             }
             // Only filled chunks of a demand-paged mapping count: an unfilled one may still hold

@@ -108,6 +108,11 @@ impl MemoryFile {
         self.ownership.lock().shared.acquire(range);
     }
 
+    /// Whether some page of the allocated `range` has an owner besides the caller.
+    pub fn shared_with_others(&self, range: Range<u64>) -> bool {
+        self.ownership.lock().shared.any_shared(range)
+    }
+
     /// Drops the caller's ownership of `range`. The pages it owned alone are freed: they go back
     /// to the host and to the free list. A range whose hole could not be punched is kept out of
     /// the free list, since it might not read as zeros.
@@ -244,6 +249,18 @@ impl MemoryFile {
         self.mapping
             .store_u64(offset, odd.wrapping_add(1), Ordering::Release)
             .map_err(|_| out_of_bounds(offset, 8))
+    }
+
+    /// Replaces the 4-byte aligned word at `offset` with `update(current)` atomically:
+    /// `Ok(previous)` once stored, `Err(current)` when `update` returns `None`.
+    pub fn fetch_update_u32(
+        &self,
+        offset: u64,
+        update: impl FnMut(u32) -> Option<u32>,
+    ) -> Result<Result<u32, u32>, MmError> {
+        self.mapping
+            .fetch_update_u32(offset, update)
+            .map_err(|_| out_of_bounds(offset, 4))
     }
 
     /// Sets `len` bytes at `offset` to zero.

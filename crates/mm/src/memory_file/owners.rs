@@ -40,6 +40,16 @@ impl SharedOwners {
         self.coalesce(range);
     }
 
+    /// Whether any page of `range` has more than one owner.
+    pub(crate) fn any_shared(&self, range: Range<u64>) -> bool {
+        let before = self
+            .ranges
+            .range(..range.start)
+            .next_back()
+            .is_some_and(|(_, &(end, _))| end > range.start);
+        before || self.ranges.range(range).next().is_some()
+    }
+
     /// Drops an owner from every page of `range`; returns the parts whose last owner that was,
     /// in order, for the caller to free.
     pub(crate) fn release(&mut self, range: Range<u64>) -> Vec<Range<u64>> {

@@ -57,6 +57,11 @@ pub(crate) struct Vma {
     pub(crate) memory_offset: u64,
     pub(crate) backing: Backing,
     pub(crate) on_fork: ForkFlags,
+    /// Copy-on-write: the memory-file range is shared with another address space (by fork)
+    /// and mapped without write permission; the first write gives this VMA a copy of its own.
+    pub(crate) cow: bool,
+    /// mlock'ed (VM_LOCKED): counted in VmLck, nothing more.
+    pub(crate) locked: bool,
 }
 
 impl Vma {
@@ -94,6 +99,24 @@ impl Vma {
         match &self.backing {
             Backing::SharedFile { pages, .. } => Some(pages),
             _ => None,
+        }
+    }
+
+    /// The protection the platform maps the VMA's pages with: its own, without write while they
+    /// are copy-on-write.
+    pub(crate) fn mapped_prot(&self) -> Prot {
+        Prot {
+            write: self.prot.write && !self.cow,
+            ..self.prot
+        }
+    }
+
+    /// The protection a placed file page is mapped with: the VMA's, without write for a page
+    /// of a private mapping that is not the address space's own copy yet.
+    pub(crate) fn file_page_prot(&self, own: bool) -> Prot {
+        Prot {
+            write: self.prot.write && (self.shared || own),
+            ..self.prot
         }
     }
 
@@ -150,6 +173,7 @@ impl Vma {
             && self.shared == next.shared
             && self.grows_down == next.grows_down
             && self.on_fork == next.on_fork
+            && self.locked == next.locked
             && backing_continues
     }
 
@@ -157,6 +181,7 @@ impl Vma {
     /// bytes that follow `self`'s.
     pub(crate) fn can_merge(&self, next: &Vma) -> bool {
         self.same_mapping_as(next)
+            && self.cow == next.cow
             && (!self.owns_memory() || self.memory_at(self.range.end) == next.memory_offset)
     }
 }

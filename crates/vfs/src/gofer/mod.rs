@@ -21,9 +21,10 @@ mod donated;
 use std::any::Any;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use abi::{Errno, Stat, Statfs, Timespec};
+use mm::{FilePages, MemoryFile, PageQuota, PageSource};
 use p9::{Client, Fid, Rgetattr, Tucreate, Tumkdir, Tumknod, Tusymlink};
 use parking_lot::Mutex;
 
@@ -42,15 +43,17 @@ pub struct GoferFs {
 impl GoferFs {
     /// Attaches to the tree `aname` of the Gofer behind `client`, which the Sentry changes
     /// only if `writable`; at most `fd_budget` donated host descriptors are kept open at once.
+    /// Mapped files of a read-only tree are cached in `memory`.
     pub fn new(
         client: Arc<Client>,
         aname: &[u8],
         fd_budget: usize,
         writable: bool,
+        memory: Arc<MemoryFile>,
     ) -> Result<Arc<GoferFs>, Errno> {
         let (fid, _) = client.attach(b"root", aname, 0).map_err(errno)?;
         let donated = Arc::new(DonatedFds::new(fd_budget));
-        let node = Node::new(client, fid, new_device_id(), donated, writable)?;
+        let node = Node::new(client, fid, new_device_id(), donated, writable, memory)?;
         Ok(Arc::new(GoferFs {
             root: Arc::new(GoferInode(Arc::new(node))),
         }))
@@ -115,6 +118,13 @@ struct Node {
     referenced: AtomicBool,
     /// The budget of the filesystem's donated descriptors.
     budget: Arc<DonatedFds>,
+    /// Where the page cache of mapped files lives (the sandbox's memory file).
+    memory: Arc<MemoryFile>,
+    /// A regular file's pages, read from the file when first mapped and shared by every
+    /// mapping (a shared read-only mapping, or a private one until it writes), so exec and
+    /// libraries don't read the same pages again. Valid for the node's life because the tree
+    /// is read-only; a writable tree would have to write through it or drop it.
+    cache: OnceLock<Arc<FilePages>>,
 }
 
 enum Donation {
@@ -133,6 +143,7 @@ impl Node {
         dev: u64,
         budget: Arc<DonatedFds>,
         writable: bool,
+        memory: Arc<MemoryFile>,
     ) -> Result<Node, Errno> {
         match client.getattr(fid, p9::GETATTR_BASIC) {
             Ok(attr) => Ok(Node {
@@ -143,6 +154,8 @@ impl Node {
                 donation: Mutex::new(Donation::Unasked),
                 referenced: AtomicBool::new(false),
                 budget,
+                memory,
+                cache: OnceLock::new(),
             }),
             Err(e) => {
                 clunk(&client, fid);
@@ -415,6 +428,7 @@ impl Inode for GoferInode {
             node.cached_stat().st_dev,
             Arc::clone(&node.budget),
             node.writable,
+            Arc::clone(&node.memory),
         )?;
         Ok(Arc::new(GoferInode(Arc::new(child))))
     }
@@ -583,6 +597,26 @@ impl Inode for GoferInode {
             .set_xattr(node.fid, name, b"", replace)
             .map_err(errno)
     }
+
+    /// The file's page cache (read-only: shared writable mappings are refused). Only a
+    /// read-only tree's files are cached: a volume's change behind the cache's back.
+    fn shared_pages(&self) -> Option<Arc<FilePages>> {
+        if self.file_type() != FileType::Regular || self.0.writable {
+            return None;
+        }
+        let node = &self.0;
+        let cache = node.cache.get_or_init(|| {
+            let size = u64::try_from(node.stat.lock().st_size).unwrap_or(0);
+            let source = Box::new(NodeSource(Arc::downgrade(node)));
+            Arc::new(FilePages::cached(
+                Arc::clone(&node.memory),
+                Arc::new(Unmetered),
+                size,
+                source,
+            ))
+        });
+        Some(Arc::clone(cache))
+    }
 }
 
 /// The extended attribute namespace the Gofer serves.
@@ -622,6 +656,34 @@ fn same_fs(inode: &Arc<dyn Inode>) -> Result<Arc<GoferInode>, Errno> {
         .into_any()
         .downcast::<GoferInode>()
         .map_err(|_| Errno::EXDEV)
+}
+
+/// Reads a Gofer file's pages into its cache (weakly: the cache lives in the node).
+struct NodeSource(Weak<Node>);
+
+impl PageSource for NodeSource {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let node = self.0.upgrade().ok_or(Errno::EIO)?;
+        if let Some(fd) = node.donated_fd()? {
+            return pread_host(fd.as_fd(), offset, buf);
+        }
+        let fid = node.open_fid(READ_ONLY)?;
+        let read = read_fid(&node.client, fid, offset, buf);
+        clunk(&node.client, fid);
+        read
+    }
+}
+
+/// The page cache of host files costs the sandbox's memory (the memory file), not a
+/// filesystem's space.
+struct Unmetered;
+
+impl PageQuota for Unmetered {
+    fn charge(&self, _pages: u64) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    fn uncharge(&self, _pages: u64) {}
 }
 
 /// How an open file reaches its bytes.

@@ -38,7 +38,7 @@ fn a_forked_address_space_can_move_to_the_childs_thread() {
 }
 
 #[test]
-fn the_child_sees_the_parents_data_and_later_writes_stay_private() {
+fn the_child_shares_the_parents_pages_until_either_writes() {
     let (parent, parent_space) = manager();
     parent
         .mmap(anon_at(BASE, 4 * PAGE, Prot::RW))
@@ -52,18 +52,58 @@ fn the_child_sees_the_parents_data_and_later_writes_stay_private() {
     };
 
     let (child, child_space) = fork(&parent);
-    let calls = child_space.take();
-    assert!(
-        matches!(calls.as_slice(), [Call::Map { addr: BASE, len, offset, prot: Prot::RW }]
-            if *len == 4 * PAGE && *offset != parent_offset),
-        "the child maps its own copy: {calls:?}"
+    assert_eq!(
+        parent_space.take(),
+        [Call::Protect {
+            addr: BASE,
+            len: 4 * PAGE,
+            prot: Prot::READ
+        }],
+        "the parent's pages lose write permission"
+    );
+    assert_eq!(
+        child_space.take(),
+        [Call::Map {
+            addr: BASE,
+            len: 4 * PAGE,
+            offset: parent_offset,
+            prot: Prot::READ
+        }],
+        "the child maps the parent's pages read-only"
     );
     assert_eq!(read(&child, BASE + PAGE + 7, 6), b"before");
 
+    // A write fault on a present page of a writable mapping breaks the sharing: the writer
+    // gets its own copy, mapped writable.
+    assert_eq!(
+        parent.handle_fault(BASE + PAGE, Access::Read, parent.mappings_epoch()),
+        Ok(())
+    );
+    let parent_copy = match parent_space.take().as_slice() {
+        [Call::Map {
+            addr: BASE,
+            len,
+            offset,
+            prot: Prot::RW,
+        }] if *len == 4 * PAGE && *offset != parent_offset => *offset,
+        calls => panic!("expected the parent's copy mapped writable, got {calls:?}"),
+    };
     parent
         .copy_out(BASE + PAGE + 7, b"parent")
         .expect("copy_out");
+    assert_eq!(read(&child, BASE + PAGE + 7, 6), b"before");
+
+    // The child is now the range's only owner: it keeps it and is only write-enabled.
     child.copy_out(BASE + 2 * PAGE, b"child").expect("copy_out");
+    assert_eq!(
+        child_space.take(),
+        [Call::Protect {
+            addr: BASE,
+            len: 4 * PAGE,
+            prot: Prot::RW
+        }]
+    );
+    assert_ne!(parent_copy, parent_offset);
     assert_eq!(read(&child, BASE + PAGE + 7, 6), b"before");
     assert_eq!(read(&parent, BASE + 2 * PAGE, 5), [0; 5]);
     assert_eq!(read(&parent, BASE + PAGE + 7, 6), b"parent");
@@ -115,10 +155,25 @@ fn filled_chunks_are_copied_and_unfilled_ones_stay_demand_paged() {
         matches!(calls.as_slice(), [Call::Map { addr, len, .. }] if *addr == BASE + CHUNK && *len == CHUNK),
         "only the filled chunk is mapped in the child: {calls:?}"
     );
+    assert!(
+        matches!(
+            calls.as_slice(),
+            [Call::Map {
+                prot: Prot::READ,
+                ..
+            }]
+        ),
+        "copy-on-write: {calls:?}"
+    );
     assert_eq!(
         child.handle_fault(BASE + CHUNK, Access::Write, child.mappings_epoch()),
-        Err(SegvCode::AccErr),
-        "the filled chunk is present in the child"
+        Ok(()),
+        "the filled chunk is present in the child: the fault is a write, and copies"
+    );
+    assert!(
+        matches!(child_space.take().as_slice(), [Call::Map { addr, len, prot: Prot::RW, .. }]
+            if *addr == BASE + CHUNK && *len == CHUNK),
+        "the copy is mapped writable"
     );
     assert_eq!(
         child.handle_fault(BASE + 2 * CHUNK, Access::Read, child.mappings_epoch()),
@@ -292,13 +347,13 @@ impl AddressSpace for BrokenSpace {
 }
 
 #[test]
-fn a_child_that_cannot_be_mapped_frees_its_copy() {
+fn a_child_that_cannot_be_mapped_gives_its_share_back() {
     let (parent, _) = manager();
     parent.mmap(anon(4 * PAGE, Prot::RW)).expect("mmap");
     let memory = parent.memory_file().clone();
     let before = memory.allocated();
     let forked = parent.fork().expect("fork");
-    assert_eq!(memory.allocated(), 2 * before);
+    assert_eq!(memory.allocated(), before, "fork copies nothing");
     assert!(matches!(
         MemoryManager::from_fork(forked, Arc::new(BrokenSpace)),
         Err(Errno::ENOMEM)
@@ -307,13 +362,22 @@ fn a_child_that_cannot_be_mapped_frees_its_copy() {
 }
 
 #[test]
-fn a_full_memory_file_fails_the_fork_with_enomem_and_leaks_nothing() {
+fn a_copy_that_does_not_fit_fails_the_write_and_leaks_nothing() {
     let memory = MemoryFile::new(8 * PAGE).expect("memory file");
     let parent = MemoryManager::new(memory.clone(), Arc::new(RecordingSpace::default()), USER);
-    parent.mmap(anon(2 * PAGE, Prot::RW)).expect("mmap");
-    parent.mmap(anon(5 * PAGE, Prot::RW)).expect("mmap");
-    assert!(matches!(parent.fork(), Err(Errno::ENOMEM)));
+    let small = parent.mmap(anon(PAGE, Prot::RW)).expect("mmap");
+    let big = parent.mmap(anon(5 * PAGE, Prot::RW)).expect("mmap");
+    let (child, _) = fork(&parent);
+    assert_eq!(memory.allocated(), 6 * PAGE);
+    assert_eq!(child.copy_out(big, b"x"), Err(Errno::EFAULT));
+    assert_eq!(
+        child.handle_fault(big, Access::Write, child.mappings_epoch()),
+        Err(SegvCode::BusAdrErr)
+    );
+    child.copy_out(small, b"fits").expect("copy_out");
     assert_eq!(memory.allocated(), 7 * PAGE);
+    drop(child);
+    assert_eq!(memory.allocated(), 6 * PAGE);
 }
 
 /// Forks of a sparse address space copy only what holds data: 1 MiB touched in 64 MiB.

@@ -1,8 +1,10 @@
 //! Tests of the memory manager against a platform address space that records its calls.
 
 mod copy;
+mod cow;
 mod demand_paging;
 mod fork;
+mod futex_key;
 mod mapping;
 mod properties;
 mod resize;

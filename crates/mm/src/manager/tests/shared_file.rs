@@ -221,3 +221,108 @@ fn memory_is_files(mm: &MemoryManager, addr: u64, pages: &FilePages, offset: u64
         .map(|&(_, memory)| memory);
     placed.is_some() && placed == current
 }
+
+#[test]
+fn a_private_mapping_shows_the_file_until_it_writes_a_page() {
+    let memory = MemoryFile::new(1 << 30).expect("memory file");
+    let file = file_of(&memory, 2 * PAGE);
+    file.pages.write_at(0, b"file").expect("write");
+    let mm = over(&memory);
+    let private = MmapRequest {
+        shared: false,
+        ..shared_at(BASE, 2 * PAGE, &file, 0)
+    };
+    mm.mmap(private).expect("mmap");
+    assert_eq!(read(&mm, BASE, 4), b"file");
+    file.pages.write_at(0, b"FILE").expect("write");
+    file.pages.write_at(PAGE, b"next").expect("write");
+    assert_eq!(
+        read(&mm, BASE, 4),
+        b"FILE",
+        "not written yet: the file's page"
+    );
+
+    mm.copy_out(BASE + 1, b"ow").expect("copy_out");
+    assert_eq!(read(&mm, BASE, 4), b"FowE");
+    let mut in_file = [0u8; 4];
+    file.pages.read_at(0, &mut in_file).expect("read");
+    assert_eq!(&in_file, b"FILE", "the write stayed private");
+    file.pages.write_at(0, b"late").expect("write");
+    assert_eq!(
+        read(&mm, BASE, 4),
+        b"FowE",
+        "a written page is the mapping's own"
+    );
+    assert_eq!(read(&mm, BASE + PAGE, 4), b"next");
+
+    let (child, _) = {
+        let forked = mm.fork().expect("fork");
+        let space = Arc::new(RecordingSpace::default());
+        (
+            MemoryManager::from_fork(forked, space.clone()).expect("from_fork"),
+            space,
+        )
+    };
+    child.copy_out(BASE, b"C").expect("copy_out");
+    assert_eq!(read(&mm, BASE, 4), b"FowE", "the child's write is its own");
+    assert_eq!(read(&child, BASE, 4), b"CowE");
+    mm.madvise(BASE, PAGE, libc::MADV_DONTNEED)
+        .expect("madvise");
+    assert_eq!(read(&mm, BASE, 4), b"late", "dropped: the file again");
+
+    drop((mm, child));
+    assert_eq!(memory.allocated(), file.pages.resident_pages() * PAGE);
+    drop(file);
+    assert_eq!(memory.allocated(), 0);
+}
+
+#[test]
+fn truncation_unmaps_the_dropped_pages_in_every_mapper() {
+    let memory = MemoryFile::new(1 << 30).expect("memory file");
+    let file = file_of(&memory, 4 * PAGE);
+    let space = Arc::new(RecordingSpace::default());
+    let mm = MemoryManager::new(memory.clone(), space.clone(), USER);
+    mm.mmap(shared_at(BASE, 4 * PAGE, &file, 0)).expect("mmap");
+    let other = over(&memory);
+    let private = MmapRequest {
+        shared: false,
+        ..shared_at(BASE, 4 * PAGE, &file, 0)
+    };
+    other.mmap(private).expect("mmap");
+    mm.copy_out(BASE, &vec![1u8; index(4 * PAGE)])
+        .expect("copy_out");
+    other.copy_out(BASE + 3 * PAGE, b"own").expect("copy_out");
+    space.take();
+
+    file.pages.set_size(PAGE + 10);
+    mm.apply_invalidations();
+    assert_eq!(
+        space.take(),
+        [Call::Unmap {
+            addr: BASE + 2 * PAGE,
+            len: 2 * PAGE
+        }],
+        "the pages wholly past the new end are unmapped"
+    );
+    let entered = mm.mappings_epoch();
+    assert_eq!(
+        mm.handle_fault(BASE + 2 * PAGE, Access::Read, entered),
+        Err(SegvCode::BusAdrErr)
+    );
+    assert_eq!(
+        read(&mm, BASE + PAGE + 9, 2),
+        [1, 0],
+        "the tail of the last page is zeroed"
+    );
+    assert_eq!(
+        other.handle_fault(BASE + 3 * PAGE, Access::Read, other.mappings_epoch()),
+        Err(SegvCode::BusAdrErr),
+        "a private copy past the end goes too, as on Linux"
+    );
+
+    file.pages.write_at(0, &[2u8; 16]).expect("write");
+    file.pages.punch(0, PAGE);
+    assert_eq!(read(&mm, BASE, 2), [0, 0], "a punched page reads as zeros");
+    drop((mm, other));
+    assert_eq!(memory.allocated(), file.pages.resident_pages() * PAGE);
+}
