@@ -12,6 +12,7 @@ mod fs;
 pub mod gofer;
 pub mod lock;
 mod mount;
+pub mod overlay;
 pub mod pipe;
 #[allow(unsafe_code)]
 mod sys;

@@ -1,0 +1,105 @@
+//! Copy-up: giving a lower file an upper copy (data, mode, owner, times), parents first.
+
+use std::sync::Arc;
+
+use abi::{Errno, Stat};
+
+use super::node::OverlayInode;
+use crate::fs::{FileType, Inode, SetAttr};
+
+/// How much of a file's data one copy-up step moves.
+const COPY_CHUNK: usize = 1 << 20;
+
+impl OverlayInode {
+    /// The upper file, made from the lower one if there is none yet (its parent directories
+    /// first). The caller holds the tree lock for writing.
+    pub(super) fn copy_up(&self) -> Result<Arc<dyn Inode>, Errno> {
+        let layers = self.layers();
+        if let Some(upper) = layers.upper {
+            return Ok(upper);
+        }
+        let lower = layers.lower.ok_or(Errno::EIO)?;
+        // Only the root has no place, and it always has an upper directory; a file removed
+        // from the tree (still open) has none either and gets no new name by a copy-up.
+        let place = self.place().ok_or(Errno::ENOENT)?;
+        let dir = place.parent.copy_up()?;
+        let name = &place.name[..];
+        let stat = lower.stat()?;
+        let perm = stat.st_mode & 0o7777;
+        match self.file_type() {
+            FileType::Regular => {
+                let upper = dir.create(name, perm)?;
+                if let Err(errno) = copy_data(&lower, &upper) {
+                    let _ = dir.unlink(name);
+                    return Err(errno);
+                }
+            }
+            FileType::Directory => dir.mkdir(name, perm)?,
+            FileType::Symlink => dir.symlink(name, &lower.readlink()?)?,
+            file_type @ (FileType::Fifo | FileType::CharDevice | FileType::BlockDevice) => {
+                dir.mknod(name, file_type, perm, stat.st_rdev)?;
+            }
+            // A socket file stands for a socket bound by a host process: nothing to copy.
+            FileType::Socket => return Err(Errno::EPERM),
+        }
+        let upper = dir.lookup(name)?;
+        copy_attributes(&stat, &upper)?;
+        self.shared()
+            .book
+            .lock()
+            .origin_ino
+            .insert(upper.ino(), self.ino());
+        self.set_upper(upper.clone());
+        Ok(upper)
+    }
+
+    /// Copies up this file and, for a directory, everything below it, which then no longer
+    /// merges with the lower layer (before a directory is renamed). Caller holds the tree lock.
+    pub(super) fn copy_up_tree(&self) -> Result<(), Errno> {
+        self.copy_up()?;
+        if self.file_type() != FileType::Directory || self.layers().lower.is_none() {
+            return Ok(());
+        }
+        for entry in self.entries()? {
+            self.child(&entry.name)?.copy_up_tree()?;
+        }
+        self.drop_lower();
+        Ok(())
+    }
+}
+
+/// Gives `upper` the permission bits, owner and times of `stat`.
+pub(super) fn copy_attributes(stat: &Stat, upper: &Arc<dyn Inode>) -> Result<(), Errno> {
+    upper.set_attr(&SetAttr {
+        mode: Some(stat.st_mode & 0o7777),
+        uid: Some(stat.st_uid),
+        gid: Some(stat.st_gid),
+        size: None,
+        atime: Some(stat.st_atime),
+        mtime: Some(stat.st_mtime),
+    })
+}
+
+/// Copies the data of the regular file `lower` into the empty `upper`.
+fn copy_data(lower: &Arc<dyn Inode>, upper: &Arc<dyn Inode>) -> Result<(), Errno> {
+    let file = lower.open(libc::O_RDONLY)?;
+    let mut buf = vec![0u8; COPY_CHUNK];
+    let mut offset = 0u64;
+    loop {
+        let n = match &file {
+            Some(file) => file.pread(offset, &mut buf)?,
+            None => lower.read_at(offset, &mut buf)?,
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        let mut done = 0;
+        while done < n {
+            match upper.write_at(offset + done as u64, &buf[done..n])? {
+                0 => return Err(Errno::ENOSPC),
+                written => done += written,
+            }
+        }
+        offset += n as u64;
+    }
+}
