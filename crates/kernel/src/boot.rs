@@ -43,12 +43,28 @@ pub struct Config {
     pub stdio: [OwnedFd; 3],
     /// What the sandbox as a whole may use.
     pub limits: Limits,
+    /// What the guest's root filesystem is.
+    pub root: RootKind,
+}
+
+/// The guest's root: the Gofer's read-only tree, writable or not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RootKind {
+    /// An overlay with an in-memory upper layer of `Limits::tmpfs_size` bytes over the Gofer's
+    /// tree: writable, the writes vanish with the sandbox. /tmp is the host's, seen through
+    /// the overlay too.
+    #[default]
+    Overlay,
+    /// The Gofer's tree as it is, read-only (EROFS), with a private tmpfs of
+    /// `Limits::tmpfs_size` bytes at /tmp.
+    ReadOnly,
 }
 
 /// Sandbox-wide resource limits: what keeps a guest from exhausting its host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// Size of /tmp in bytes: its files' data never takes more (ENOSPC).
+    /// Size in bytes of what the guest may write to its filesystem (the overlay's upper layer,
+    /// or /tmp under a read-only root): file data never takes more (ENOSPC).
     pub tmpfs_size: u64,
     /// Bytes of memory-file pages the guest may hold; past it a process is OOM-killed.
     pub memory: u64,
@@ -68,7 +84,7 @@ pub struct ResourceLimit {
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
     crate::syscalls::learn_host_cpus();
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
-    let mounts = build_mounts(config.gofer, &config.limits)?;
+    let mounts = build_mounts(config.gofer, config.root, &config.limits)?;
     let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace, &config.limits)?;
     mounts.procfs.attach(&kernel, mounts.records);
 
@@ -178,35 +194,53 @@ struct MountTree {
     records: Vec<MountRecord>,
 }
 
-/// The mount tree: the Gofer's root at `/`, devfs at `/dev`, a tmpfs at `/tmp`, procfs at
-/// `/proc` (covering the host's, which the Sentry never shows). Returns the procfs, to be
-/// attached to the kernel once it exists, and the mounts made, for /proc/mounts.
-fn build_mounts(gofer: UnixStream, limits: &Limits) -> Result<MountTree, KernelError> {
+/// The mount tree: the Gofer's root at `/` (under an overlay, or read-only with a tmpfs at
+/// `/tmp`), devfs at `/dev`, procfs at `/proc` (covering the host's, which the Sentry never
+/// shows). Returns the procfs, to be attached to the kernel once it exists, and the mounts
+/// made, for /proc/mounts.
+fn build_mounts(
+    gofer: UnixStream,
+    root: RootKind,
+    limits: &Limits,
+) -> Result<MountTree, KernelError> {
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
-    let root_fs =
+    let gofer_fs =
         vfs::gofer::GoferFs::new(client, b"/", donated_fd_budget()).map_err(KernelError::Mount)?;
+    let (root_fs, tmp): (Arc<dyn vfs::FileSystem>, _) = match root {
+        RootKind::Overlay => (
+            vfs::overlay::OverlayFs::new(gofer_fs, limits.tmpfs_size)
+                .map_err(KernelError::Mount)?,
+            None,
+        ),
+        // /tmp is world-writable with the sticky bit, as on any Linux system.
+        RootKind::ReadOnly => (
+            gofer_fs,
+            Some(vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size)),
+        ),
+    };
+    let mut mounts = vec![MountRecord {
+        path: b"/".to_vec(),
+        fs_type: root_fs.name(),
+        read_only: root_fs.read_only(),
+    }];
     let vfs = Vfs::new(root_fs);
     let ctx = LookupCtx {
         root: vfs.root(),
         start: vfs.root(),
     };
     let devfs = vfs::devfs::DevFs::new().map_err(KernelError::Mount)?;
-    // /tmp is world-writable with the sticky bit, as on any Linux system.
-    let tmpfs = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size);
     let procfs = ProcFs::new();
-    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 3] = [
+    let mut sentry_mounts: Vec<(&[u8], Arc<dyn vfs::FileSystem>)> = vec![
         (b"/dev", devfs),
-        (b"/tmp", tmpfs),
         (b"/proc", Arc::clone(&procfs) as Arc<dyn vfs::FileSystem>),
     ];
-    let mut mounts = vec![MountRecord {
-        path: b"/".to_vec(),
-        fs_type: "9p",
-        read_only: true,
-    }];
+    if let Some(tmp) = tmp {
+        sentry_mounts.insert(1, (b"/tmp", tmp));
+    }
     for (path, fs) in sentry_mounts {
-        // The root is read-only, so a mount point missing from it can't be made; the sandbox
-        // runs without that mount rather than not at all.
+        // A mount point missing from the root is not made (even in an overlay it would show
+        // where the host has nothing); the sandbox runs without that mount rather than not
+        // at all.
         match vfs.lookup(&ctx, path, true) {
             Ok(at) => {
                 mounts.push(MountRecord {

@@ -27,7 +27,7 @@ mod terminal;
 mod timers;
 mod vdso;
 
-pub use boot::{run, Config, Limits, ResourceLimit, FORWARDED_SIGNALS};
+pub use boot::{run, Config, Limits, ResourceLimit, RootKind, FORWARDED_SIGNALS};
 pub use compatibility::compatibility_markdown;
 pub use kernel::Kernel;
 pub use task::ExitStatus;

@@ -10,7 +10,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 
 use anyhow::{Context, Result};
-use kernel::{Limits, ResourceLimit};
+use kernel::{Limits, ResourceLimit, RootKind};
 use nix::sys::resource::{getrlimit, Resource};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,8 @@ pub struct SandboxSpec {
     pub rlimits: Vec<ResourceLimit>,
     /// What the sandbox as a whole may use (`--tmpfs-size`, `--memory`, `--pids`, resolved).
     pub limits: Limits,
+    /// Whether the root is an overlay or read-only (`--read-only`).
+    pub root: RootKind,
 }
 
 /// Every resource Linux limits (RLIMIT_CPU..=RLIMIT_RTTIME).
@@ -127,6 +129,7 @@ mod tests {
                 memory: 2 << 30,
                 max_tasks: 100,
             },
+            root: RootKind::ReadOnly,
         };
         let fd = spec.to_memfd().expect("memfd");
         assert_eq!(SandboxSpec::from_fd(fd).expect("read back"), spec);

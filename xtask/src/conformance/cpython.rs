@@ -158,6 +158,8 @@ impl Module {
             program: Path::new(SHELL),
             args: &self.args,
             scratch_var: SCRATCH_VAR,
+            // tempfile needs TMPDIR to exist; its names don't collide with the host's files.
+            sandbox_scratch: "/tmp",
             timeout: TIMEOUT,
         }
     }

@@ -10,5 +10,6 @@ mod host_effects;
 mod lifecycle;
 mod limits;
 mod live;
+mod overlay;
 mod startup;
 mod support;

@@ -39,6 +39,7 @@ pub fn run(global: &GlobalOptions, args: BootArgs) -> Result<u8> {
         gofer,
         stdio: caller_stdio().context("duplicating stdio for the sandbox")?,
         limits: spec.limits,
+        root: spec.root,
     };
     let platform = new_platform(global.platform)?;
     tracing::debug!(

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use kernel::RootKind;
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::unistd::Pid;
 
@@ -54,6 +55,11 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
         cwd_required,
         rlimits: spec::own_rlimits()?,
         limits: args.limits.resolve(),
+        root: if args.read_only {
+            RootKind::ReadOnly
+        } else {
+            RootKind::Overlay
+        },
     }
     .to_memfd()?;
 
