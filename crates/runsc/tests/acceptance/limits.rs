@@ -20,7 +20,7 @@ fn filling_tmp_gives_enospc_and_unlinking_frees_the_space() {
             .sandboxed();
         assert_eq!(
             sandboxed.stdout,
-            "size 8388608 free 8388608\n\
+            "free 8388608, available 8388608\n\
              first fill: No space left on device after 8388608 bytes, the size\n\
              free when full: 0 blocks\n\
              free after unlink: all\n\

@@ -128,13 +128,20 @@ impl FileSystem for OverlayFs {
         self.root.clone()
     }
 
-    /// The upper layer's space (what the sandbox may still write) and the lower layer's
-    /// inode counts, as an overlay with a tmpfs upper reports on Linux.
+    /// What the lower layer holds counts as used, and what the upper layer has left is what
+    /// is free: the sandbox sees a disk holding the host's files with room for its writes.
+    /// Inode counts are the lower layer's.
     fn statfs(&self) -> Result<Statfs, Errno> {
         let upper = self.root.shared().upper.statfs()?;
         let lower = self.lower.statfs()?;
+        let lower_used_bytes = lower
+            .f_blocks
+            .saturating_sub(lower.f_bfree)
+            .saturating_mul(lower.f_frsize.unsigned_abs());
+        let block = upper.f_bsize.unsigned_abs().max(1);
         Ok(Statfs {
             f_type: OVERLAYFS_MAGIC,
+            f_blocks: upper.f_blocks.saturating_add(lower_used_bytes.div_ceil(block)),
             f_files: lower.f_files,
             f_ffree: lower.f_ffree,
             f_namelen: upper.f_namelen.min(lower.f_namelen),
