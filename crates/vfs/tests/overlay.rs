@@ -76,6 +76,7 @@ fn start() -> Sandbox {
     fs::write(root.join("dir/b"), b"bb").unwrap();
     fs::write(root.join("dir/sub/c"), b"ccc").unwrap();
     std::os::unix::fs::symlink("etc/motd", root.join("link")).unwrap();
+    fs::write(root.join("huge"), vec![7u8; 2 * UPPER_SIZE as usize]).unwrap();
     let before = snapshot(root);
 
     let root_fd = open(
@@ -268,7 +269,7 @@ fn renaming_lower_files_and_directories_moves_them_whole() {
     let sub = vfs.open(ctx, b"/dir/sub", libc::O_RDONLY, 0).unwrap();
     vfs.rename(ctx, b"/dir", ctx, b"/moved", 0).unwrap();
     assert_eq!(sandbox.stat("/dir").map(|_| ()), Err(Errno::ENOENT));
-    assert_eq!(sandbox.list("/"), ["etc", "link", "moved"]);
+    assert_eq!(sandbox.list("/"), ["etc", "huge", "link", "moved"]);
     assert_eq!(sandbox.list("/moved"), ["sub"]);
     assert_eq!(sandbox.read("/moved/sub/c"), Ok(b"ccc".to_vec()));
     assert_eq!(vfs.path_of(sub.path().unwrap()), b"/moved/sub");
@@ -276,6 +277,16 @@ fn renaming_lower_files_and_directories_moves_them_whole() {
     // A file made where the directory was is a plain new file.
     sandbox.write("/dir", libc::O_CREAT | libc::O_EXCL, b"file now");
     assert_eq!(sandbox.read("/dir"), Ok(b"file now".to_vec()));
+    // A directory with files is never replaced, whichever layer holds them.
+    vfs.mkdir(ctx, b"/empty", 0o755).unwrap();
+    assert_eq!(
+        vfs.rename(ctx, b"/empty", ctx, b"/etc", 0),
+        Err(Errno::ENOTEMPTY)
+    );
+    assert_eq!(
+        vfs.rename(ctx, b"/empty", ctx, b"/moved/sub", 0),
+        Err(Errno::ENOTEMPTY)
+    );
     // Renaming over a lower file replaces it.
     vfs.rename(ctx, b"/moved/sub/c", ctx, b"/etc/motd", 0).unwrap();
     assert_eq!(sandbox.read("/etc/motd"), Ok(b"ccc".to_vec()));
@@ -355,5 +366,14 @@ fn the_upper_size_bounds_what_the_sandbox_writes() {
     drop(file);
     sandbox.vfs.unlink(&sandbox.ctx, b"/big").unwrap();
     sandbox.write("/etc/motd", libc::O_APPEND, b"fits again");
+    // A lower file larger than the upper layer can't be copied up, but can be emptied.
+    let huge = sandbox
+        .vfs
+        .open(&sandbox.ctx, b"/huge", libc::O_WRONLY | libc::O_APPEND, 0)
+        .map(|_| ());
+    assert_eq!(huge, Err(Errno::ENOSPC));
+    assert_eq!(sandbox.stat("/huge").unwrap().st_size as u64, 2 * UPPER_SIZE);
+    sandbox.write("/huge", libc::O_TRUNC, b"small now");
+    assert_eq!(sandbox.read("/huge"), Ok(b"small now".to_vec()));
     sandbox.finish();
 }

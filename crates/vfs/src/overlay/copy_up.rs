@@ -14,6 +14,16 @@ impl OverlayInode {
     /// The upper file, made from the lower one if there is none yet (its parent directories
     /// first). The caller holds the tree lock for writing.
     pub(super) fn copy_up(&self) -> Result<Arc<dyn Inode>, Errno> {
+        self.copy_up_with(true)
+    }
+
+    /// [`Self::copy_up`] of a regular file about to be truncated to nothing: its data is
+    /// not copied (a large lower file emptied must not need room in the upper layer).
+    pub(super) fn copy_up_emptied(&self) -> Result<Arc<dyn Inode>, Errno> {
+        self.copy_up_with(false)
+    }
+
+    fn copy_up_with(&self, data: bool) -> Result<Arc<dyn Inode>, Errno> {
         let layers = self.layers();
         if let Some(upper) = layers.upper {
             return Ok(upper);
@@ -29,7 +39,12 @@ impl OverlayInode {
         match self.file_type() {
             FileType::Regular => {
                 let upper = dir.create(name, perm)?;
-                if let Err(errno) = copy_data(&lower, &upper) {
+                let copied = if data {
+                    copy_data(&lower, &upper)
+                } else {
+                    Ok(())
+                };
+                if let Err(errno) = copied {
                     let _ = dir.unlink(name);
                     return Err(errno);
                 }

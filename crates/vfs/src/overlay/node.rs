@@ -255,6 +255,9 @@ impl OverlayInode {
                 self.shared.forget_upper(&child_upper);
             } else {
                 upper.unlink(name)?;
+                if child_upper.stat()?.st_nlink == 0 {
+                    self.shared.forget_upper(&child_upper);
+                }
             }
         }
         if lower_has {
@@ -371,6 +374,12 @@ impl Inode for OverlayInode {
         let old_upper = self.copy_up()?;
         let new_upper = new_dir.copy_up()?;
         let replaced = optional_node(new_dir.child(new_name))?;
+        if let Some(replaced) = &replaced {
+            // Only the upper layer's emptiness is the upper rename's to check.
+            if replaced.file_type == FileType::Directory && !replaced.entries()?.is_empty() {
+                return Err(Errno::ENOTEMPTY);
+            }
+        }
         old_upper.rename(old_name, &new_upper, new_name)?;
         if let Some(replaced) = replaced {
             if let Some(upper) = replaced.upper() {
@@ -422,7 +431,11 @@ impl Inode for OverlayInode {
         let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         if writes && self.file_type == FileType::Regular {
             let _tree = self.shared.tree.write();
-            self.copy_up()?;
+            if flags & libc::O_TRUNC != 0 {
+                self.copy_up_emptied()?;
+            } else {
+                self.copy_up()?;
+            }
         }
         if self.file_type == FileType::Directory {
             // Read through `readdir` here, which merges the layers.
@@ -461,7 +474,11 @@ impl Inode for OverlayInode {
     fn set_attr(&self, attr: &SetAttr) -> Result<(), Errno> {
         let upper = {
             let _tree = self.shared.tree.write();
-            self.copy_up()?
+            if attr.size == Some(0) {
+                self.copy_up_emptied()?
+            } else {
+                self.copy_up()?
+            }
         };
         upper.set_attr(attr)
     }
