@@ -127,7 +127,12 @@ impl Sandbox {
     fn list(&self, path: &str) -> Vec<String> {
         let dir = self
             .vfs
-            .open(&self.ctx, path.as_bytes(), libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            .open(
+                &self.ctx,
+                path.as_bytes(),
+                libc::O_RDONLY | libc::O_DIRECTORY,
+                0,
+            )
             .unwrap();
         let mut names: Vec<String> = parse_dirents(&dir.getdents64(65536).unwrap())
             .into_iter()
@@ -210,7 +215,10 @@ fn attribute_changes_copy_up_with_data_and_times() {
     );
     assert_eq!(sandbox.read("/link"), Ok(b"host motd\n".to_vec()));
     // truncate and chown of a file in a lower directory copy the directory up too.
-    sandbox.vfs.truncate(&sandbox.ctx, b"/dir/sub/c", 1).unwrap();
+    sandbox
+        .vfs
+        .truncate(&sandbox.ctx, b"/dir/sub/c", 1)
+        .unwrap();
     assert_eq!(sandbox.read("/dir/sub/c"), Ok(b"c".to_vec()));
     let path = sandbox.vfs.lookup(&sandbox.ctx, b"/dir/a", true).unwrap();
     Vfs::set_attr(
@@ -288,7 +296,8 @@ fn renaming_lower_files_and_directories_moves_them_whole() {
         Err(Errno::ENOTEMPTY)
     );
     // Renaming over a lower file replaces it.
-    vfs.rename(ctx, b"/moved/sub/c", ctx, b"/etc/motd", 0).unwrap();
+    vfs.rename(ctx, b"/moved/sub/c", ctx, b"/etc/motd", 0)
+        .unwrap();
     assert_eq!(sandbox.read("/etc/motd"), Ok(b"ccc".to_vec()));
     assert_eq!(sandbox.list("/etc"), ["b2", "motd"]);
     sandbox.finish();
@@ -299,7 +308,8 @@ fn a_hard_link_to_a_lower_file_is_one_upper_file() {
     let sandbox = start();
     let (vfs, ctx) = (&sandbox.vfs, &sandbox.ctx);
     let ino = sandbox.stat("/etc/motd").unwrap().st_ino;
-    vfs.link(ctx, b"/etc/motd", ctx, b"/dir/motd2", true).unwrap();
+    vfs.link(ctx, b"/etc/motd", ctx, b"/dir/motd2", true)
+        .unwrap();
     let (one, two) = (
         sandbox.stat("/etc/motd").unwrap(),
         sandbox.stat("/dir/motd2").unwrap(),
@@ -318,7 +328,10 @@ fn readdir_merges_layers_without_duplicates_and_keeps_numbers() {
     let sandbox = start();
     sandbox.write("/dir/a", libc::O_APPEND, b"!");
     sandbox.write("/dir/new", libc::O_CREAT, b"n");
-    sandbox.vfs.mkdir(&sandbox.ctx, b"/dir/newdir", 0o755).unwrap();
+    sandbox
+        .vfs
+        .mkdir(&sandbox.ctx, b"/dir/newdir", 0o755)
+        .unwrap();
     let dir = sandbox
         .vfs
         .open(&sandbox.ctx, b"/dir", libc::O_RDONLY | libc::O_DIRECTORY, 0)
@@ -349,7 +362,10 @@ fn the_upper_size_bounds_what_the_sandbox_writes() {
     let sandbox = start();
     let statfs = sandbox.vfs.root().mount().fs().statfs().unwrap();
     assert_eq!(statfs.f_bavail * statfs.f_bsize as u64, UPPER_SIZE);
-    assert!(statfs.f_blocks > statfs.f_bfree, "the lower files count as used");
+    assert!(
+        statfs.f_blocks > statfs.f_bfree,
+        "the lower files count as used"
+    );
     let file = sandbox
         .vfs
         .open(&sandbox.ctx, b"/big", libc::O_CREAT | libc::O_WRONLY, 0o644)
@@ -372,7 +388,10 @@ fn the_upper_size_bounds_what_the_sandbox_writes() {
         .open(&sandbox.ctx, b"/huge", libc::O_WRONLY | libc::O_APPEND, 0)
         .map(|_| ());
     assert_eq!(huge, Err(Errno::ENOSPC));
-    assert_eq!(sandbox.stat("/huge").unwrap().st_size as u64, 2 * UPPER_SIZE);
+    assert_eq!(
+        sandbox.stat("/huge").unwrap().st_size as u64,
+        2 * UPPER_SIZE
+    );
     sandbox.write("/huge", libc::O_TRUNC, b"small now");
     assert_eq!(sandbox.read("/huge"), Ok(b"small now".to_vec()));
     sandbox.finish();

@@ -21,11 +21,18 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
                 pending.push(path.clone());
                 String::new()
             } else if meta.is_symlink() {
-                fs::read_link(&path).expect("readlink").display().to_string()
+                fs::read_link(&path)
+                    .expect("readlink")
+                    .display()
+                    .to_string()
             } else {
                 String::from_utf8_lossy(&fs::read(&path).expect("read")).into_owned()
             };
-            let key = path.strip_prefix(root).expect("below root").display().to_string();
+            let key = path
+                .strip_prefix(root)
+                .expect("below root")
+                .display()
+                .to_string();
             let value = format!(
                 "{:o} {}:{} {} {}.{} {} {body}",
                 meta.mode(),
@@ -84,14 +91,22 @@ fn changes_to_host_files_stay_in_the_sandbox_and_read_back_as_natively() {
     populate(native_dir.path());
     let before = snapshot(sandbox_dir.path());
 
-    let run_in = |dir: &Path| Run::new(busybox).args(["sh", "-c", SCRIPT, "sh"]).args([dir]);
+    let run_in = |dir: &Path| {
+        Run::new(busybox)
+            .args(["sh", "-c", SCRIPT, "sh"])
+            .args([dir])
+    };
     let native = run_in(native_dir.path()).native();
     let sandboxed = run_in(sandbox_dir.path()).sandboxed();
     assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
     assert!(native.stdout.contains("one inode"), "{}", native.stdout);
     assert_eq!(sandboxed.stdout, native.stdout);
     assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
-    assert_eq!(snapshot(sandbox_dir.path()), before, "the host files changed");
+    assert_eq!(
+        snapshot(sandbox_dir.path()),
+        before,
+        "the host files changed"
+    );
 }
 
 #[test]

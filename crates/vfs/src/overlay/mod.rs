@@ -141,7 +141,9 @@ impl FileSystem for OverlayFs {
         let block = upper.f_bsize.unsigned_abs().max(1);
         Ok(Statfs {
             f_type: OVERLAYFS_MAGIC,
-            f_blocks: upper.f_blocks.saturating_add(lower_used_bytes.div_ceil(block)),
+            f_blocks: upper
+                .f_blocks
+                .saturating_add(lower_used_bytes.div_ceil(block)),
             f_files: lower.f_files,
             f_ffree: lower.f_ffree,
             f_namelen: upper.f_namelen.min(lower.f_namelen),

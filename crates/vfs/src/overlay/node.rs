@@ -270,7 +270,9 @@ impl OverlayInode {
 }
 
 /// `Ok(None)` for ENOENT.
-fn optional_node(found: Result<Arc<OverlayInode>, Errno>) -> Result<Option<Arc<OverlayInode>>, Errno> {
+fn optional_node(
+    found: Result<Arc<OverlayInode>, Errno>,
+) -> Result<Option<Arc<OverlayInode>>, Errno> {
     match found {
         Ok(node) => Ok(Some(node)),
         Err(Errno::ENOENT) => Ok(None),
