@@ -17,11 +17,13 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use vfs::gofer::GoferFs;
 use vfs::overlay::OverlayFs;
-use vfs::{FileSystem, LookupCtx, SetAttr, Vfs};
+use vfs::{LookupCtx, SetAttr, Vfs};
 
 const MSIZE: u32 = 65536;
 const FD_BUDGET: usize = 16;
 const UPPER_SIZE: u64 = 1 << 20;
+/// A lower file larger than the upper layer.
+const HUGE: usize = 2 << 20;
 
 struct Sandbox {
     vfs: Arc<Vfs>,
@@ -76,7 +78,7 @@ fn start() -> Sandbox {
     fs::write(root.join("dir/b"), b"bb").unwrap();
     fs::write(root.join("dir/sub/c"), b"ccc").unwrap();
     std::os::unix::fs::symlink("etc/motd", root.join("link")).unwrap();
-    fs::write(root.join("huge"), vec![7u8; 2 * UPPER_SIZE as usize]).unwrap();
+    fs::write(root.join("huge"), vec![7u8; HUGE]).unwrap();
     let before = snapshot(root);
 
     let root_fd = open(
@@ -361,7 +363,7 @@ fn readdir_merges_layers_without_duplicates_and_keeps_numbers() {
 fn the_upper_size_bounds_what_the_sandbox_writes() {
     let sandbox = start();
     let statfs = sandbox.vfs.root().mount().fs().statfs().unwrap();
-    assert_eq!(statfs.f_bavail * statfs.f_bsize as u64, UPPER_SIZE);
+    assert_eq!(statfs.f_bavail * statfs.f_bsize.cast_unsigned(), UPPER_SIZE);
     assert!(
         statfs.f_blocks > statfs.f_bfree,
         "the lower files count as used"
@@ -389,8 +391,8 @@ fn the_upper_size_bounds_what_the_sandbox_writes() {
         .map(|_| ());
     assert_eq!(huge, Err(Errno::ENOSPC));
     assert_eq!(
-        sandbox.stat("/huge").unwrap().st_size as u64,
-        2 * UPPER_SIZE
+        sandbox.stat("/huge").unwrap().st_size,
+        i64::try_from(HUGE).unwrap()
     );
     sandbox.write("/huge", libc::O_TRUNC, b"small now");
     assert_eq!(sandbox.read("/huge"), Ok(b"small now".to_vec()));
