@@ -4,6 +4,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
+use abi::Errno;
 use mm::MemoryFile;
 use nix::sys::signal::{SigSet, Signal};
 use platform::Platform;
@@ -218,10 +219,11 @@ fn build_mounts(
             Some(vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size)),
         ),
     };
+    let root_writable = !root_fs.read_only();
     let mut mounts = vec![MountRecord {
         path: b"/".to_vec(),
         fs_type: root_fs.name(),
-        read_only: root_fs.read_only(),
+        read_only: !root_writable,
     }];
     let vfs = Vfs::new(root_fs);
     let ctx = LookupCtx {
@@ -238,10 +240,16 @@ fn build_mounts(
         sentry_mounts.insert(1, (b"/tmp", tmp));
     }
     for (path, fs) in sentry_mounts {
-        // A mount point missing from the root is not made (even in an overlay it would show
-        // where the host has nothing); the sandbox runs without that mount rather than not
-        // at all.
-        match vfs.lookup(&ctx, path, true) {
+        // A mount point missing from the root is made in the overlay, as gVisor does; a
+        // read-only root can't have it made, and the sandbox runs without that mount rather
+        // than not at all.
+        let at = match vfs.lookup(&ctx, path, true) {
+            Err(Errno::ENOENT) if root_writable => vfs
+                .mkdir(&ctx, path, 0o755)
+                .and_then(|()| vfs.lookup(&ctx, path, true)),
+            found => found,
+        };
+        match at {
             Ok(at) => {
                 mounts.push(MountRecord {
                     path: path.to_vec(),

@@ -65,19 +65,23 @@ fn populate(dir: &Path) {
 }
 
 /// Changes every kind of thing the overlay must copy up, white out or move, printing what it
-/// sees after each step (paths relative to the directory, so both runs print the same).
+/// sees after each step (paths relative to the directory, so both runs print the same). Files
+/// are shown through a command substitution, which reads them whole at once: natively, busybox
+/// cat splices page-cache pages into the pipe, and a later truncate would change them before
+/// the test reads the pipe.
 const SCRIPT: &str = r#"cd "$1" || exit 9
-echo appended >> f; cat f
-chmod 600 g; stat -c '%a %s' g; cat g; echo
-truncate -s 4 g; cat g; echo
+show() { echo "$(cat "$1")"; }
+echo appended >> f; show f
+chmod 600 g; stat -c '%a %s' g; show g
+truncate -s 4 g; show g
 rm gone; ls
-mv d moved; ls moved moved/sub; cat moved/sub/c
+mv d moved; ls moved moved/sub; show moved/sub/c
 ln h h2; stat -c '%h' h h2
 [ "$(stat -c %i h)" = "$(stat -c %i h2)" ] && echo one inode
-echo via-link >> h2; cat h
+echo via-link >> h2; show h
 rm -r rmd; mkdir rmd; ls rmd | wc -l; mkdir rmd/inner; ls rmd/inner | wc -l
-echo to-target > lnk; cat f
-mkdir -p new/dir; echo n > new/dir/file; cat new/dir/file
+echo to-target > lnk; show f
+mkdir -p new/dir; echo n > new/dir/file; show new/dir/file
 touch -d 2001-02-03 moved/e; stat -c '%y' moved/e | cut -c1-10
 ls
 "#;
@@ -161,4 +165,33 @@ ls /tmp | wc -l; echo y > /tmp/t && cat /tmp/t"#;
         sandboxed.stderr
     );
     assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn mount_points_missing_from_the_root_are_made_in_the_overlay() {
+    let Some(busybox) = busybox() else { return };
+    let root = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(root.path().join("bin")).expect("mkdir bin");
+    fs::copy(busybox, root.path().join("bin/busybox")).expect("copy busybox");
+    let before = snapshot(root.path());
+    let sandboxed = Run::new("/bin/busybox")
+        .args([
+            "sh",
+            "-c",
+            "ls /dev/null && test -d /proc/self && echo proc",
+        ])
+        .runsc_flags([
+            Path::new("--root"),
+            root.path(),
+            Path::new("--cwd"),
+            Path::new("/"),
+        ])
+        .sandboxed();
+    assert_eq!(
+        sandboxed.stdout, "/dev/null\nproc\n",
+        "{}",
+        sandboxed.stderr
+    );
+    assert_eq!(sandboxed.status, Status::Exited(0));
+    assert_eq!(snapshot(root.path()), before);
 }
