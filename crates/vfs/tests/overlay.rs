@@ -136,11 +136,19 @@ impl Sandbox {
                 0,
             )
             .unwrap();
-        let mut names: Vec<String> = parse_dirents(&dir.getdents64(65536).unwrap())
-            .into_iter()
-            .map(|d| String::from_utf8(d.name).unwrap())
-            .filter(|name| name != "." && name != "..")
-            .collect();
+        let mut names = Vec::new();
+        loop {
+            let batch = dir.getdents64(65536).unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            names.extend(
+                parse_dirents(&batch)
+                    .into_iter()
+                    .map(|d| String::from_utf8(d.name).unwrap())
+                    .filter(|name| name != "." && name != ".."),
+            );
+        }
         names.sort();
         names
     }
@@ -396,5 +404,29 @@ fn the_upper_size_bounds_what_the_sandbox_writes() {
     );
     sandbox.write("/huge", libc::O_TRUNC, b"small now");
     assert_eq!(sandbox.read("/huge"), Ok(b"small now".to_vec()));
+    sandbox.finish();
+}
+
+#[test]
+fn renaming_a_large_lower_directory_is_exdev_and_changes_nothing() {
+    let sandbox = start();
+    let many = sandbox.host.path().join("many");
+    fs::create_dir(&many).unwrap();
+    for i in 0..10_001 {
+        fs::write(many.join(i.to_string()), b"").unwrap();
+    }
+    let sandbox = Sandbox {
+        before: snapshot(sandbox.host.path()),
+        ..sandbox
+    };
+    let (vfs, ctx) = (&sandbox.vfs, &sandbox.ctx);
+    assert_eq!(
+        vfs.rename(ctx, b"/many", ctx, b"/renamed", 0),
+        Err(Errno::EXDEV)
+    );
+    assert_eq!(sandbox.stat("/renamed").map(|_| ()), Err(Errno::ENOENT));
+    assert_eq!(sandbox.list("/many").len(), 10_001);
+    let statfs = vfs.root().mount().fs().statfs().unwrap();
+    assert_eq!(statfs.f_bavail * statfs.f_bsize.cast_unsigned(), UPPER_SIZE);
     sandbox.finish();
 }

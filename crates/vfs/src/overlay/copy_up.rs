@@ -69,16 +69,67 @@ impl OverlayInode {
     }
 
     /// Copies up this file and, for a directory, everything below it, which then no longer
-    /// merges with the lower layer (before a directory is renamed). Caller holds the tree lock.
+    /// merges with the lower layer (before a directory is renamed). A tree past
+    /// [`TreeBudget::for_rename`] is EXDEV, as Linux's overlayfs answers for any merged directory:
+    /// `mv` then copies it itself. Caller holds the tree lock.
     pub(super) fn copy_up_tree(&self) -> Result<(), Errno> {
+        self.measure_tree(&mut TreeBudget::for_rename())?;
+        self.copy_up_measured_tree()
+    }
+
+    fn copy_up_measured_tree(&self) -> Result<(), Errno> {
         self.copy_up()?;
         if self.file_type() != FileType::Directory || self.layers().lower.is_none() {
             return Ok(());
         }
         for entry in self.entries()? {
-            self.child(&entry.name)?.copy_up_tree()?;
+            self.child(&entry.name)?.copy_up_measured_tree()?;
         }
         self.drop_lower();
+        Ok(())
+    }
+
+    /// Takes what copying this tree up would copy from `budget`; EXDEV if it doesn't fit.
+    fn measure_tree(&self, budget: &mut TreeBudget) -> Result<(), Errno> {
+        let layers = self.layers();
+        let Some(lower) = layers.lower else {
+            return Ok(());
+        };
+        if layers.upper.is_none() {
+            let size = match self.file_type() {
+                FileType::Regular => lower.stat()?.st_size.unsigned_abs(),
+                _ => 0,
+            };
+            budget.take(size)?;
+        }
+        if self.file_type() == FileType::Directory {
+            for entry in self.entries()? {
+                self.child(&entry.name)?.measure_tree(budget)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How much of the lower layer one rename of a directory may copy up.
+struct TreeBudget {
+    files: u32,
+    bytes: u64,
+}
+
+impl TreeBudget {
+    /// Generous for the directories programs rename (a package's, a build's), small enough
+    /// that renaming a large lower tree (/usr) fails at once rather than filling memory.
+    fn for_rename() -> TreeBudget {
+        TreeBudget {
+            files: 10_000,
+            bytes: 256 << 20,
+        }
+    }
+
+    fn take(&mut self, bytes: u64) -> Result<(), Errno> {
+        self.files = self.files.checked_sub(1).ok_or(Errno::EXDEV)?;
+        self.bytes = self.bytes.checked_sub(bytes).ok_or(Errno::EXDEV)?;
         Ok(())
     }
 }
