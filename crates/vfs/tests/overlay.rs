@@ -244,6 +244,9 @@ fn attribute_changes_copy_up_with_data_and_times() {
     let a = sandbox.stat("/dir/a").unwrap();
     assert_eq!((a.st_uid, a.st_gid), (1000, 1000));
     assert_eq!(sandbox.list("/dir"), ["a", "b", "sub"]);
+    // A merged directory's link count is 1 (unknown), as on Linux; a lower-only one keeps its.
+    assert_eq!(sandbox.stat("/dir").unwrap().st_nlink, 1);
+    assert_eq!(sandbox.stat("/etc").unwrap().st_nlink, 2);
     sandbox.finish();
 }
 

@@ -298,11 +298,18 @@ impl Inode for OverlayInode {
         self.file_type
     }
 
-    /// The top layer's attributes, with the overlay's device and this file's stable number.
+    /// The top layer's attributes, with the overlay's device and this file's stable number. A
+    /// merged directory's link count is 1, as Linux's overlayfs reports it: neither layer's
+    /// count is its subdirectories', and 1 tells find and fts not to rely on it.
     fn stat(&self) -> Result<Stat, Errno> {
-        let mut stat = self.top().stat()?;
+        let layers = self.layers();
+        let mut stat = layers.top().stat()?;
         stat.st_dev = self.shared.dev;
         stat.st_ino = self.ino;
+        if layers.upper.is_some() && layers.lower.is_some() && self.file_type == FileType::Directory
+        {
+            stat.st_nlink = 1;
+        }
         Ok(stat)
     }
 
