@@ -1,53 +1,42 @@
-//! Open files of a layer, seen through the overlay.
+//! Open files of the lower layer, seen through the overlay.
 
 use std::sync::Arc;
 
 use abi::{Errno, Stat};
 use waiter::WaitQueue;
 
+use super::node::OverlayInode;
 use crate::file::FileOps;
-use crate::fs::DirEntry;
+use crate::fs::{DirEntry, Inode};
 
-/// A file a layer opened with state of its own (a Gofer file): everything goes to it, but
-/// fstat shows the overlay's device and inode number, as stat of the path does.
+/// A lower file a layer opened with state of its own (a Gofer file). fstat shows the overlay's
+/// attributes, as stat of the path does; once the file is copied up (written through another
+/// descriptor), reads go to the upper copy, as Linux's overlayfs has done since 4.19.
 pub(super) struct LayerFile {
     inner: Box<dyn FileOps>,
-    dev: u64,
-    ino: u64,
+    node: Arc<OverlayInode>,
 }
 
 impl LayerFile {
-    pub(super) fn new(inner: Box<dyn FileOps>, dev: u64, ino: u64) -> LayerFile {
-        LayerFile { inner, dev, ino }
+    pub(super) fn new(inner: Box<dyn FileOps>, node: Arc<OverlayInode>) -> LayerFile {
+        LayerFile { inner, node }
     }
 }
 
 impl FileOps for LayerFile {
     fn stat(&self) -> Result<Stat, Errno> {
-        let mut stat = self.inner.stat()?;
-        stat.st_dev = self.dev;
-        stat.st_ino = self.ino;
-        Ok(stat)
+        self.node.stat()
     }
 
     fn pread(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        self.inner.pread(offset, buf)
+        match self.node.layers().upper {
+            Some(upper) => upper.read_at(offset, buf),
+            None => self.inner.pread(offset, buf),
+        }
     }
 
     fn pwrite(&self, offset: u64, buf: &[u8]) -> Result<usize, Errno> {
         self.inner.pwrite(offset, buf)
-    }
-
-    fn read(&self, pos: &mut u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        self.inner.read(pos, buf)
-    }
-
-    fn write(&self, pos: &mut u64, buf: &[u8], append: bool) -> Result<usize, Errno> {
-        self.inner.write(pos, buf, append)
-    }
-
-    fn seek(&self, pos: &mut u64, offset: i64, whence: i32) -> Result<u64, Errno> {
-        self.inner.seek(pos, offset, whence)
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {

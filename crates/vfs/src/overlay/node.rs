@@ -434,8 +434,8 @@ impl Inode for OverlayInode {
     }
 
     /// Opening a regular file for writing (or truncating it) copies it up first. A file the
-    /// layer opens with state of its own (a Gofer file) is wrapped so that fstat shows the
-    /// overlay's numbers; one without goes through this inode's `read_at`/`write_at`.
+    /// layer opens with state of its own (a Gofer file) is wrapped in a [`LayerFile`]; one
+    /// without goes through this inode's `read_at`/`write_at`.
     fn open(&self, flags: i32) -> Result<Option<Box<dyn FileOps>>, Errno> {
         let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         if writes && self.file_type == FileType::Regular {
@@ -451,9 +451,7 @@ impl Inode for OverlayInode {
             return Ok(None);
         }
         let opened = self.top().open(flags)?;
-        Ok(opened.map(|inner| {
-            Box::new(LayerFile::new(inner, self.shared.dev, self.ino)) as Box<dyn FileOps>
-        }))
+        Ok(opened.map(|inner| Box::new(LayerFile::new(inner, self.this())) as Box<dyn FileOps>))
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
