@@ -1,6 +1,7 @@
-# coreutils over a tree in the scratch directory (the sandbox's /tmp): ls, sort, seq, sha256sum,
+# coreutils over a tree in the scratch directory (under the sandbox's /tmp): ls, sort, seq, sha256sum,
 # date, head, tail, xargs, find.
 set -eu
+mkdir -p "$TEST_TMPDIR"  # made if absent, as check.h does
 cd "$TEST_TMPDIR"
 rm -rf tree && mkdir -p tree/a/b tree/c
 seq 1 100 > tree/a/numbers

@@ -1,7 +1,8 @@
 # gcc compiles, assembles and links a program inside the sandbox, temporaries in the scratch
-# directory (the sandbox's /tmp), and the program runs.
+# directory (under the sandbox's /tmp), and the program runs.
 set -eu
 export TMPDIR="$TEST_TMPDIR"
+mkdir -p "$TEST_TMPDIR"  # made if absent, as check.h does
 cd "$TEST_TMPDIR"
 cat > hello.c <<'C'
 #include <stdio.h>

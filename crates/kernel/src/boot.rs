@@ -4,6 +4,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
+use abi::Errno;
 use mm::MemoryFile;
 use nix::sys::signal::{SigSet, Signal};
 use platform::Platform;
@@ -45,12 +46,28 @@ pub struct Config {
     pub stdio: [OwnedFd; 3],
     /// What the sandbox as a whole may use.
     pub limits: Limits,
+    /// What the guest's root filesystem is.
+    pub root: RootKind,
+}
+
+/// The guest's root: the Gofer's read-only tree, writable or not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RootKind {
+    /// An overlay with an in-memory upper layer of `Limits::tmpfs_size` bytes over the Gofer's
+    /// tree: writable, the writes vanish with the sandbox. /tmp is the host's, seen through
+    /// the overlay too.
+    #[default]
+    Overlay,
+    /// The Gofer's tree as it is, read-only (EROFS), with a private tmpfs of
+    /// `Limits::tmpfs_size` bytes at /tmp.
+    ReadOnly,
 }
 
 /// Sandbox-wide resource limits: what keeps a guest from exhausting its host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// Size of /tmp in bytes: its files' data never takes more (ENOSPC).
+    /// Size in bytes of what the guest may write to its filesystem (the overlay's upper layer,
+    /// or /tmp under a read-only root): file data never takes more (ENOSPC).
     pub tmpfs_size: u64,
     /// Bytes of memory-file pages the guest may hold; past it a process is OOM-killed.
     pub memory: u64,
@@ -78,7 +95,13 @@ pub struct ResourceLimit {
 pub fn run(platform: Arc<dyn Platform>, config: Config) -> Result<ExitStatus, KernelError> {
     crate::syscalls::learn_host_cpus();
     let memory = MemoryFile::new(MEMORY_FILE_CAPACITY)?;
-    let mounts = build_mounts(config.gofer, &config.limits, &config.volumes, &memory)?;
+    let mounts = build_mounts(
+        config.gofer,
+        config.root,
+        &config.limits,
+        &config.volumes,
+        &memory,
+    )?;
     let kernel = Kernel::new(platform, memory, mounts.vfs, config.strace, &config.limits)?;
     let mut records = mounts.records;
     kernel.ptys.attach(&kernel);
@@ -230,13 +253,14 @@ struct MountTree {
     records: Vec<MountRecord>,
 }
 
-/// The mount tree: the Gofer's root at `/`, devfs at `/dev`, tmpfs at `/dev/shm` (POSIX shared
-/// memory) and `/tmp`, procfs at `/proc` (covering the host's, which the Sentry never shows),
-/// then the volumes. Tmpfs files keep their data in `memory`, so they can be mapped shared.
-/// Returns the procfs, to be attached to the kernel once it exists, and the mounts made, for
-/// /proc/mounts.
+/// The mount tree: the Gofer's root at `/` (under an overlay, or read-only with a tmpfs at
+/// `/tmp`), devfs at `/dev`, tmpfs at `/dev/shm` (POSIX shared memory), procfs at `/proc`
+/// (covering the host's, which the Sentry never shows), then the volumes. Tmpfs files keep
+/// their data in `memory`, so they can be mapped shared. Returns the procfs, to be attached to
+/// the kernel once it exists, and the mounts made, for /proc/mounts.
 fn build_mounts(
     gofer: UnixStream,
+    root: RootKind,
     limits: &Limits,
     volumes: &[Volume],
     memory: &Arc<MemoryFile>,
@@ -244,7 +268,7 @@ fn build_mounts(
     let client = Arc::new(p9::Client::new(gofer, GOFER_MSIZE)?);
     // The root and each volume share the budget of donated descriptors.
     let fd_budget = donated_fd_budget() / (1 + volumes.len());
-    let root_fs = vfs::gofer::GoferFs::new(
+    let gofer_fs = vfs::gofer::GoferFs::new(
         Arc::clone(&client),
         b"/",
         fd_budget,
@@ -252,6 +276,23 @@ fn build_mounts(
         Arc::clone(memory),
     )
     .map_err(KernelError::Mount)?;
+    // /tmp and /dev/shm are world-writable with the sticky bit, as on any Linux system.
+    let sticky_tmpfs =
+        || vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size, Arc::clone(memory));
+    let (root_fs, tmp): (Arc<dyn vfs::FileSystem>, _) = match root {
+        RootKind::Overlay => (
+            vfs::overlay::OverlayFs::new(gofer_fs, limits.tmpfs_size, Arc::clone(memory))
+                .map_err(KernelError::Mount)?,
+            None,
+        ),
+        RootKind::ReadOnly => (gofer_fs, Some(sticky_tmpfs())),
+    };
+    let root_writable = !root_fs.read_only();
+    let mut mounts = vec![MountRecord {
+        path: b"/".to_vec(),
+        fs_type: root_fs.name(),
+        read_only: !root_writable,
+    }];
     let vfs = Vfs::new(root_fs, Arc::clone(memory));
     let ctx = LookupCtx {
         root: vfs.root(),
@@ -259,25 +300,26 @@ fn build_mounts(
         creds: vfs::Credentials::root(),
     };
     let devfs = vfs::devfs::DevFs::new(Arc::clone(memory)).map_err(KernelError::Mount)?;
-    // /tmp and /dev/shm are world-writable with the sticky bit, as on any Linux system.
-    let tmpfs = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size, Arc::clone(memory));
-    let shm = vfs::tmpfs::TmpFs::with_size(0o1777, limits.tmpfs_size, Arc::clone(memory));
     let procfs = ProcFs::new();
-    let sentry_mounts: [(&[u8], Arc<dyn vfs::FileSystem>); 4] = [
+    let mut sentry_mounts: Vec<(&[u8], Arc<dyn vfs::FileSystem>)> = vec![
         (b"/dev", devfs),
-        (b"/dev/shm", shm),
-        (b"/tmp", tmpfs),
+        (b"/dev/shm", sticky_tmpfs()),
         (b"/proc", Arc::clone(&procfs) as Arc<dyn vfs::FileSystem>),
     ];
-    let mut mounts = vec![MountRecord {
-        path: b"/".to_vec(),
-        fs_type: "9p",
-        read_only: true,
-    }];
+    if let Some(tmp) = tmp {
+        sentry_mounts.insert(2, (b"/tmp", tmp));
+    }
     for (path, fs) in sentry_mounts {
-        // The root is read-only, so a mount point missing from it can't be made; the sandbox
-        // runs without that mount rather than not at all.
-        match vfs.lookup(&ctx, path, true) {
+        // A mount point missing from the root is made in the overlay, as gVisor does; a
+        // read-only root can't have it made, and the sandbox runs without that mount rather
+        // than not at all.
+        let at = match vfs.lookup(&ctx, path, true) {
+            Err(Errno::ENOENT) if root_writable => vfs
+                .mkdir(&ctx, path, 0o755)
+                .and_then(|()| vfs.lookup(&ctx, path, true)),
+            found => found,
+        };
+        match at {
             Ok(at) => {
                 mounts.push(MountRecord {
                     path: path.to_vec(),

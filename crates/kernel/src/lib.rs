@@ -30,7 +30,7 @@ mod timers;
 mod tty;
 mod vdso;
 
-pub use boot::{run, Config, Limits, ResourceLimit, Volume, FORWARDED_SIGNALS};
+pub use boot::{run, Config, Limits, ResourceLimit, RootKind, Volume, FORWARDED_SIGNALS};
 pub use compatibility::compatibility_markdown;
 pub use kernel::Kernel;
 pub use task::ExitStatus;

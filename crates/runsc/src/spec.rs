@@ -10,7 +10,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 
 use anyhow::{Context, Result};
-use kernel::{Limits, ResourceLimit, Volume};
+use kernel::{Limits, ResourceLimit, RootKind, Volume};
 use nix::sys::resource::{getrlimit, Resource};
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,8 @@ pub struct SandboxSpec {
     pub limits: Limits,
     /// The volumes to mount (`--volume`), which the Gofer serves under their anames.
     pub volumes: Vec<Volume>,
+    /// Whether the root is an overlay or read-only (`--read-only`).
+    pub root: RootKind,
 }
 
 /// Every resource Linux limits (RLIMIT_CPU..=RLIMIT_RTTIME).
@@ -134,6 +136,7 @@ mod tests {
                 guest: b"/data".to_vec(),
                 read_only: true,
             }],
+            root: RootKind::ReadOnly,
         };
         let fd = spec.to_memfd().expect("memfd");
         assert_eq!(SandboxSpec::from_fd(fd).expect("read back"), spec);

@@ -1,5 +1,6 @@
 //! The Sentry's virtual filesystem: mounts, dentries, path resolution and open file descriptions,
-//! with the filesystems behind them (tmpfs, devfs, the Gofer-backed fs) and files over host fds.
+//! with the filesystems behind them (tmpfs, devfs, the Gofer-backed fs, the overlay root) and
+//! files over host fds.
 //!
 //! Paths are resolved here, one component at a time, never by the host: symlinks are read and
 //! followed by the Sentry, and absolute targets restart at the sandbox root.
@@ -13,6 +14,7 @@ pub mod gofer;
 pub mod inotify;
 pub mod lock;
 mod mount;
+pub mod overlay;
 pub mod permission;
 pub mod pipe;
 #[allow(unsafe_code)]

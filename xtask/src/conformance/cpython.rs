@@ -130,8 +130,9 @@ pub struct Module {
 
 impl Module {
     pub fn new(name: &str) -> Module {
-        // -B: no .pyc writes (the sandbox's root is read-only). Sequential, in-process: regrtest's
-        // -j runs each module in a child interpreter, which would test process creation as well.
+        // -B: no .pyc writes (natively they would land in the host's tree). Sequential,
+        // in-process: regrtest's -j runs each module in a child interpreter, which would test
+        // process creation as well.
         // Python runs under a shell that stays its parent, both ways: in the sandbox the first
         // process is pid 1, which inherits orphans, and regrtest would count a test's orphaned
         // grandchild (test_posix's register_at_fork) as a leak; natively python isn't init either.
@@ -158,6 +159,8 @@ impl Module {
             program: Path::new(SHELL),
             args: &self.args,
             scratch_var: SCRATCH_VAR,
+            // tempfile needs TMPDIR to exist; its names don't collide with the host's files.
+            sandbox_scratch: "/tmp",
             timeout: TIMEOUT,
         }
     }

@@ -21,6 +21,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where the programs ask for their scratch directory (see conformance/tests/check.h).
 const SCRATCH_VAR: &str = "TEST_TMPDIR";
+/// A directory the host's /tmp doesn't have, so the test starts with it empty (check.h makes it).
+const SANDBOX_SCRATCH: &str = "/tmp/rvisor-conformance-scratch";
 
 pub fn run(root: &Path, runner: &Runner, filter: Option<&str>) -> Result<Suite> {
     let tests: Vec<(String, PathBuf)> = list_tests(&root.join("conformance/tests"))?
@@ -58,6 +60,7 @@ impl Program {
             program: &self.path,
             args: &self.args,
             scratch_var: SCRATCH_VAR,
+            sandbox_scratch: SANDBOX_SCRATCH,
             timeout: TIMEOUT,
         }
     }

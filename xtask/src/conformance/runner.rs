@@ -10,9 +10,6 @@ use anyhow::{Context, Result};
 
 use crate::process::{describe, run_captured, Captured, TimedOut};
 
-/// Inside the sandbox: its own empty tmpfs, fresh for every `runsc do`.
-const SANDBOX_SCRATCH: &str = "/tmp";
-
 /// A program to run both ways.
 pub struct Job<'a> {
     /// The test's name, also naming its native scratch directory (may contain '/').
@@ -21,6 +18,9 @@ pub struct Job<'a> {
     pub args: &'a [OsString],
     /// The environment variable that tells the program where it may write.
     pub scratch_var: &'a str,
+    /// Where it may write in the sandbox: a place under /tmp, which the overlay root shows as
+    /// the host's with the sandbox's writes on top, fresh for every `runsc do`.
+    pub sandbox_scratch: &'a str,
     pub timeout: Duration,
 }
 
@@ -76,20 +76,19 @@ impl Runner {
         Ok(run(&mut command, job.timeout))
     }
 
-    /// Runs the job in a fresh sandbox, whose own /tmp is its scratch directory.
+    /// Runs the job in a fresh sandbox, whose writes vanish with it.
     pub fn sandboxed(&self, job: &Job) -> Run {
         let mut command = Command::new(&self.runsc);
         command
             .args(["--platform", &self.platform, "do", "--env"])
-            .arg(format!("{}={SANDBOX_SCRATCH}", job.scratch_var))
+            .arg(format!("{}={}", job.scratch_var, job.sandbox_scratch))
             .arg(job.program)
             .args(job.args);
         run(&mut command, job.timeout)
     }
 }
 
-/// Both ways start in `/`: a directory the sandbox has too (a workspace under the host's /tmp
-/// would be hidden by the sandbox's own).
+/// Both ways start in `/`: a directory the sandbox has too, whatever its root.
 fn run(command: &mut Command, timeout: Duration) -> Run {
     run_captured(command.current_dir("/"), timeout).map_err(|err| match err.downcast_ref() {
         Some(TimedOut(timeout)) => Unfinished::Hung(*timeout),

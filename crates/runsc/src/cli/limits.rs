@@ -6,8 +6,9 @@ use clap::Args;
 /// Limits `runsc do` takes, resolves and hands on to `runsc boot` in the sandbox spec.
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct LimitArgs {
-    /// Size of the sandbox's /tmp (bytes, or with a k/m/g/t suffix); writing past it is ENOSPC
-    /// [default: half of the host's memory, as Linux's tmpfs].
+    /// How much the guest may write to its filesystem (bytes, or with a k/m/g/t suffix): the
+    /// size of the root overlay's in-memory layer (of /tmp's tmpfs with --read-only); writing
+    /// past it is ENOSPC [default: half of the host's memory, as Linux's tmpfs].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub tmpfs_size: Option<u64>,
 

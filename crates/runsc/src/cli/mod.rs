@@ -88,9 +88,15 @@ impl Command {
 
 #[derive(Args, Debug)]
 pub struct DoArgs {
-    /// The host directory that becomes the sandbox's root (served read-only).
+    /// The host directory that becomes the sandbox's root. The host's files are never
+    /// written: the guest's writes go to an in-memory overlay and vanish with the sandbox.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
+
+    /// Keep the root read-only (writes fail with EROFS) instead of overlaying it, with a
+    /// private tmpfs of --tmpfs-size at /tmp.
+    #[arg(long)]
+    pub read_only: bool,
 
     /// The working directory inside the sandbox [default: the caller's].
     #[arg(long, value_name = "DIR")]
@@ -174,6 +180,7 @@ mod tests {
             [EnvVar::try_from(OsString::from("A=1")).expect("valid")]
         );
         assert_eq!(args.root, PathBuf::from("/"));
+        assert!(!args.read_only, "the root is writable by default");
         assert!(
             !cli.global.strace,
             "--strace after the command belongs to the command"

@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::support::{guest, shared_tempdir, Run, Status};
 
 /// A host directory outside the sandbox root, with files the guest must never read. Not under
-/// /tmp, where the sandbox has a tmpfs of its own that would hide the in-root decoy.
+/// /tmp, where a sandbox with --read-only has a tmpfs of its own that would hide the in-root
+/// decoy.
 struct Outside {
     dir: tempfile::TempDir,
     secret: String,

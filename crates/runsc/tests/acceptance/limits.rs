@@ -1,4 +1,4 @@
-//! Sandbox-wide limits: /tmp's size, memory, tasks, and the host fds kept for the guest.
+//! Sandbox-wide limits: what the guest may write, memory, tasks, and the host fds kept for the guest.
 //! A guest that reaches one gets the error Linux gives (or is OOM-killed); the Sentry lives on.
 
 use std::path::{Path, PathBuf};
@@ -6,23 +6,29 @@ use std::path::{Path, PathBuf};
 use crate::live::{pids_with_env_entry, wait_until};
 use crate::support::{guest, Run, Status, RUNSC};
 
+/// --tmpfs-size bounds what the guest writes: the overlay root's upper layer, or with
+/// --read-only the private tmpfs at /tmp.
 #[test]
 fn filling_tmp_gives_enospc_and_unlinking_frees_the_space() {
     let Some(program) = guest("fill_tmp") else {
         return;
     };
-    let sandboxed = Run::new(&program)
-        .runsc_flags(["--tmpfs-size", "8m"])
-        .sandboxed();
-    assert_eq!(
-        sandboxed.stdout,
-        "size 8388608 free 8388608\n\
-         first fill: No space left on device after 8388608 bytes, the size\n\
-         free when full: 0 blocks\n\
-         free after unlink: all\n\
-         second fill: No space left on device, same size\n"
-    );
-    assert_eq!(sandboxed.status, Status::Exited(0));
+    for root_flags in [&[][..], &["--read-only"][..]] {
+        let sandboxed = Run::new(&program)
+            .runsc_flags(["--tmpfs-size", "8m"])
+            .runsc_flags(root_flags)
+            .sandboxed();
+        assert_eq!(
+            sandboxed.stdout,
+            "free 8388608, available 8388608\n\
+             first fill: No space left on device after 8388608 bytes, the size\n\
+             free when full: 0 blocks\n\
+             free after unlink: all\n\
+             second fill: No space left on device, same size\n",
+            "{root_flags:?}"
+        );
+        assert_eq!(sandboxed.status, Status::Exited(0), "{root_flags:?}");
+    }
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod host_effects;
 mod lifecycle;
 mod limits;
 mod live;
+mod overlay;
 mod startup;
 mod support;
 mod volume;

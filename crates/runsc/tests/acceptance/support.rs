@@ -156,9 +156,9 @@ fn wait_with_timeout(child: &mut Child, description: &str) -> Status {
 }
 
 /// A directory the sandbox (root `/`) sees at the same path: the build's scratch directory,
-/// unless that lies under the host's /tmp (a clone under /tmp), which the sandbox's own tmpfs
-/// hides; then a directory of this build's own under /var/tmp, which the sandbox shows like the
-/// rest of the host's root.
+/// unless that lies under the host's /tmp (a clone under /tmp), which the own tmpfs of a
+/// sandbox with --read-only hides; then a directory of this build's own under /var/tmp, which
+/// the sandbox shows like the rest of the host's root.
 fn visible_in_sandbox() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {

@@ -1,6 +1,7 @@
 // Fills /tmp until a write fails, then frees it and writes again: run with a small
-// --tmpfs-size, the write fails with ENOSPC once about that much is written, statfs agrees,
-// and unlinking the file gives the space back.
+// --tmpfs-size, the write fails with ENOSPC once about that much is written (statfs's free
+// space at the start: the whole size, nothing else writes), statfs agrees, and unlinking the
+// file gives the space back.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,8 +32,8 @@ int main(void) {
   memset(chunk, 'x', sizeof chunk);
   struct statfs before;
   if (statfs("/tmp", &before) != 0) return perror("statfs"), 1;
-  unsigned long size = before.f_blocks * before.f_bsize;
-  printf("size %lu free %lu\n", size, before.f_bfree * before.f_bsize);
+  unsigned long size = before.f_bavail * before.f_bsize;
+  printf("free %lu, available %lu\n", before.f_bfree * before.f_bsize, size);
 
   long written = fill("/tmp/fill");
   printf("first fill: %s after %ld bytes, %s\n", strerror(errno), written,

@@ -40,6 +40,7 @@ pub fn run(global: &GlobalOptions, args: BootArgs) -> Result<u8> {
         volumes: spec.volumes,
         stdio: caller_stdio().context("duplicating stdio for the sandbox")?,
         limits: spec.limits,
+        root: spec.root,
     };
     let platform = new_platform(global.platform)?;
     tracing::debug!(

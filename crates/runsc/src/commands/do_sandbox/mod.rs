@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use kernel::RootKind;
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::unistd::Pid;
 
@@ -73,6 +74,11 @@ pub fn run(global: &GlobalOptions, args: DoArgs) -> Result<u8> {
                 read_only: volume.read_only,
             })
             .collect(),
+        root: if args.read_only {
+            RootKind::ReadOnly
+        } else {
+            RootKind::Overlay
+        },
     }
     .to_memfd()?;
 
