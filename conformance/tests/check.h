@@ -96,4 +96,15 @@ static inline const char *scratch_path(char *buf, size_t size, const char *name)
 	return buf;
 }
 
+/*
+ * A path for `name` on tmpfs, written into `buf`, for checks of what tmpfs does: /dev/shm is
+ * tmpfs natively and sandboxed, where the scratch directory is the host's disk natively and the
+ * overlay root sandboxed. Unique per process; the test removes what it makes there.
+ */
+static inline const char *tmpfs_scratch_path(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "/dev/shm/conformance-%s-%d", name, (int)getpid());
+	return buf;
+}
+
 #endif

@@ -1,4 +1,4 @@
-/* inotify: events for creating, writing, closing, renaming and removing files in a watched
+/* inotify on tmpfs: events for creating, writing, closing, renaming and removing files in a watched
  * directory and on a watched file, IN_ONESHOT, IN_MASK_ADD/IN_MASK_CREATE, rm_watch's
  * IN_IGNORED, coalescing, FIONREAD, poll, a too-small read buffer and queue overflow. */
 #include "../check.h"
@@ -61,11 +61,11 @@ static void describe(struct seen *events, int n)
 int main(void)
 {
 	char dir[2048], file[4096], moved[4096], sub[4096], other[2048];
-	scratch_path(dir, sizeof(dir), "watched");
+	tmpfs_scratch_path(dir, sizeof(dir), "inotify-watched");
 	snprintf(file, sizeof(file), "%s/f", dir);
 	snprintf(moved, sizeof(moved), "%s/g", dir);
 	snprintf(sub, sizeof(sub), "%s/sub", dir);
-	snprintf(other, sizeof(other), "%s/other", scratch_dir());
+	tmpfs_scratch_path(other, sizeof(other), "inotify-other");
 	mkdir(dir, 0755);
 	mkdir(other, 0755);
 

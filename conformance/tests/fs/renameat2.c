@@ -1,4 +1,4 @@
-/* renameat2: RENAME_NOREPLACE, RENAME_EXCHANGE (files, directories, across directories) and
+/* renameat2 on tmpfs: RENAME_NOREPLACE, RENAME_EXCHANGE (files, directories, across directories) and
  * RENAME_WHITEOUT (a 0/0 character device left behind), with the flag checks. */
 #include "../check.h"
 
@@ -32,7 +32,7 @@ static nlink_t nlink_of(const char *path)
 int main(void)
 {
 	char base[2048], a[4096], b[4096], c[4096], d1[4096], d2[4096], sub[4096], inner[4096];
-	scratch_path(base, sizeof(base), "renameat2");
+	tmpfs_scratch_path(base, sizeof(base), "renameat2");
 	mkdir(base, 0755);
 	snprintf(a, sizeof(a), "%s/a", base);
 	snprintf(b, sizeof(b), "%s/b", base);

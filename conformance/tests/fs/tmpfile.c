@@ -1,4 +1,4 @@
-/* O_TMPFILE: an unnamed file in a directory, named later by linkat(AT_EMPTY_PATH) or through
+/* O_TMPFILE on tmpfs: an unnamed file in a directory, named later by linkat(AT_EMPTY_PATH) or through
  * /proc/self/fd with AT_SYMLINK_FOLLOW; O_EXCL forbids naming it; flag checks. */
 #include "../check.h"
 
@@ -7,7 +7,7 @@
 int main(void)
 {
 	char dir[2048], named[4096], second[4096], missing[4096], proc[64];
-	scratch_path(dir, sizeof(dir), "tmpfile");
+	tmpfs_scratch_path(dir, sizeof(dir), "tmpfile");
 	snprintf(named, sizeof(named), "%s/named", dir);
 	snprintf(second, sizeof(second), "%s/second", dir);
 	snprintf(missing, sizeof(missing), "%s/missing", dir);

@@ -189,7 +189,8 @@ busybox cat /mnt/etc_link/marker && echo
 busybox cat /mnt/etc_link/shadow 2>&1
 busybox cat /mnt/up/etc/shadow 2>&1
 { echo planted > /mnt/etc_link/planted; } 2>&1
-{ echo planted > /mnt/up/etc/planted; } 2>&1
+{ echo planted2 > /mnt/up/etc/planted2; } 2>&1
+busybox cat /etc/planted /etc/planted2
 busybox ls /mnt/up
 "#;
     let mut flag = volume.clone().into_os_string();
@@ -214,17 +215,22 @@ busybox ls /mnt/up
             "the sandbox's /etc",
             "cat: can't open '/mnt/etc_link/shadow': No such file or directory",
             "cat: can't open '/mnt/up/etc/shadow': No such file or directory",
-            "sh: can't create /mnt/etc_link/planted: Read-only file system",
-            "sh: can't create /mnt/up/etc/planted: Read-only file system",
+            // Writes through the links land in the sandbox's own (overlay) /etc.
+            "planted",
+            "planted2",
             "bin",
+            "dev",
             "etc",
             "mnt",
+            "proc",
         ],
         "{}",
         sandboxed.stdout
     );
-    assert!(!Path::new("/etc/planted").exists());
-    assert!(!root.join("etc/planted").exists());
+    for planted in ["planted", "planted2"] {
+        assert!(!Path::new("/etc").join(planted).exists());
+        assert!(!root.join("etc").join(planted).exists());
+    }
 }
 
 #[test]
@@ -240,11 +246,12 @@ fn bad_volumes_fail_before_the_sandbox_runs() {
         (format!("{host}:mnt"), "must be absolute"),
         (format!("{host}:/"), "root"),
         (host.to_owned(), "HOST:GUEST"),
+        // A mount point a read-only root lacks can't be made (the overlay root makes it).
         (format!("{host}:/no/such/mount/point"), "read-only"),
     ] {
         let sandboxed = Run::new(busybox)
             .args(["echo", "ran"])
-            .runsc_flags(["--volume", &volume])
+            .runsc_flags(["--read-only", "--volume", &volume])
             .sandboxed();
         assert_eq!(sandboxed.status, Status::Exited(125), "{volume}");
         assert!(
