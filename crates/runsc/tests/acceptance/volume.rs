@@ -304,21 +304,7 @@ fn user_xattrs_in_a_volume_are_the_host_files() {
     for dir in [&native_dir, &volume, &mount_point] {
         fs::create_dir(dir).expect("mkdir");
     }
-    let native = Run::new(python)
-        .args([OsString::from("-c"), XATTRS.into()])
-        .args([&native_dir])
-        .native();
-    assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
-    let mut flag = volume.clone().into_os_string();
-    flag.push(":");
-    flag.push(&mount_point);
-    let sandboxed = Run::new(python)
-        .args([OsString::from("-c"), XATTRS.into()])
-        .args([&mount_point])
-        .runsc_flags([OsString::from("--volume"), flag])
-        .sandboxed();
-    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
-    assert_eq!(sandboxed.stdout, native.stdout);
+    same_python_output_natively_and_in_a_volume(python, XATTRS, &native_dir, &volume, &mount_point);
 
     // On the host, after the sandbox: the attributes are the file's own.
     let check = "import os, sys; print(os.getxattr(sys.argv[1], 'user.color'), \
@@ -420,21 +406,7 @@ fn files_a_guest_user_makes_in_a_volume_are_that_users_on_the_host() {
         std::os::unix::fs::chown(dir.join("shared"), None, Some(50)).expect("chgrp");
         fs::set_permissions(dir.join("shared"), fs::Permissions::from_mode(0o2777)).expect("chmod");
     }
-    let native = Run::new(python)
-        .args([OsString::from("-c"), OWNED.into()])
-        .args([&native_dir])
-        .native();
-    assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
-    let mut flag = volume.clone().into_os_string();
-    flag.push(":");
-    flag.push(&mount_point);
-    let sandboxed = Run::new(python)
-        .args([OsString::from("-c"), OWNED.into()])
-        .args([&mount_point])
-        .runsc_flags([OsString::from("--volume"), flag])
-        .sandboxed();
-    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
-    assert_eq!(sandboxed.stdout, native.stdout);
+    same_python_output_natively_and_in_a_volume(python, OWNED, &native_dir, &volume, &mount_point);
 
     // On the host, after the sandbox: owned by the guest's user, as natively.
     let on_host = owners(&volume);
@@ -508,4 +480,30 @@ fn a_read_only_volume_orders_errors_as_a_read_only_mount() {
     assert_eq!(sandboxed.stdout, native.stdout);
     assert!(sandboxed.stdout.contains("EROFS"), "{}", sandboxed.stdout);
     assert_eq!(snapshot(&volume), before);
+}
+
+/// Runs python `script` on `native_dir` natively, then sandboxed on `mount_point` where
+/// `volume` is mounted; both must succeed with the same output.
+fn same_python_output_natively_and_in_a_volume(
+    python: &Path,
+    script: &str,
+    native_dir: &Path,
+    volume: &Path,
+    mount_point: &Path,
+) {
+    let native = Run::new(python)
+        .args([OsString::from("-c"), script.into()])
+        .args([native_dir])
+        .native();
+    assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
+    let mut flag = volume.as_os_str().to_owned();
+    flag.push(":");
+    flag.push(mount_point);
+    let sandboxed = Run::new(python)
+        .args([OsString::from("-c"), script.into()])
+        .args([mount_point])
+        .runsc_flags([OsString::from("--volume"), flag])
+        .sandboxed();
+    assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
+    assert_eq!(sandboxed.stdout, native.stdout);
 }

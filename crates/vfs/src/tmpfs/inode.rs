@@ -188,6 +188,14 @@ impl TmpfsInode {
         }
     }
 
+    /// `dir` as a tmpfs inode of this filesystem (EXDEV for another one), for the
+    /// operations that take two directories.
+    fn same_fs_dir(&self, dir: &Arc<dyn Inode>) -> Result<Arc<TmpfsInode>, Errno> {
+        Self::from_inode(dir)
+            .filter(|dir| Arc::ptr_eq(&dir.shared, &self.shared))
+            .ok_or(Errno::EXDEV)
+    }
+
     fn from_inode(inode: &Arc<dyn Inode>) -> Option<Arc<TmpfsInode>> {
         inode.clone().into_any().downcast::<TmpfsInode>().ok()
     }
@@ -367,10 +375,7 @@ impl Inode for TmpfsInode {
         new_dir: &Arc<dyn Inode>,
         new_name: &[u8],
     ) -> Result<(), Errno> {
-        let new_dir = Self::from_inode(new_dir).ok_or(Errno::EXDEV)?;
-        if !Arc::ptr_eq(&new_dir.shared, &self.shared) {
-            return Err(Errno::EXDEV);
-        }
+        let new_dir = self.same_fs_dir(new_dir)?;
         let same_dir = std::ptr::eq(self, Arc::as_ptr(&new_dir));
         // Two directories are always locked in address order, so concurrent renames can't
         // deadlock.
@@ -425,10 +430,7 @@ impl Inode for TmpfsInode {
         new_dir: &Arc<dyn Inode>,
         new_name: &[u8],
     ) -> Result<(), Errno> {
-        let new_dir = Self::from_inode(new_dir).ok_or(Errno::EXDEV)?;
-        if !Arc::ptr_eq(&new_dir.shared, &self.shared) {
-            return Err(Errno::EXDEV);
-        }
+        let new_dir = self.same_fs_dir(new_dir)?;
         let same_dir = std::ptr::eq(self, Arc::as_ptr(&new_dir));
         let (first, second) = if same_dir {
             let mut children = self.children()?;
