@@ -21,6 +21,11 @@ pub(crate) struct StubProcess {
 }
 
 impl StubProcess {
+    /// The stub process `pid`, a child of the Sentry: from now on dropping it kills and reaps it.
+    pub(crate) fn adopt(pid: Pid) -> StubProcess {
+        StubProcess { pid }
+    }
+
     /// Kills the stub, first reaping `thread`, a thread of it traced by the calling thread: a
     /// traced thread's end is reported to its tracer only, and until it is reaped the leader
     /// can't be.
@@ -67,7 +72,7 @@ pub(crate) fn spawn_stub(
         call: "fork",
         source,
     })?;
-    let process = StubProcess { pid };
+    let process = StubProcess::adopt(pid);
 
     let (stopped, reason) = Running::forked(pid).wait()?;
     expect_stop(&stopped, reason, libc::SIGSTOP, "its first stop")?;

@@ -47,7 +47,7 @@ fn fp_state_round_trips_and_reaches_the_guest() {
 #[test]
 fn dropping_the_context_ends_the_stub() {
     let Some(before) = own_children() else {
-        eprintln!("skipped: /proc/thread-self/children is not available");
+        eprintln!("skipped: /proc/PID/task/TID/children is not available");
         return;
     };
     let Some(guest) = Guest::new(&[]) else { return };
@@ -80,7 +80,7 @@ fn address_space_outlives_the_context() {
 #[test]
 fn host_signals_to_the_stub_are_suppressed() {
     let Some(before) = own_children() else {
-        eprintln!("skipped: /proc/thread-self/children is not available");
+        eprintln!("skipped: /proc/PID/task/TID/children is not available");
         return;
     };
     // Spin a while (the signals are pending when the stub resumes), then getpid.

@@ -60,7 +60,7 @@ fn code() -> Vec<u8> {
 fn guest() -> Option<(Guest, Pid)> {
     let guest = Guest::new(&code())?;
     let Some(stub) = guest.stub else {
-        eprintln!("skipped: /proc/thread-self/children is not available to find the stub");
+        eprintln!("skipped: /proc/PID/task/TID/children is not available to find the stub");
         return None;
     };
     Some((guest, stub))
