@@ -11,7 +11,8 @@
 //! which lives as long as the Sentry. So the Sentry reaps it like a stub it forked itself, and the
 //! parent-death signal the new stub sets before it parks fires only when the Sentry dies. It parks
 //! untraced, every signal blocked, until the requesting thread seizes it; from then on that thread
-//! is its tracer (PTRACE_O_EXITKILL).
+//! is its tracer (PTRACE_O_EXITKILL). One stub is kept forked ahead of need, so that a guest fork
+//! rarely waits for the factory thread.
 
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -19,6 +20,7 @@ use std::sync::OnceLock;
 
 use abi::UserRegs;
 use nix::unistd::{getpid, Pid};
+use parking_lot::Mutex;
 use platform::PlatformError;
 
 use crate::address_space::PtraceAddressSpace;
@@ -51,11 +53,20 @@ impl MemoryFile {
     }
 }
 
-/// A request for a new stub sharing `memory`; the reply is the parked stub's pid.
-struct Request {
-    memory: MemoryFile,
-    reply: SyncSender<Result<Pid, PlatformError>>,
+/// What a requesting thread asks of the factory thread.
+enum Request {
+    /// A stub for `memory`, sent back (none was ready).
+    Fork {
+        memory: MemoryFile,
+        reply: SyncSender<Result<StubProcess, PlatformError>>,
+    },
+    /// A stub for `memory` into [`READY`] (the ready one was just taken).
+    Refill { memory: MemoryFile },
 }
+
+/// A stub forked ahead of need, parked, and the memory file it holds: a thread that takes it pays
+/// no round trip to the factory thread, which forks the next one meanwhile.
+static READY: Mutex<Option<(MemoryFile, StubProcess)>> = Mutex::new(None);
 
 /// Makes a new stub traced by the calling thread, forked from the factory's template, and stops it
 /// at the stub's injection site; returns it as [`spawn::spawn_stub`] does.
@@ -64,9 +75,9 @@ pub(crate) fn new_stub(
     memory_fd: BorrowedFd<'_>,
 ) -> Result<(Stopped, UserRegs, StubProcess), PlatformError> {
     let memory = MemoryFile::of(memory_fd)?;
-    let pid = request(stub, memory)?;
-    // From here the stub is ours: dropping this kills and reaps it.
-    let process = StubProcess::adopt(pid);
+    // Dropping this (on an error below) kills and reaps the stub.
+    let process = obtain(stub, memory)?;
+    let pid = process.pid();
     let cpus = spawn::pin_to_current_cpu()?;
     spawn::pin(pid, &cpus)?;
     let tracee = thread::seize(pid)?;
@@ -82,17 +93,30 @@ pub(crate) fn new_stub(
     Ok((tracee, regs, process))
 }
 
-/// Asks the factory thread (started on first use) for a new parked stub.
-fn request(stub: &'static StubPage, memory: MemoryFile) -> Result<Pid, PlatformError> {
+/// A parked stub for `memory`: the ready one if it holds `memory`, else one forked on request.
+fn obtain(stub: &'static StubPage, memory: MemoryFile) -> Result<StubProcess, PlatformError> {
     static REQUESTS: OnceLock<Result<Sender<Request>, String>> = OnceLock::new();
     let requests = REQUESTS
         .get_or_init(|| start(stub))
         .as_ref()
         .map_err(|why| PlatformError::Unavailable(why.clone()))?;
+    let ready = {
+        let mut slot = READY.lock();
+        if slot.as_ref().is_some_and(|(held, _)| *held == memory) {
+            slot.take().map(|(_, process)| process)
+        } else {
+            None
+        }
+    };
+    if let Some(process) = ready {
+        // Without a refill the next stub is forked on request: slower, not wrong.
+        let _ = requests.send(Request::Refill { memory });
+        return Ok(process);
+    }
     let gone = || PlatformError::Unavailable("the stub factory thread is gone".into());
     let (reply, answer) = mpsc::sync_channel(1);
     requests
-        .send(Request { memory, reply })
+        .send(Request::Fork { memory, reply })
         .map_err(|_| gone())?;
     answer.recv().map_err(|_| gone())?
 }
@@ -106,36 +130,54 @@ fn start(stub: &'static StubPage) -> Result<Sender<Request>, String> {
     Ok(requests)
 }
 
-/// The factory thread: forks the template for each request, replacing the template when a
-/// request names another memory file (or the template failed).
+/// The factory thread: forks the template for each request; after a fork sent back, forks one
+/// more into [`READY`].
 fn serve(stub: &'static StubPage, incoming: &Receiver<Request>) {
     let mut template: Option<Template> = None;
     for request in incoming {
-        if template
-            .as_ref()
-            .is_none_or(|current| current.memory != request.memory)
-        {
-            // The old template (if any) is killed and reaped first.
-            template = None;
-            match Template::spawn(stub, request.memory) {
-                Ok(made) => template = Some(made),
-                Err(err) => {
-                    let _ = request.reply.send(Err(err));
-                    continue;
-                }
+        match request {
+            Request::Fork { memory, reply } => {
+                // The requester may have given up (its thread ended): the stub is then dropped,
+                // which kills and reaps it.
+                let _ = reply.send(fork_for(stub, &mut template, memory));
+                make_ready(stub, &mut template, memory);
             }
+            Request::Refill { memory } => make_ready(stub, &mut template, memory),
         }
-        let Some(current) = template.as_ref() else {
-            continue;
-        };
-        let forked = current.fork();
-        if forked.is_err() {
-            template = None;
-        }
-        // The requester may have given up (its thread ended): the stub is then never seized;
-        // its parent-death signal or the Sentry's end kills it, and the Sentry reaps it.
-        let _ = request.reply.send(forked);
     }
+}
+
+/// Forks a stub for `memory` into [`READY`], replacing (and so ending) any stub there.
+fn make_ready(stub: &'static StubPage, template: &mut Option<Template>, memory: MemoryFile) {
+    if let Ok(process) = fork_for(stub, template, memory) {
+        let replaced = READY.lock().replace((memory, process));
+        drop(replaced);
+    }
+}
+
+/// Forks the template, first replacing it if it holds another memory file; a template that
+/// failed is dropped, and the next request makes a new one.
+fn fork_for(
+    stub: &'static StubPage,
+    template: &mut Option<Template>,
+    memory: MemoryFile,
+) -> Result<StubProcess, PlatformError> {
+    if template
+        .as_ref()
+        .is_none_or(|current| current.memory != memory)
+    {
+        // The old template (if any) is killed and reaped first.
+        *template = None;
+        *template = Some(Template::spawn(stub, memory)?);
+    }
+    let current = template
+        .as_ref()
+        .ok_or_else(|| PlatformError::Unavailable("no template stub".into()))?;
+    let forked = current.fork();
+    if forked.is_err() {
+        *template = None;
+    }
+    forked.map(StubProcess::adopt)
 }
 
 /// A stub traced by the factory thread, never running guest code, forked for each new stub.
@@ -192,6 +234,7 @@ impl Drop for Template {
 #[cfg(test)]
 mod tests {
     use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
 
     use super::*;
 
@@ -204,8 +247,9 @@ mod tests {
     }
 
     /// A factory-made stub holds only the stub page (like one forked from the Sentry), is the
-    /// Sentry's child, is traced by the requesting thread, and blocks no signal; a second
-    /// memory file gets stubs that hold that file.
+    /// Sentry's child, is traced by the requesting thread, and blocks no signal; it holds the
+    /// memory file it was asked for, whether forked on request or ready, also when the memory
+    /// file changes.
     #[test]
     fn factory_stubs_are_clean_children_of_the_sentry() {
         let stub = StubPage::get().expect("stub page");
@@ -214,33 +258,41 @@ mod tests {
                 .create(name)
                 .expect("memfd")
                 .into_file();
-            let (stopped, regs, _process) = new_stub(stub, memory.as_fd()).expect("new stub");
-            let pid = stopped.tid();
-            let page = stub.range();
-            assert_eq!(
-                maps_of(pid),
-                [
-                    format!("{:x}-{:x}", page.start, page.end),
-                    "ffffffffff600000-ffffffffff601000".to_owned()
-                ]
-            );
-            assert_eq!(regs.rip, stub.syscall_site().start);
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-            let field = |name: &str| {
-                status
-                    .lines()
-                    .find_map(|line| line.strip_prefix(name))
-                    .map(str::trim)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            assert_eq!(field("PPid:"), getpid().to_string());
-            assert_eq!(field("TracerPid:"), nix::unistd::gettid().to_string());
-            assert_eq!(field("SigBlk:"), "0000000000000000");
-            assert_eq!(field("Seccomp:"), "2");
-            let fd_target = std::fs::read_link(format!("/proc/{pid}/fd/{}", memory.as_raw_fd()))
-                .expect("the stub holds the memory file");
-            assert!(fd_target.to_string_lossy().contains(name), "{fd_target:?}");
+            let inode = memory.metadata().expect("memfd metadata").ino();
+            let mut live = Vec::new();
+            for _ in 0..3 {
+                let (stopped, regs, process) = new_stub(stub, memory.as_fd()).expect("new stub");
+                check_stub(stub, stopped.tid(), &regs, memory.as_raw_fd(), inode);
+                live.push(process);
+            }
         }
+    }
+
+    fn check_stub(stub: &StubPage, pid: Pid, regs: &UserRegs, fd: RawFd, inode: u64) {
+        let page = stub.range();
+        assert_eq!(
+            maps_of(pid),
+            [
+                format!("{:x}-{:x}", page.start, page.end),
+                "ffffffffff600000-ffffffffff601000".to_owned()
+            ]
+        );
+        assert_eq!(regs.rip, stub.syscall_site().start);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(field("PPid:"), getpid().to_string());
+        assert_eq!(field("TracerPid:"), nix::unistd::gettid().to_string());
+        assert_eq!(field("SigBlk:"), "0000000000000000");
+        assert_eq!(field("Seccomp:"), "2");
+        let held = std::fs::metadata(format!("/proc/{pid}/fd/{fd}"))
+            .expect("the stub holds the memory file's descriptor");
+        assert_eq!(held.ino(), inode, "the stub holds another file");
     }
 }

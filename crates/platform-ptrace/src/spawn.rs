@@ -26,6 +26,10 @@ impl StubProcess {
         StubProcess { pid }
     }
 
+    pub(crate) fn pid(&self) -> Pid {
+        self.pid
+    }
+
     /// Kills the stub, first reaping `thread`, a thread of it traced by the calling thread: a
     /// traced thread's end is reported to its tracer only, and until it is reaped the leader
     /// can't be.

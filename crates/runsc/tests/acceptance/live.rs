@@ -92,8 +92,9 @@ impl LiveSandbox {
             .find(|pid| command_line(*pid).iter().any(|arg| arg == role))
     }
 
-    /// The stub processes of guest processes: the Sentry's children, except the stub factory's
-    /// template stub (the one its "stub-factory" thread traces).
+    /// The stub processes of guest processes: the Sentry's children traced by a task thread, so
+    /// neither the stub factory's template (traced by its "stub-factory" thread) nor the stub it
+    /// keeps ready (untraced).
     pub fn stubs(&self) -> Vec<i32> {
         let mut stubs = self
             .child_running("boot")
@@ -101,6 +102,9 @@ impl LiveSandbox {
             .unwrap_or_default();
         stubs.retain(|pid| {
             let tracer = status_field(*pid, "TracerPid:");
+            if tracer.is_empty() || tracer == "0" {
+                return false;
+            }
             let name = std::fs::read_to_string(format!("/proc/{tracer}/comm")).unwrap_or_default();
             name.trim_end() != "stub-factory"
         });
