@@ -155,8 +155,8 @@ fn make_ready(stub: &'static StubPage, template: &mut Option<Template>, memory: 
     }
 }
 
-/// Forks the template, first replacing it if it holds another memory file; a template that
-/// failed is dropped, and the next request makes a new one.
+/// Forks the template, first replacing it if it holds another memory file; a template that died
+/// is dropped, and the next request makes a new one.
 fn fork_for(
     stub: &'static StubPage,
     template: &mut Option<Template>,
@@ -174,7 +174,8 @@ fn fork_for(
         .as_ref()
         .ok_or_else(|| PlatformError::Unavailable("no template stub".into()))?;
     let forked = current.fork();
-    if forked.is_err() {
+    if let Err(PlatformError::StubDied { .. }) = forked {
+        // An error of the fork itself (EAGAIN under a limit on tasks) leaves the template usable.
         *template = None;
     }
     forked.map(StubProcess::adopt)

@@ -33,6 +33,7 @@ mod bpf;
 mod context;
 mod factory;
 mod interrupt;
+mod reaper;
 mod spawn;
 mod stub;
 #[allow(unsafe_code)]
@@ -69,8 +70,10 @@ pub struct PtracePlatform {
 }
 
 impl PtracePlatform {
-    /// Maps the stub code page into this process (once per process) and returns the platform.
+    /// Maps the stub code page into this process and starts the thread that reaps ended stubs
+    /// (once per process), and returns the platform.
     pub fn new() -> Result<PtracePlatform, PlatformError> {
+        reaper::start();
         Ok(PtracePlatform {
             stub: stub::StubPage::get()?,
         })

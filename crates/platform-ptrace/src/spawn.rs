@@ -30,14 +30,12 @@ impl StubProcess {
         self.pid
     }
 
-    /// Kills the stub, first reaping `thread`, a thread of it traced by the calling thread: a
-    /// traced thread's end is reported to its tracer only, and until it is reaped the leader
-    /// can't be.
+    /// Kills the stub and has it reaped in the background, first `thread`, a thread of it traced
+    /// by the calling thread: a traced thread's end is reported to its tracer's thread group only,
+    /// and until it is reaped the leader can't be.
     pub(crate) fn end_with(self, thread: Pid) {
         let _ = kill(self.pid, Signal::SIGKILL);
-        if thread != self.pid {
-            Running::of_traced(thread).reap();
-        }
+        crate::reaper::reap(self, thread);
     }
 }
 

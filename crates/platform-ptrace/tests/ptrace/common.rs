@@ -46,6 +46,19 @@ pub fn own_children() -> Option<Vec<i32>> {
     Some(stubs)
 }
 
+/// Waits until process `pid` is gone (killed and reaped): a killed stub is reaped in the
+/// background. Panics after a hang guard.
+pub fn expect_gone(pid: Pid) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while nix::sys::signal::kill(pid, None) != Err(nix::errno::Errno::ESRCH) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stub {pid} still exists after 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 impl Guest {
     /// `None` (with the reason printed) where ptrace can't be used.
     pub fn new(code: &[u8]) -> Option<Guest> {
