@@ -15,6 +15,7 @@
 //! rarely waits for the factory thread.
 
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::OnceLock;
 
@@ -26,6 +27,7 @@ use platform::PlatformError;
 use crate::address_space::PtraceAddressSpace;
 use crate::spawn::{self, StubProcess};
 use crate::stub::StubPage;
+use crate::sys;
 use crate::thread;
 use crate::tracee::Stopped;
 
@@ -67,6 +69,28 @@ enum Request {
 /// A stub forked ahead of need, parked, and the memory file it holds: a thread that takes it pays
 /// no round trip to the factory thread, which forks the next one meanwhile.
 static READY: Mutex<Option<(MemoryFile, StubProcess)>> = Mutex::new(None);
+
+/// The template's pid (0: none), for [`end_at_exit`].
+static TEMPLATE: AtomicI32 = AtomicI32::new(0);
+
+/// Set when the Sentry exits: no stub is made ready any more.
+static ENDING: AtomicBool = AtomicBool::new(false);
+
+/// At the Sentry's exit, kills and reaps the template and the ready stub. They would die anyway
+/// (their parent-death signal, PTRACE_O_EXITKILL), but be left to init to reap.
+extern "C" fn end_at_exit() {
+    ENDING.store(true, Ordering::SeqCst);
+    let ready = READY.lock().take();
+    if let Some((_, process)) = ready {
+        sys::kill_and_reap(process.pid());
+        // Already reaped: dropping it now only finds it gone.
+        std::mem::forget(process);
+    }
+    let template = TEMPLATE.swap(0, Ordering::SeqCst);
+    if template != 0 {
+        sys::kill_and_reap(Pid::from_raw(template));
+    }
+}
 
 /// Makes a new stub traced by the calling thread, forked from the factory's template, and stops it
 /// at the stub's injection site; returns it as [`spawn::spawn_stub`] does.
@@ -122,6 +146,8 @@ fn obtain(stub: &'static StubPage, memory: MemoryFile) -> Result<StubProcess, Pl
 }
 
 fn start(stub: &'static StubPage) -> Result<Sender<Request>, String> {
+    sys::at_exit(end_at_exit)
+        .map_err(|err| format!("registering the stub factory's exit: {err}"))?;
     let (requests, incoming) = mpsc::channel();
     std::thread::Builder::new()
         .name("stub-factory".into())
@@ -150,7 +176,14 @@ fn serve(stub: &'static StubPage, incoming: &Receiver<Request>) {
 /// Forks a stub for `memory` into [`READY`], replacing (and so ending) any stub there.
 fn make_ready(stub: &'static StubPage, template: &mut Option<Template>, memory: MemoryFile) {
     if let Ok(process) = fork_for(stub, template, memory) {
-        let replaced = READY.lock().replace((memory, process));
+        let mut ready = READY.lock();
+        if ENDING.load(Ordering::SeqCst) {
+            drop(ready);
+            drop(process);
+            return;
+        }
+        let replaced = ready.replace((memory, process));
+        drop(ready);
         drop(replaced);
     }
 }
@@ -197,6 +230,7 @@ impl Template {
         // the template's registers, so this stays.
         regs.r12 = u64::from(getpid().as_raw().unsigned_abs());
         tracee.set_regs(&regs)?;
+        TEMPLATE.store(tracee.tid().as_raw(), Ordering::SeqCst);
         Ok(Template {
             space,
             stub,
@@ -226,6 +260,7 @@ impl Template {
 impl Drop for Template {
     fn drop(&mut self) {
         let pid = self.space.pid();
+        let _ = TEMPLATE.compare_exchange(pid.as_raw(), 0, Ordering::SeqCst, Ordering::SeqCst);
         // Its only thread, stopped and traced by this (the factory) thread: kills and reaps it.
         self.space
             .end_thread(pid, Some(Stopped::of_own_tracee(pid)));
