@@ -230,7 +230,7 @@ impl PtraceAddressSpace {
 
     /// Runs system call `nr` in `stopped` from `site` and returns its result; the stub thread's
     /// registers are restored afterwards.
-    fn inject(
+    pub(crate) fn inject(
         &self,
         stopped: &Stopped,
         site: InjectionSite,

@@ -1,6 +1,8 @@
 //! The ptrace platform: guest code runs in stub processes driven by `PTRACE_SYSEMU`.
 //!
-//! Each address space is a stub process forked from the Sentry. The stub clears its whole address
+//! Each address space is a stub process, forked from a template stub by the stub factory (see
+//! `factory`; the template itself, or any stub if the factory fails, is forked from the Sentry).
+//! A stub forked from the Sentry clears its whole address
 //! space except one page of stub code at [`STUB_ADDR`], installs a seccomp filter that allows only
 //! the few system calls the Sentry injects (and only from the stub page), and stops. The Sentry
 //! thread that forked it is its tracer: it maps guest memory by injecting `mmap` through the stub's
@@ -29,7 +31,9 @@
 mod address_space;
 mod bpf;
 mod context;
+mod factory;
 mod interrupt;
+mod reaper;
 mod spawn;
 mod stub;
 #[allow(unsafe_code)]
@@ -66,8 +70,10 @@ pub struct PtracePlatform {
 }
 
 impl PtracePlatform {
-    /// Maps the stub code page into this process (once per process) and returns the platform.
+    /// Maps the stub code page into this process and starts the thread that reaps ended stubs
+    /// (once per process), and returns the platform.
     pub fn new() -> Result<PtracePlatform, PlatformError> {
+        reaper::start();
         Ok(PtracePlatform {
             stub: stub::StubPage::get()?,
         })
@@ -75,7 +81,14 @@ impl PtracePlatform {
 
     /// [`Platform::new_address_space`] with the concrete context type.
     fn new_context(&self, memory_file: BorrowedFd<'_>) -> Result<PtraceContext, PlatformError> {
-        let (tracee, regs, process) = spawn::spawn_stub(self.stub, memory_file.as_raw_fd())?;
+        let (tracee, regs, process) = match factory::new_stub(self.stub, memory_file) {
+            Ok(made) => made,
+            Err(err) => {
+                // The factory is an optimisation: a stub forked from the Sentry works the same.
+                tracing::debug!(%err, "stub factory failed; forking the stub from the Sentry");
+                spawn::spawn_stub(self.stub, memory_file.as_raw_fd())?
+            }
+        };
         let space =
             PtraceAddressSpace::new(process, tracee.tid(), self.stub, memory_file.as_raw_fd());
         Ok(PtraceContext::new(

@@ -21,14 +21,21 @@ pub(crate) struct StubProcess {
 }
 
 impl StubProcess {
-    /// Kills the stub, first reaping `thread`, a thread of it traced by the calling thread: a
-    /// traced thread's end is reported to its tracer only, and until it is reaped the leader
-    /// can't be.
+    /// The stub process `pid`, a child of the Sentry: from now on dropping it kills and reaps it.
+    pub(crate) fn adopt(pid: Pid) -> StubProcess {
+        StubProcess { pid }
+    }
+
+    pub(crate) fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Kills the stub and has it reaped in the background, first `thread`, a thread of it traced
+    /// by the calling thread: a traced thread's end is reported to its tracer's thread group only,
+    /// and until it is reaped the leader can't be.
     pub(crate) fn end_with(self, thread: Pid) {
         let _ = kill(self.pid, Signal::SIGKILL);
-        if thread != self.pid {
-            Running::of_traced(thread).reap();
-        }
+        crate::reaper::reap(self, thread);
     }
 }
 
@@ -67,7 +74,7 @@ pub(crate) fn spawn_stub(
         call: "fork",
         source,
     })?;
-    let process = StubProcess { pid };
+    let process = StubProcess::adopt(pid);
 
     let (stopped, reason) = Running::forked(pid).wait()?;
     expect_stop(&stopped, reason, libc::SIGSTOP, "its first stop")?;

@@ -33,7 +33,7 @@ impl PtracePendingThread {
 }
 
 /// Makes the calling thread the tracer of the parked thread `tid` and stops it.
-fn seize(tid: Pid) -> Result<Stopped, PlatformError> {
+pub(crate) fn seize(tid: Pid) -> Result<Stopped, PlatformError> {
     let mut running = Running::seize(tid)?;
     loop {
         let (stopped, reason) = running.wait()?;

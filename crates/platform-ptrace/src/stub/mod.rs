@@ -9,7 +9,10 @@
 //!    `rip` there and the number and arguments in the registers, continuing to the `int3`, and
 //!    reading `rax`;
 //! 4. at [`StubPage::clone_site`], the same for `clone`, except that the new thread (`rax` 0)
-//!    parks in a loop of `pause` instead of reaching the `int3`, which would kill it untraced.
+//!    parks in a loop of `pause` instead of reaching the `int3`, which would kill it untraced;
+//! 5. at [`StubPage::fork_site`], the same for a fork of the whole stub (a new stub process made
+//!    by the stub factory): the child sets its parent-death signal, checks its parent is still
+//!    the Sentry, and parks.
 
 pub(crate) mod seccomp;
 
@@ -26,6 +29,7 @@ use crate::{sys, STUB_ADDR};
 pub(crate) struct StubPage {
     syscall_site: InjectionSite,
     clone_site: InjectionSite,
+    fork_site: InjectionSite,
 }
 
 /// Where an injected system call starts, and where `rip` is when it has returned and hit the
@@ -67,6 +71,7 @@ impl StubPage {
         Ok(StubPage {
             syscall_site: InjectionSite::at(code.inject),
             clone_site: InjectionSite::at(code.clone),
+            fork_site: InjectionSite::at(code.fork),
         })
     }
 
@@ -84,6 +89,12 @@ impl StubPage {
     /// the new thread parks.
     pub(crate) fn clone_site(&self) -> InjectionSite {
         self.clone_site
+    }
+
+    /// The sequence used to inject a fork: the parent stops as at [`StubPage::syscall_site`],
+    /// the child parks (see `factory`).
+    pub(crate) fn fork_site(&self) -> InjectionSite {
+        self.fork_site
     }
 
     /// The addresses of the stub page.

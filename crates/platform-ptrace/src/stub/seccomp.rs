@@ -19,21 +19,26 @@ use crate::bpf::Filter;
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
 /// The system calls a stub makes (all from the stub page), each for one reason.
-const INJECTED: [libc::c_long; 7] = [
+const INJECTED: [libc::c_long; 8] = [
     // Maps guest memory (AddressSpace::map_file).
     libc::SYS_mmap,
     // Unmaps guest memory; clears the stub's address space at set-up.
     libc::SYS_munmap,
     // Changes guest page protections (AddressSpace::protect).
     libc::SYS_mprotect,
-    // Clears the parent-death signal at set-up (the stub may outlive the thread that forked it).
+    // Clears the parent-death signal at set-up (the stub may outlive the thread that forked it);
+    // sets it in a stub forked by the factory, whose parent is the factory's long-lived thread.
     libc::SYS_prctl,
-    // Starts another thread of the stub (Context::spawn_thread).
+    // Starts another thread of the stub (Context::spawn_thread), or forks a new stub from the
+    // factory's template stub.
     libc::SYS_clone,
     // Parks a new thread until the Sentry thread that will trace it seizes it.
     libc::SYS_pause,
-    // Ends one thread of a stub whose other threads go on (a dropped context).
+    // Ends one thread of a stub whose other threads go on (a dropped context); ends a forked
+    // stub whose Sentry died before it could set its parent-death signal.
     libc::SYS_exit,
+    // A forked stub checks that its parent is still the Sentry (see `factory`).
+    libc::SYS_getppid,
 ];
 
 /// The filter for a stub whose code occupies `page` (one page, not crossing a 4 GiB boundary).

@@ -17,5 +17,5 @@ pub(crate) use ptrace::{
     get_regs, get_siginfo, get_xstate, set_regs, set_sigmask, set_xstate, wait_for, xstate_size,
     SigInfo,
 };
-pub(crate) use signal::tgkill;
+pub(crate) use signal::{at_exit, kill_and_reap, tgkill};
 pub(crate) use stub_code::{map_code_page, stub_code};

@@ -65,6 +65,40 @@ global_asm!(
     ".globl rvisor_ptrace_stub_clone_done",
     ".hidden rvisor_ptrace_stub_clone_done",
     "rvisor_ptrace_stub_clone_done:",
+    // An injected fork (see `factory`): the parent stops at the int3 like any injection. The new
+    // stub, untraced, with all its signals blocked, first makes sure it dies with the Sentry:
+    // the parent-death signal, then a check that its parent (the Sentry, whose pid the tracer
+    // left in r12) did not die before that took effect; then it parks in `pause` until its
+    // tracer seizes it.
+    ".globl rvisor_ptrace_stub_fork",
+    ".hidden rvisor_ptrace_stub_fork",
+    "rvisor_ptrace_stub_fork:",
+    "syscall",
+    "test %rax, %rax",
+    "jnz 6f",
+    "mov ${prctl}, %eax",
+    "mov ${set_pdeathsig}, %edi",
+    "mov ${sigkill}, %esi",
+    "syscall",
+    "test %rax, %rax",
+    "jnz 5f",
+    "mov ${getppid}, %eax",
+    "syscall",
+    "cmp %rax, %r12",
+    "jne 5f",
+    "4:",
+    "mov ${pause}, %eax",
+    "syscall",
+    "jmp 4b",
+    "5:",
+    "mov ${exit}, %eax",
+    "mov $1, %edi",
+    "syscall",
+    "6:",
+    "int3",
+    ".globl rvisor_ptrace_stub_fork_done",
+    ".hidden rvisor_ptrace_stub_fork_done",
+    "rvisor_ptrace_stub_fork_done:",
     ".globl rvisor_ptrace_stub_end",
     ".hidden rvisor_ptrace_stub_end",
     "rvisor_ptrace_stub_end:",
@@ -73,6 +107,9 @@ global_asm!(
     prctl = const libc::SYS_prctl,
     set_pdeathsig = const libc::PR_SET_PDEATHSIG,
     pause = const libc::SYS_pause,
+    getppid = const libc::SYS_getppid,
+    exit = const libc::SYS_exit,
+    sigkill = const libc::SIGKILL,
     page = const PAGE_SIZE,
     task_size = const TASK_SIZE,
     options(att_syntax)
@@ -84,6 +121,8 @@ unsafe extern "C" {
     static rvisor_ptrace_stub_inject_done: u8;
     static rvisor_ptrace_stub_clone: u8;
     static rvisor_ptrace_stub_clone_done: u8;
+    static rvisor_ptrace_stub_fork: u8;
+    static rvisor_ptrace_stub_fork_done: u8;
     static rvisor_ptrace_stub_end: u8;
 }
 
@@ -95,6 +134,8 @@ pub(crate) struct StubCode {
     pub(crate) inject: Range<usize>,
     /// From the clone sequence to the address after the int3 its parent stops at.
     pub(crate) clone: Range<usize>,
+    /// From the fork sequence to the address after the int3 its parent stops at.
+    pub(crate) fork: Range<usize>,
 }
 
 pub(crate) fn stub_code() -> StubCode {
@@ -111,6 +152,8 @@ pub(crate) fn stub_code() -> StubCode {
             ..offset(&raw const rvisor_ptrace_stub_inject_done),
         clone: offset(&raw const rvisor_ptrace_stub_clone)
             ..offset(&raw const rvisor_ptrace_stub_clone_done),
+        fork: offset(&raw const rvisor_ptrace_stub_fork)
+            ..offset(&raw const rvisor_ptrace_stub_fork_done),
     }
 }
 

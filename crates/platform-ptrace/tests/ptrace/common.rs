@@ -22,14 +22,41 @@ pub struct Guest {
     pub stub: Option<Pid>,
 }
 
-/// The children of the calling thread (the stubs it forked).
+/// The stub processes the calling thread traces: children of this process (stubs are forked by
+/// the stub factory's thread, or by the calling thread) whose tracer is the calling thread.
 pub fn own_children() -> Option<Vec<i32>> {
-    let text = std::fs::read_to_string("/proc/thread-self/children").ok()?;
-    Some(
-        text.split_whitespace()
-            .filter_map(|pid| pid.parse().ok())
-            .collect(),
-    )
+    let me = nix::unistd::gettid().to_string();
+    let mut stubs = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let children = std::fs::read_to_string(task.ok()?.path().join("children")).ok()?;
+        stubs.extend(
+            children
+                .split_whitespace()
+                .filter_map(|pid| pid.parse::<i32>().ok()),
+        );
+    }
+    stubs.retain(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("TracerPid:"))
+                .is_some_and(|tracer| tracer.trim() == me)
+        })
+    });
+    Some(stubs)
+}
+
+/// Waits until process `pid` is gone (killed and reaped): a killed stub is reaped in the
+/// background. Panics after a hang guard.
+pub fn expect_gone(pid: Pid) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while nix::sys::signal::kill(pid, None) != Err(nix::errno::Errno::ESRCH) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stub {pid} still exists after 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 impl Guest {

@@ -11,7 +11,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use platform::{Context, Prot, Trap};
 
-use crate::common::{Guest, CODE_ADDR, DATA_OFFSET, PAGE};
+use crate::common::{expect_gone, Guest, CODE_ADDR, DATA_OFFSET, PAGE};
 
 /// `1: jmp 1b`: spins without system calls.
 const SPIN: u64 = 0x00;
@@ -60,7 +60,7 @@ fn code() -> Vec<u8> {
 fn guest() -> Option<(Guest, Pid)> {
     let guest = Guest::new(&code())?;
     let Some(stub) = guest.stub else {
-        eprintln!("skipped: /proc/thread-self/children is not available to find the stub");
+        eprintln!("skipped: /proc/PID/task/TID/children is not available to find the stub");
         return None;
     };
     Some((guest, stub))
@@ -241,7 +241,7 @@ fn address_space_outlives_the_thread_that_created_it() {
     assert_eq!(context.regs().rdi, u64::from(VALUE));
 
     drop(context);
-    assert!(!stub_exists(stub), "stub {stub} outlived its last context");
+    expect_gone(stub);
 }
 
 #[test]
@@ -272,7 +272,7 @@ fn dropping_a_context_leaves_the_other_threads_running() {
     expect_live_threads(stub, 1);
     to_worker.send(()).expect("resume the worker");
     worker.join().expect("worker");
-    assert!(!stub_exists(stub), "stub {stub} outlived its last context");
+    expect_gone(stub);
 }
 
 #[test]
@@ -312,7 +312,7 @@ fn many_threads_come_and_go_without_leaking() {
     expect_syscall(guest.context.as_mut(), stub, 39);
 
     drop(guest);
-    assert!(!stub_exists(stub), "stub {stub} outlived its last context");
+    expect_gone(stub);
 }
 
 /// Offset of xmm0 in the XSAVE area (the legacy FXSAVE layout).

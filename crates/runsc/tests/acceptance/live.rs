@@ -92,11 +92,23 @@ impl LiveSandbox {
             .find(|pid| command_line(*pid).iter().any(|arg| arg == role))
     }
 
-    /// The Sentry's stub processes (children of its task threads).
+    /// The stub processes of guest processes: the Sentry's children traced by a task thread, so
+    /// neither the stub factory's template (traced by its "stub-factory" thread) nor the stub it
+    /// keeps ready (untraced).
     pub fn stubs(&self) -> Vec<i32> {
-        self.child_running("boot")
+        let mut stubs = self
+            .child_running("boot")
             .map(children_of_threads)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        stubs.retain(|pid| {
+            let tracer = status_field(*pid, "TracerPid:");
+            if tracer.is_empty() || tracer == "0" {
+                return false;
+            }
+            let name = std::fs::read_to_string(format!("/proc/{tracer}/comm")).unwrap_or_default();
+            name.trim_end() != "stub-factory"
+        });
+        stubs
     }
 
     /// Waits until runsc exits (the hang guard kills it after a minute) and returns how, with
@@ -188,6 +200,17 @@ pub fn pids_with_env_entry(entry: &str) -> Vec<i32> {
 }
 
 /// Children of every thread of process `pid`.
+/// A field of /proc/PID/status, empty if the process is gone.
+fn status_field(pid: i32, name: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
 fn children_of_threads(pid: i32) -> Vec<i32> {
     let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
