@@ -160,7 +160,10 @@ impl FilePages {
                 .map_err(memory_failure)?;
             written = piece.end;
         }
-        state.size = state.size.max(offset + written as u64);
+        if written > 0 {
+            // A write of nothing leaves the size alone, wherever it was aimed.
+            state.size = state.size.max(offset + written as u64);
+        }
         Ok(written)
     }
 
@@ -301,18 +304,27 @@ impl FilePages {
         Ok(())
     }
 
-    /// Zeroes `range` (inside the file): drops its whole pages, zeroes the rest.
+    /// Zeroes `range` (inside the file): drops its whole pages, zeroes the rest. Visits only
+    /// the pages that exist, so clearing a huge sparse file costs what it holds.
     fn clear_locked(&self, state: &mut Pages, range: Range<u64>) {
-        for (piece, page) in pieces(range.clone()) {
-            let Some(&memory) = state.backing.get(&page.index) else {
-                continue;
-            };
-            if piece.len() as u64 == PAGE_SIZE {
-                state.backing.remove(&page.index);
+        let indices: Vec<u64> = state
+            .backing
+            .range(range.start / PAGE_SIZE..range.end.div_ceil(PAGE_SIZE))
+            .map(|(&index, _)| index)
+            .collect();
+        for index in indices {
+            let page_start = index * PAGE_SIZE;
+            let part = range.start.max(page_start)..range.end.min(page_start + PAGE_SIZE);
+            let memory = state.backing[&index];
+            if part.end - part.start == PAGE_SIZE {
+                state.backing.remove(&index);
                 self.memory.release(memory..memory + PAGE_SIZE);
                 self.quota.uncharge(1);
-            } else if let Err(e) = self.memory.zero(memory + page.within, piece.len()) {
-                tracing::error!("zeroing part of a file page: {e}");
+            } else {
+                let len = usize::try_from(part.end - part.start).unwrap_or(0);
+                if let Err(e) = self.memory.zero(memory + (part.start - page_start), len) {
+                    tracing::error!("zeroing part of a file page: {e}");
+                }
             }
         }
     }
@@ -484,6 +496,22 @@ mod tests {
         assert_eq!(byte[0], 0, "past the end of the file: zeros");
         assert_eq!(pages.page(21), Err(Errno::EFAULT));
         drop(pages);
+        assert_eq!(memory.allocated(), 0);
+    }
+
+    #[test]
+    fn truncating_a_huge_sparse_file_visits_only_its_pages() {
+        let (pages, quota, memory) = file(u64::MAX);
+        let far = 1u64 << 60;
+        assert_eq!(pages.write_at(far, b"x"), Ok(1));
+        assert_eq!(pages.write_at(5, b"y"), Ok(1));
+        pages.set_size(3);
+        assert_eq!(pages.resident_pages(), 1, "the first page stays, cut");
+        let mut back = [0xee_u8; 8];
+        assert_eq!(pages.read_at(0, &mut back), Ok(3));
+        assert_eq!(back[..3], [0, 0, 0]);
+        pages.set_size(0);
+        assert_eq!(quota.used.load(Ordering::Relaxed), 0);
         assert_eq!(memory.allocated(), 0);
     }
 
