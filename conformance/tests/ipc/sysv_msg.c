@@ -3,6 +3,7 @@
  * 1000, the deterministic IPC_STAT fields and the limits /proc/sys/kernel shows. Every queue is
  * IPC_PRIVATE or a key of this pid's, and removed at the end. */
 #include "../check.h"
+#include "sysvipc.h"
 
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -85,25 +86,6 @@ static int removal_wakes_receiver(void)
 			return 0;
 	}
 	return 0;
-}
-
-/* The line of /proc/sysvipc/FILE for object `id`: its columns after the id, in `rest`. */
-static int sysvipc_line(const char *file, int id, char *rest, size_t size)
-{
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/sysvipc/%s", file);
-	FILE *f = fopen(path, "r");
-	int found = 0;
-	while (f && !found && fgets(line, sizeof(line), f)) {
-		int key, line_id, offset = 0;
-		if (sscanf(line, "%d %d %n", &key, &line_id, &offset) == 2 && line_id == id) {
-			snprintf(rest, size, "%s", line + offset);
-			found = 1;
-		}
-	}
-	if (f)
-		fclose(f);
-	return found;
 }
 
 int main(void)

@@ -3,6 +3,7 @@
  * fields and the limits /proc/sys/kernel/sem shows. Natively this runs in the host's IPC
  * namespace: every set is IPC_PRIVATE or a key of this pid's, and removed at the end. */
 #include "../check.h"
+#include "sysvipc.h"
 
 #include <signal.h>
 #include <sys/ipc.h>
@@ -83,25 +84,6 @@ static int readable_by_others(int id)
 	if (semop(id, &op, 1) != -1 || errno != EACCES)
 		return 2;
 	return 0;
-}
-
-/* The line of /proc/sysvipc/FILE for object `id`: its columns after the id, in `rest`. */
-static int sysvipc_line(const char *file, int id, char *rest, size_t size)
-{
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/sysvipc/%s", file);
-	FILE *f = fopen(path, "r");
-	int found = 0;
-	while (f && !found && fgets(line, sizeof(line), f)) {
-		int key, line_id, offset = 0;
-		if (sscanf(line, "%d %d %n", &key, &line_id, &offset) == 2 && line_id == id) {
-			snprintf(rest, size, "%s", line + offset);
-			found = 1;
-		}
-	}
-	if (f)
-		fclose(f);
-	return found;
 }
 
 int main(void)

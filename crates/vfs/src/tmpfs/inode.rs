@@ -137,6 +137,21 @@ impl TmpfsInode {
         }
     }
 
+    /// The children of this directory and of `other`, another one, locked in address order
+    /// so that two renames between the same directories can't deadlock.
+    fn children_with<'a>(
+        &'a self,
+        other: &'a TmpfsInode,
+    ) -> Result<(MutexGuard<'a, Children>, MutexGuard<'a, Children>), Errno> {
+        if std::ptr::from_ref(self) < std::ptr::from_ref(other) {
+            let mine = self.children()?;
+            Ok((mine, other.children()?))
+        } else {
+            let theirs = other.children()?;
+            Ok((self.children()?, theirs))
+        }
+    }
+
     /// Inserts a new child, after checking the name is free.
     fn add_child(&self, name: &[u8], child: Arc<TmpfsInode>) -> Result<(), Errno> {
         let mut children = self.children()?;
@@ -377,16 +392,11 @@ impl Inode for TmpfsInode {
     ) -> Result<(), Errno> {
         let new_dir = self.same_fs_dir(new_dir)?;
         let same_dir = std::ptr::eq(self, Arc::as_ptr(&new_dir));
-        // Two directories are always locked in address order, so concurrent renames can't
-        // deadlock.
         let (mut old_children, mut new_children) = if same_dir {
             (self.children()?, None)
-        } else if (self as *const Self) < Arc::as_ptr(&new_dir) {
-            let old = self.children()?;
-            (old, Some(new_dir.children()?))
         } else {
-            let new = new_dir.children()?;
-            (self.children()?, Some(new))
+            let (old, new) = self.children_with(&new_dir)?;
+            (old, Some(new))
         };
         let source = old_children.get(old_name).cloned().ok_or(Errno::ENOENT)?;
         let source_is_dir = source.file_type() == FileType::Directory;
@@ -440,15 +450,7 @@ impl Inode for TmpfsInode {
             children.insert(new_name.to_vec(), first.clone());
             (first, second)
         } else {
-            // Address order, as rename.
-            let (mut old_children, mut new_children) =
-                if (self as *const Self) < Arc::as_ptr(&new_dir) {
-                    let old = self.children()?;
-                    (old, new_dir.children()?)
-                } else {
-                    let new = new_dir.children()?;
-                    (self.children()?, new)
-                };
+            let (mut old_children, mut new_children) = self.children_with(&new_dir)?;
             let first = old_children.get(old_name).cloned().ok_or(Errno::ENOENT)?;
             let second = new_children.get(new_name).cloned().ok_or(Errno::ENOENT)?;
             old_children.insert(old_name.to_vec(), second.clone());
