@@ -92,9 +92,6 @@ fn guest_changes_in_a_volume_are_on_the_host_afterwards() {
         .args([&native_dir])
         .native();
     assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
-    let mut flag = volume.clone().into_os_string();
-    flag.push(":");
-    flag.push(&mount_point);
     let sandboxed = Run::new(busybox)
         .args([
             OsString::from("sh"),
@@ -103,7 +100,7 @@ fn guest_changes_in_a_volume_are_on_the_host_afterwards() {
             "sh".into(),
         ])
         .args([&mount_point])
-        .runsc_flags([OsString::from("--volume"), flag])
+        .runsc_flags(volume_flags(&volume, &mount_point, false))
         .sandboxed();
     assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
     assert_eq!(sandboxed.stdout, native.stdout);
@@ -139,10 +136,6 @@ for change in 'echo x > new' 'mkdir d' 'rm keep.txt' 'chmod 600 keep.txt' \
 done
 grep " $1 " /proc/mounts | cut -d' ' -f3-4 | cut -d, -f1
 "#;
-    let mut flag = volume.clone().into_os_string();
-    flag.push(":");
-    flag.push(&mount_point);
-    flag.push(":ro");
     let sandboxed = Run::new(busybox)
         .args([
             OsString::from("sh"),
@@ -151,7 +144,7 @@ grep " $1 " /proc/mounts | cut -d' ' -f3-4 | cut -d, -f1
             "sh".into(),
         ])
         .args([&mount_point])
-        .runsc_flags([OsString::from("--volume"), flag])
+        .runsc_flags(volume_flags(&volume, &mount_point, true))
         .sandboxed();
     assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
     let lines: Vec<&str> = sandboxed.stdout.lines().collect();
@@ -193,8 +186,6 @@ busybox cat /mnt/up/etc/shadow 2>&1
 busybox cat /etc/planted /etc/planted2
 busybox ls /mnt/up
 "#;
-    let mut flag = volume.clone().into_os_string();
-    flag.push(":/mnt");
     let sandboxed = Run::new("/bin/busybox")
         .args(["sh", "-c", script])
         .env("PATH", "/bin")
@@ -203,9 +194,8 @@ busybox ls /mnt/up
             root.clone().into_os_string(),
             "--cwd".into(),
             "/".into(),
-            "--volume".into(),
-            flag,
         ])
+        .runsc_flags(volume_flags(&volume, Path::new("/mnt"), false))
         .sandboxed();
     assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
     let lines: Vec<&str> = sandboxed.stdout.lines().collect();
@@ -325,13 +315,10 @@ fn a_missing_mount_point_is_made_where_it_can_be() {
     let base = shared_tempdir();
     fs::write(base.path().join("from_host"), "host").expect("write");
     let guest = format!("/tmp/rvisor-volume-{}/deep", std::process::id());
-    let mut flag = base.path().as_os_str().to_owned();
-    flag.push(":");
-    flag.push(&guest);
     let script = format!("cat {guest}/from_host && echo guest > {guest}/from_guest");
     let sandboxed = Run::new(busybox)
         .args(["sh", "-c", &script])
-        .runsc_flags([OsString::from("--volume"), flag])
+        .runsc_flags(volume_flags(base.path(), Path::new(&guest), false))
         .sandboxed();
     assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
     assert_eq!(sandboxed.stdout, "host");
@@ -468,13 +455,9 @@ fn a_read_only_volume_orders_errors_as_a_read_only_mount() {
         .native();
     assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
     let before = snapshot(&volume);
-    let mut flag = volume.clone().into_os_string();
-    flag.push(":");
-    flag.push(&mount_point);
-    flag.push(":ro");
     let sandboxed = Run::new(&program)
         .args([&mount_point])
-        .runsc_flags([OsString::from("--volume"), flag])
+        .runsc_flags(volume_flags(&volume, &mount_point, true))
         .sandboxed();
     assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
     assert_eq!(sandboxed.stdout, native.stdout);
@@ -496,14 +479,22 @@ fn same_python_output_natively_and_in_a_volume(
         .args([native_dir])
         .native();
     assert_eq!(native.status, Status::Exited(0), "{}", native.stderr);
-    let mut flag = volume.as_os_str().to_owned();
-    flag.push(":");
-    flag.push(mount_point);
     let sandboxed = Run::new(python)
         .args([OsString::from("-c"), script.into()])
         .args([mount_point])
-        .runsc_flags([OsString::from("--volume"), flag])
+        .runsc_flags(volume_flags(volume, mount_point, false))
         .sandboxed();
     assert_eq!(sandboxed.status, Status::Exited(0), "{}", sandboxed.stderr);
     assert_eq!(sandboxed.stdout, native.stdout);
+}
+
+/// runsc's flags mounting host directory `host` at `guest` (read-only if `read_only`).
+fn volume_flags(host: &Path, guest: &Path, read_only: bool) -> [OsString; 2] {
+    let mut volume = host.as_os_str().to_owned();
+    volume.push(":");
+    volume.push(guest);
+    if read_only {
+        volume.push(":ro");
+    }
+    [OsString::from("--volume"), volume]
 }
